@@ -1,0 +1,1387 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The multipath LU: one event-loop thread drives every path's libiscsi
+ * context, the team (src/core) picks the path of each command, and the
+ * failover rules of DESIGN.md hold:
+ *
+ *  - A command in flight on a path that fails is handed back by the team
+ *    (claims 2, 9) and re-sent on another path; the client never sees an
+ *    error while any path can carry it.
+ *  - Reads are re-sent at once. Writes wait until the failed path is
+ *    fenced, so that the stale copy cannot land after the retry: we log in
+ *    through a healthy portal with the failed path's ISID (same initiator
+ *    name, TSIH 0), which makes the target reinstate the session — it
+ *    closes the failed path's connection and drops its tasks (RFC 7143
+ *    6.3.5) — and log out again. The failed path's own re-login (same
+ *    ISID) fences it too. Limit: a write the target had already handed to
+ *    its backing store before the reinstatement still completes; it does
+ *    so before the login response, hence before our retry is sent.
+ *  - With no path at all, I/O waits up to no_path_timeout, then fails
+ *    with EIO; new I/O fails at once until a path is back.
+ *  - A path is failed on a socket error at once, when it shows no sign of
+ *    life (a reply, or acknowledged bytes leaving its socket) for
+ *    nop_timeout while something is expected of it, or when one command
+ *    takes longer than cmd_timeout. It is reconnected with backoff; one
+ *    that fails again soon after coming back is held out longer
+ *    (flapping).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lbfo/lu.h"
+#include "lbfo/policy.h"
+#include "../iscsi/path.h"
+
+#define TICK_NS (20 * LBFO_NS_PER_MS)
+#define MAX_RETRIES 64
+#define DEFAULT_MAX_XFER (1u << 20)
+
+uint64_t lbfo_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * LBFO_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * LBFO_NS_PER_MS; }
+
+/* A piece of a client request, at most max_transfer long. */
+struct lu_cmd {
+	struct lbfo_cmd core;      /* the team's in-flight tracking; first */
+	struct lbfo_lu *lu;
+	struct lbfo_io *io;
+	enum lbfo_io_type type;
+	uint64_t lba;
+	uint32_t blocks;
+	void *buf;
+	struct scsi_iovec iov;     /* libiscsi points at it during an attempt */
+	bool fua;
+	uint64_t bytes;
+	struct scsi_task *task;    /* current attempt's task, NULL when none */
+	int path;                  /* path of the current attempt, -1 queued */
+	uint32_t attempts;
+	uint64_t not_before_ns;    /* retry delay (BUSY) */
+	struct lu_cmd *next;
+};
+
+struct cmdq {
+	struct lu_cmd *head, *tail;
+	uint32_t n;
+};
+
+static void q_push(struct cmdq *q, struct lu_cmd *c)
+{
+	c->next = NULL;
+	if (q->tail)
+		q->tail->next = c;
+	else
+		q->head = c;
+	q->tail = c;
+	q->n++;
+}
+
+static void q_push_front(struct cmdq *q, struct lu_cmd *c)
+{
+	c->next = q->head;
+	q->head = c;
+	if (!q->tail)
+		q->tail = c;
+	q->n++;
+}
+
+/* Move all of src, in order, in front of dst. O(1). */
+static void q_prepend_all(struct cmdq *dst, struct cmdq *src)
+{
+	if (!src->n)
+		return;
+	src->tail->next = dst->head;
+	dst->head = src->head;
+	if (!dst->tail)
+		dst->tail = src->tail;
+	dst->n += src->n;
+	src->head = src->tail = NULL;
+	src->n = 0;
+}
+
+static struct lu_cmd *q_pop(struct cmdq *q)
+{
+	struct lu_cmd *c = q->head;
+
+	if (c) {
+		q->head = c->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->n--;
+		c->next = NULL;
+	}
+	return c;
+}
+
+/*
+ * Path states of the "miniport". The team's member state says whether
+ * the path may carry I/O; this says what the session is doing.
+ */
+enum path_state {
+	PATH_DOWN = 0,    /* no session; waiting for the next attempt */
+	PATH_LOGIN,       /* connecting + logging in + reading identity */
+	PATH_UP,          /* logged in, identity checked: a team member */
+	PATH_REFUSED,     /* leads to another LU: never used */
+	PATH_STATE__MAX
+};
+static const char *const path_state_names[PATH_STATE__MAX] = {
+	[PATH_DOWN] = "down", [PATH_LOGIN] = "login", [PATH_UP] = "up",
+	[PATH_REFUSED] = "refused",
+};
+
+struct path {
+	int idx;
+	struct lbfo_lu *lu;
+	struct lbfo_path_config cfg;
+	char portal[LBFO_STR_MAX];
+	struct iscsi_context *ctx;
+	enum path_state st;
+	int login_step;            /* 0 login, 1 vpd83, 2 vpd80, 3 rc16 */
+	struct lbfo_lu_ident ident;
+	uint64_t login_deadline_ns;
+	uint64_t next_attempt_ns;
+	uint32_t backoff_ms;
+	uint32_t hold_ms;          /* flapping hold-down */
+	bool flapping;
+	bool ever_up;
+	uint64_t up_since_ns;
+
+	/* liveness */
+	uint64_t last_life_ns;
+	int last_outq;
+	bool nop_out;
+	uint64_t nop_next_ns;
+
+	/* deferred failure (set inside libiscsi callbacks) */
+	bool failing;
+	char fail_reason[LBFO_ERR_MAX];
+	char last_error[LBFO_ERR_MAX];
+
+	/* fencing of writes returned from this path */
+	struct cmdq fenced;        /* writes parked until the fence holds */
+	struct iscsi_context *fence_ctx;
+	int fence_via;
+	bool fence_done, fence_failed;
+	uint64_t fence_start_ns, fence_deadline_ns, fenced_since_ns;
+	uint64_t last_fence_ns;    /* duration of the last fence */
+
+	uint64_t logins, failures, retries, errors;
+};
+
+struct lbfo_lu {
+	struct lbfo_lu_config cfg;
+	struct lbfo_lu_ident ident;
+	uint32_t max_xfer;
+	struct lbfo_team team;
+	struct path paths[LBFO_MAX_MEMBERS];
+	int npaths;
+	uint32_t isid_rnd;
+
+	pthread_t thread;
+	bool started;
+	int wakefd;
+	pthread_mutex_t sub_mu;     /* submissions */
+	struct lbfo_io *sub_head, *sub_tail;
+	bool stopping;
+
+	pthread_mutex_t mu;         /* everything below, and team/paths */
+	pthread_cond_t paths_cv;    /* a path came up */
+	struct cmdq queue;          /* waiting for a path / the LU window */
+	uint64_t no_path_since_ns;
+	bool no_path_expired;
+	uint64_t last_tick_ns;
+
+	uint64_t ios, io_errors, failovers, fences, requeued;
+	uint64_t longest_fence_ns;
+};
+
+static void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (lu->cfg.log)
+		lu->cfg.log(level, msg, lu->cfg.log_opaque);
+	else
+		fprintf(stderr, "lbfo: %s\n", msg);
+}
+
+void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
+		  uint32_t len, void *buf, bool fua)
+{
+	memset(io, 0, sizeof(*io));
+	io->type = type;
+	io->offset = offset;
+	io->len = len;
+	io->buf = buf;
+	io->fua = fua;
+	pthread_mutex_init(&io->mu, NULL);
+	pthread_cond_init(&io->cv, NULL);
+}
+
+int lbfo_io_wait(struct lbfo_io *io)
+{
+	pthread_mutex_lock(&io->mu);
+	while (!io->done)
+		pthread_cond_wait(&io->cv, &io->mu);
+	pthread_mutex_unlock(&io->mu);
+	return io->result;
+}
+
+void lbfo_io_fini(struct lbfo_io *io)
+{
+	pthread_mutex_destroy(&io->mu);
+	pthread_cond_destroy(&io->cv);
+}
+
+static void io_finish(struct lbfo_io *io)
+{
+	pthread_mutex_lock(&io->mu);
+	io->done = true;
+	pthread_cond_signal(&io->cv);
+	pthread_mutex_unlock(&io->mu);
+}
+
+/* A piece is finished (result 0 or -errno): free it, maybe finish its io. */
+static void cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result)
+{
+	struct lbfo_io *io = c->io;
+
+	if (result && !io->result)
+		io->result = result;
+	if (result)
+		lu->io_errors++;
+	free(c);
+	if (--io->pending == 0) {
+		lu->ios++;
+		io_finish(io);
+	}
+}
+
+static enum lbfo_dir cmd_dir(const struct lu_cmd *c)
+{
+	return c->type == LBFO_IO_READ ? LBFO_READ : LBFO_WRITE;
+}
+
+static struct lbfo_iscsi_params path_params(const struct lbfo_lu *lu,
+					    const struct path *p,
+					    const char *portal)
+{
+	const struct lbfo_lu_config *c = &lu->cfg;
+	struct lbfo_iscsi_params ip = {
+		.initiator = c->initiator,
+		.target = c->target,
+		.portal = portal,
+		.lun = c->lun,
+		.chap_user = p->cfg.chap_user[0] ? p->cfg.chap_user : c->chap_user,
+		.chap_password = p->cfg.chap_user[0] ? p->cfg.chap_password : c->chap_password,
+		.mutual_user = p->cfg.mutual_user[0] ? p->cfg.mutual_user : c->mutual_user,
+		.mutual_password = p->cfg.mutual_user[0] ? p->cfg.mutual_password : c->mutual_password,
+		.header_digest = c->header_digest,
+		.isid_rnd = lu->isid_rnd,
+		.isid_qualifier = (uint16_t)(0x100 + p->idx),
+		.tcp_user_timeout_ms = c->nop_timeout_ms * 2,
+	};
+	return ip;
+}
+
+/* ---- path failure and recovery -------------------------------------- */
+
+/* Record a failure; acted on by path_reap() outside libiscsi callbacks. */
+static void path_fail(struct path *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void path_fail(struct path *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->failing)
+		return;
+	p->failing = true;
+	va_start(ap, fmt);
+	vsnprintf(p->fail_reason, sizeof(p->fail_reason), fmt, ap);
+	va_end(ap);
+}
+
+static void schedule_retry(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	uint32_t wait = p->backoff_ms ? p->backoff_ms : lu->cfg.reconnect_min_ms;
+
+	if (p->hold_ms > wait)
+		wait = p->hold_ms;
+	p->next_attempt_ns = now + ms_ns(wait);
+	p->backoff_ms = wait * 2 > lu->cfg.reconnect_max_ms ? lu->cfg.reconnect_max_ms : wait * 2;
+}
+
+static void requeue_returned(struct lbfo_lu *lu, struct path *p,
+			     struct lbfo_cmd *ret, uint64_t now)
+{
+	struct lbfo_cmd *c, *next;
+	struct cmdq reads = { 0 };
+	int nreads = 0, nwrites = 0;
+
+	for (c = ret; c; c = next) {
+		struct lu_cmd *lc = (struct lu_cmd *)c; /* core is the first member */
+
+		next = c->retry_next;
+		lc->task = NULL;
+		lc->path = -1;
+		lu->requeued++;
+		if (lc->type == LBFO_IO_READ) {
+			q_push(&reads, lc);
+			nreads++;
+		} else {
+			/* Writes, flushes, trims, zeroes: wait for the fence. */
+			if (!p->fenced.n)
+				p->fenced_since_ns = now;
+			q_push(&p->fenced, lc);
+			nwrites++;
+		}
+	}
+	/* Retried commands go to the front, oldest first. */
+	q_prepend_all(&lu->queue, &reads);
+	if (nreads || nwrites)
+		lu_log(lu, LBFO_LOG_INFO, "path %s: %d read(s) re-sent at once, %d write(s) wait for the fence",
+		       p->cfg.name, nreads, nwrites);
+}
+
+static void path_reap(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	struct lbfo_cmd *ret = NULL;
+	bool was_up = p->st == PATH_UP;
+	int n = 0;
+
+	if (p->st == PATH_REFUSED && p->ctx) {
+		struct iscsi_context *ctx = p->ctx;
+
+		p->ctx = NULL;
+		iscsi_destroy_context(ctx);
+	}
+	if (!p->failing)
+		return;
+	p->failing = false;
+	snprintf(p->last_error, sizeof(p->last_error), "%s", p->fail_reason);
+	if (was_up) {
+		p->failures++;
+		/* Claims 1, 2, 7, 9: the miniport reports the failure, every
+		 * command in flight is handed back for retry. */
+		n = lbfo_team_member_failed(&lu->team, p->idx, -1, now, &ret);
+		lu->failovers++;
+		/* Failing again soon after being restored: flapping. */
+		if (p->failures > 1 && now - p->up_since_ns < ms_ns(lu->cfg.flap_window_ms)) {
+			p->flapping = true;
+			p->hold_ms = p->hold_ms ? p->hold_ms * 2 : 2000;
+			if (p->hold_ms > lu->cfg.flap_hold_max_ms)
+				p->hold_ms = lu->cfg.flap_hold_max_ms;
+		}
+		lu_log(lu, LBFO_LOG_WARNING, "path %s (%s) failed: %s; %d command(s) handed back%s",
+		       p->cfg.name, p->portal, p->fail_reason, n,
+		       p->flapping ? "; flapping, held out" : "");
+	} else {
+		lu_log(lu, LBFO_LOG_NOTICE, "path %s (%s): %s", p->cfg.name, p->portal,
+		       p->fail_reason);
+	}
+	/* Destroy the session before anything is re-sent: libiscsi calls
+	 * back every task with CANCELLED, and those tasks are no longer
+	 * ours (cmd->task was cleared by the hand-back below). */
+	{
+		struct lbfo_cmd *c;
+
+		for (c = ret; c; c = c->retry_next)
+			((struct lu_cmd *)c)->task = NULL;
+	}
+	if (p->ctx) {
+		struct iscsi_context *ctx = p->ctx;
+
+		/* Detach first: callbacks of the dying context see a
+		 * context that is no longer the path's and ignore it. */
+		p->ctx = NULL;
+		p->st = PATH_DOWN;
+		iscsi_destroy_context(ctx);
+	}
+	p->st = PATH_DOWN;
+	p->nop_out = false;
+	schedule_retry(lu, p, now);
+	requeue_returned(lu, p, ret, now);
+}
+
+static void login_cb(struct iscsi_context *ctx, int status, void *data, void *priv);
+
+static void path_connect(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	struct lbfo_iscsi_params ip = path_params(lu, p, p->portal);
+	char err[LBFO_ERR_MAX];
+
+	p->ctx = lbfo_iscsi_context(&ip, err, sizeof(err));
+	if (!p->ctx) {
+		snprintf(p->last_error, sizeof(p->last_error), "%s", err);
+		schedule_retry(lu, p, now);
+		return;
+	}
+	p->st = PATH_LOGIN;
+	p->login_step = 0;
+	p->login_deadline_ns = now + ms_ns(lu->cfg.login_timeout_ms);
+	if (iscsi_full_connect_async(p->ctx, p->portal, lu->cfg.lun, login_cb, p) != 0)
+		path_fail(p, "connect failed: %s", iscsi_get_error(p->ctx));
+}
+
+static void release_fenced(struct lbfo_lu *lu, struct path *p, const char *how)
+{
+	uint32_t n = p->fenced.n;
+
+	/* Oldest first, in front of everything else. */
+	q_prepend_all(&lu->queue, &p->fenced);
+	if (n)
+		lu_log(lu, LBFO_LOG_INFO, "path %s fenced (%s): %u write(s) re-sent", p->cfg.name,
+		       how, n);
+}
+
+static void path_up(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	char why[LBFO_ERR_MAX];
+
+	if (lbfo_ident_compare(&lu->ident, &p->ident, why, sizeof(why)) < 0) {
+		p->st = PATH_REFUSED;
+		snprintf(p->last_error, sizeof(p->last_error), "refused: %.200s", why);
+		lu_log(lu, LBFO_LOG_ERR, "path %s (%s) refused: it leads to another LU than %s: %s",
+		       p->cfg.name, p->portal, lu->cfg.paths[0].portal, why);
+		return; /* path_reap() drops the session (not inside its callback) */
+	}
+	p->st = PATH_UP;
+	p->logins++;
+	p->backoff_ms = 0;
+	p->up_since_ns = now;
+	p->last_life_ns = now;
+	p->last_outq = 0;
+	p->nop_next_ns = now + ms_ns(lu->cfg.nop_interval_ms);
+	p->last_error[0] = '\0';
+	/* Our own login used the same ISID: the target reinstated (closed)
+	 * any old session of this path, so parked writes are safe. */
+	release_fenced(lu, p, "own re-login");
+	if (p->fence_ctx) {
+		iscsi_destroy_context(p->fence_ctx);
+		p->fence_ctx = NULL;
+	}
+	if (!p->ever_up) {
+		/* First login: a member from the start, no failback wait. */
+		p->ever_up = true;
+		lbfo_team_member_restored(&lu->team, p->idx, -1, now);
+		lbfo_team_member_reinstate(&lu->team, p->idx, now);
+		lu_log(lu, LBFO_LOG_NOTICE, "path %s (%s) logged in (%s)", p->cfg.name,
+		       p->portal, lbfo_role_name(lu->team.m[p->idx].role));
+	} else {
+		/* Claims 4, 10: the miniport reports the path restored. */
+		lbfo_team_member_restored(&lu->team, p->idx, -1, now);
+		lu_log(lu, LBFO_LOG_NOTICE, "path %s (%s) restored: %s (failback %s)",
+		       p->cfg.name, p->portal,
+		       lbfo_member_state_name(lu->team.m[p->idx].state),
+		       lbfo_failback_name(lu->cfg.failback));
+	}
+	if (p->flapping && now - p->up_since_ns > ms_ns(lu->cfg.flap_window_ms))
+		p->flapping = false;
+	pthread_cond_broadcast(&lu->paths_cv);
+}
+
+static void login_next(struct path *p)
+{
+	struct scsi_task *t = NULL;
+	int lun = p->lu->cfg.lun;
+
+	switch (p->login_step) {
+	case 1:
+		t = iscsi_inquiry_task(p->ctx, lun, 1, 0x83, 255, login_cb, p);
+		break;
+	case 2:
+		t = iscsi_inquiry_task(p->ctx, lun, 1, 0x80, 255, login_cb, p);
+		break;
+	case 3:
+		t = iscsi_readcapacity16_task(p->ctx, lun, login_cb, p);
+		break;
+	}
+	if (!t)
+		path_fail(p, "cannot queue identity command: %s", iscsi_get_error(p->ctx));
+}
+
+static void login_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct path *p = priv;
+	struct scsi_task *t = p->login_step > 0 ? data : NULL;
+	uint64_t now = lbfo_now_ns();
+
+	if (p->st != PATH_LOGIN || ctx != p->ctx) {
+		/* full_connect's second call: the session broke later. */
+		if (p->st == PATH_UP && ctx == p->ctx && status != SCSI_STATUS_GOOD)
+			path_fail(p, "connection lost: %s", iscsi_get_error(ctx));
+		if (t)
+			scsi_free_scsi_task(t);
+		return;
+	}
+	if (p->login_step == 0) {
+		if (status != SCSI_STATUS_GOOD) {
+			path_fail(p, "login failed: %s", iscsi_get_error(ctx));
+			return;
+		}
+		memset(&p->ident, 0, sizeof(p->ident));
+		p->login_step = 1;
+		login_next(p);
+		return;
+	}
+	if (status == SCSI_STATUS_GOOD && t) {
+		const unsigned char *d = t->datain.data;
+		size_t n = (size_t)t->datain.size;
+
+		if (p->login_step == 1)
+			p->login_step = lbfo_ident_from_vpd83(d, n, p->ident.id,
+							      sizeof(p->ident.id)) == 0 ? 3 : 2;
+		else if (p->login_step == 2)
+			p->login_step = lbfo_ident_from_vpd80(d, n, p->ident.id,
+							      sizeof(p->ident.id)) == 0 ? 3 : -1;
+		else if (p->login_step == 3)
+			p->login_step = lbfo_ident_from_rc16(d, n, &p->ident) == 0 ? 4 : -1;
+	} else {
+		p->login_step = p->login_step == 1 ? 2 : -1;
+	}
+	if (t)
+		scsi_free_scsi_task(t);
+	if (p->login_step < 0)
+		path_fail(p, "cannot read the LU identity: %s", iscsi_get_error(ctx));
+	else if (p->login_step == 4)
+		path_up(p->lu, p, now);
+	else
+		login_next(p);
+}
+
+/* ---- fencing ----------------------------------------------------------- */
+
+static void fence_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct path *p = priv;
+
+	(void)data;
+	if (ctx != p->fence_ctx || p->fence_done || p->fence_failed)
+		return;
+	if (status == SCSI_STATUS_GOOD)
+		p->fence_done = true;
+	else
+		p->fence_failed = true;
+}
+
+static void fence_tick(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	int i, via = -1;
+
+	if (!p->fenced.n)
+		return;
+	if (p->fence_ctx) {
+		if (p->fence_done) {
+			uint64_t took = now - p->fence_start_ns;
+
+			p->last_fence_ns = took;
+			if (took > lu->longest_fence_ns)
+				lu->longest_fence_ns = took;
+			lu->fences++;
+			/* The reinstatement happened at login; closing the
+			 * fencing session's socket ends it. */
+			iscsi_destroy_context(p->fence_ctx);
+			p->fence_ctx = NULL;
+			release_fenced(lu, p, "session reinstated via another portal");
+			return;
+		}
+		if (!p->fence_failed && now < p->fence_deadline_ns)
+			return;
+		lu_log(lu, LBFO_LOG_WARNING, "path %s: fencing via %s %s; trying again",
+		       p->cfg.name, lu->paths[p->fence_via].cfg.name,
+		       p->fence_failed ? "failed" : "timed out");
+		iscsi_destroy_context(p->fence_ctx);
+		p->fence_ctx = NULL;
+	}
+	/* A healthy portal to log in through, other than the failed one. */
+	for (i = 0; i < lu->npaths; i++) {
+		int k = (p->fence_via + 1 + i) % lu->npaths;
+
+		if (k != p->idx && lu->paths[k].st == PATH_UP) {
+			via = k;
+			break;
+		}
+	}
+	if (via < 0)
+		return; /* no path: the failed path's own re-login will fence */
+	{
+		struct lbfo_iscsi_params ip = path_params(lu, &lu->paths[via], lu->paths[via].portal);
+		char err[LBFO_ERR_MAX];
+
+		/* The healthy path's portal and credentials, the failed
+		 * path's ISID (same initiator name): to the target this is
+		 * the failed session's reinstatement. */
+		ip.isid_qualifier = (uint16_t)(0x100 + p->idx);
+		p->fence_ctx = lbfo_iscsi_context(&ip, err, sizeof(err));
+		if (!p->fence_ctx)
+			return;
+		p->fence_via = via;
+		p->fence_done = p->fence_failed = false;
+		p->fence_start_ns = now;
+		p->fence_deadline_ns = now + ms_ns(lu->cfg.login_timeout_ms);
+		if (iscsi_full_connect_async(p->fence_ctx, lu->paths[via].portal, lu->cfg.lun,
+					     fence_cb, p) != 0)
+			p->fence_failed = true;
+	}
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+static void cmd_cb(struct iscsi_context *ctx, int status, void *data, void *priv);
+
+static int cmd_send(struct lbfo_lu *lu, struct lu_cmd *c, int m, uint64_t now)
+{
+	struct path *p = &lu->paths[m];
+	struct lbfo_scsi_req r = {
+		.type = c->type, .lba = c->lba, .blocks = c->blocks,
+		.block_size = lu->ident.block_size, .iov = &c->iov, .fua = c->fua,
+	};
+
+	c->iov.iov_base = c->buf;
+	c->iov.iov_len = (size_t)c->blocks * lu->ident.block_size;
+
+	lbfo_team_start(&lu->team, &c->core, m, cmd_dir(c), c->bytes, now);
+	c->path = m;
+	c->attempts++;
+	c->task = lbfo_iscsi_submit(p->ctx, lu->cfg.lun, &r, cmd_cb, c);
+	if (!c->task) {
+		/* The session cannot take it: a path problem. The command is
+		 * in flight on the member, so the hand-back requeues it. */
+		path_fail(p, "cannot queue a command: %s", iscsi_get_error(p->ctx));
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct lu_cmd *c = priv;
+	struct scsi_task *t = data;
+	struct lbfo_lu *lu;
+	struct path *p;
+	uint64_t now;
+	enum lbfo_scsi_verdict v;
+
+	(void)ctx;
+	if (!c || c->task != t || !t) {
+		/* A stale attempt: the command was handed back and now
+		 * belongs to another path's attempt (or is done). */
+		if (t)
+			scsi_free_scsi_task(t);
+		return;
+	}
+	lu = c->lu;
+	p = &lu->paths[c->path];
+	now = lbfo_now_ns();
+	v = lbfo_scsi_classify(status, t);
+	if (v == LBFO_SCSI_PATH_ERROR) {
+		/* Leave it in flight: the hand-back at reap time requeues it. */
+		c->task = NULL;
+		scsi_free_scsi_task(t);
+		path_fail(p, "%s: %s", status == SCSI_STATUS_CANCELLED ? "session dropped" :
+			  status == SCSI_STATUS_TIMEOUT ? "command timed out" : "transport error",
+			  iscsi_get_error(p->ctx));
+		return;
+	}
+	p->last_life_ns = now;
+	c->task = NULL;
+	if (lbfo_team_complete(&lu->team, &c->core, now) < 0) {
+		scsi_free_scsi_task(t);
+		return;
+	}
+	switch (v) {
+	case LBFO_SCSI_OK:
+		scsi_free_scsi_task(t);
+		cmd_done(lu, c, 0);
+		return;
+	case LBFO_SCSI_RETRY:
+		p->retries++;
+		if (c->attempts < MAX_RETRIES) {
+			c->path = -1;
+			c->not_before_ns = status == SCSI_STATUS_BUSY ||
+				status == SCSI_STATUS_TASK_SET_FULL ? now + 10 * LBFO_NS_PER_MS : 0;
+			scsi_free_scsi_task(t);
+			q_push_front(&lu->queue, c);
+			return;
+		}
+		lu_log(lu, LBFO_LOG_ERR, "command at LBA %" PRIu64 " still not accepted after %u tries",
+		       c->lba, c->attempts);
+		break;
+	case LBFO_SCSI_INVALID:
+		p->errors++;
+		lu_log(lu, LBFO_LOG_ERR, "%s at LBA %" PRIu64 " rejected by the target: %s",
+		       c->type == LBFO_IO_READ ? "read" : "command", c->lba,
+		       scsi_sense_key_str(t->sense.key));
+		scsi_free_scsi_task(t);
+		cmd_done(lu, c, -EINVAL);
+		return;
+	default:
+		p->errors++;
+		lu_log(lu, LBFO_LOG_ERR, "command at LBA %" PRIu64 " failed on the target: %s",
+		       c->lba, scsi_sense_key_str(t->sense.key));
+		break;
+	}
+	scsi_free_scsi_task(t);
+	cmd_done(lu, c, -EIO);
+}
+
+static bool any_usable(const struct lbfo_lu *lu)
+{
+	int i;
+
+	for (i = 0; i < lu->team.n; i++)
+		if (lu->team.m[i].state == LBFO_MS_ACTIVE || lu->team.m[i].state == LBFO_MS_PROBING)
+			return true;
+	return false;
+}
+
+static void dispatch(struct lbfo_lu *lu, uint64_t now)
+{
+	struct cmdq later = { 0 };
+	struct lu_cmd *c;
+
+	if (any_usable(lu)) {
+		if (lu->no_path_since_ns)
+			lu_log(lu, LBFO_LOG_NOTICE, "a path is back after %" PRIu64 " ms without any",
+			       (uint64_t)((now - lu->no_path_since_ns) / LBFO_NS_PER_MS));
+		lu->no_path_since_ns = 0;
+		lu->no_path_expired = false;
+	} else if (!lu->no_path_since_ns && lu->queue.n) {
+		lu->no_path_since_ns = now;
+		lu_log(lu, LBFO_LOG_WARNING, "no path to the LU: I/O waits up to %u ms",
+		       lu->cfg.no_path_timeout_ms);
+	}
+	while ((c = q_pop(&lu->queue))) {
+		int m;
+
+		if (lu->no_path_expired) {
+			cmd_done(lu, c, -EIO);
+			continue;
+		}
+		if (c->not_before_ns > now) {
+			q_push(&later, c);
+			continue;
+		}
+		m = lbfo_team_select(&lu->team, cmd_dir(c), c->bytes, now);
+		if (m < 0 || lu->paths[m].st != PATH_UP || !lu->paths[m].ctx) {
+			q_push_front(&lu->queue, c);
+			break;
+		}
+		cmd_send(lu, c, m, now);
+	}
+	/* Delayed retries go back in front of the rest. */
+	q_prepend_all(&lu->queue, &later);
+}
+
+/* Split a client request into commands of at most max_xfer bytes. */
+static void enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io)
+{
+	uint32_t bs = lu->ident.block_size;
+	uint64_t off = io->offset, end = io->offset + io->len;
+
+	io->pending = 1; /* guard while splitting */
+	if (lu->no_path_expired) {
+		io->result = -EIO;
+		lu->io_errors++;
+	} else if ((io->type != LBFO_IO_FLUSH) && (io->offset % bs || io->len % bs)) {
+		io->result = -EINVAL;
+	} else if (io->type != LBFO_IO_FLUSH && end > lu->ident.blocks * bs) {
+		io->result = -ENOSPC;
+	} else if (io->type == LBFO_IO_FLUSH) {
+		struct lu_cmd *c = calloc(1, sizeof(*c));
+
+		if (!c) {
+			io->result = -ENOMEM;
+		} else {
+			c->lu = lu;
+			c->io = io;
+			c->type = LBFO_IO_FLUSH;
+			c->path = -1;
+			io->pending++;
+			q_push(&lu->queue, c);
+		}
+	} else {
+		while (off < end) {
+			uint64_t len = end - off;
+			uint32_t maxb = io->type == LBFO_IO_TRIM ? 0xffffffffu : lu->max_xfer;
+			struct lu_cmd *c;
+
+			if (len > maxb)
+				len = maxb;
+			c = calloc(1, sizeof(*c));
+			if (!c) {
+				io->result = -ENOMEM;
+				break;
+			}
+			c->lu = lu;
+			c->io = io;
+			c->type = io->type;
+			c->lba = off / bs;
+			c->blocks = (uint32_t)(len / bs);
+			c->buf = io->buf ? (char *)io->buf + (off - io->offset) : NULL;
+			c->fua = io->fua;
+			c->bytes = io->type == LBFO_IO_READ || io->type == LBFO_IO_WRITE ? len : 0;
+			c->path = -1;
+			io->pending++;
+			q_push(&lu->queue, c);
+			off += len;
+		}
+	}
+	if (--io->pending == 0) {
+		if (io->result)
+			lu->io_errors++;
+		io_finish(io);
+	}
+}
+
+/* ---- per-path timers --------------------------------------------------- */
+
+static void path_tick(struct lbfo_lu *lu, struct path *p, uint64_t now)
+{
+	const struct lbfo_member *m = &lu->team.m[p->idx];
+
+	switch (p->st) {
+	case PATH_REFUSED:
+		return;
+	case PATH_DOWN:
+		if (now >= p->next_attempt_ns && !p->fence_ctx)
+			path_connect(lu, p, now);
+		return;
+	case PATH_LOGIN:
+		if (now > p->login_deadline_ns)
+			path_fail(p, "no login within %u ms", lu->cfg.login_timeout_ms);
+		return;
+	case PATH_UP:
+		break;
+	default:
+		return;
+	}
+
+	/* Liveness: any reply (seen as POLLIN) or bytes acknowledged out of
+	 * the socket count as life, so a NOP queued behind a long transfer
+	 * on a busy path does not fail it. */
+	{
+		int outq = 0, fd = iscsi_get_fd(p->ctx);
+		bool expecting;
+
+		if (fd >= 0 && ioctl(fd, SIOCOUTQ, &outq) == 0) {
+			if (outq < p->last_outq)
+				p->last_life_ns = now;
+			p->last_outq = outq;
+		}
+		expecting = p->nop_out || m->outstanding > 0 || outq > 0 ||
+			    iscsi_out_queue_length(p->ctx) > 0;
+		if (!expecting)
+			p->last_life_ns = now;
+		else if (now > p->last_life_ns &&
+			 now - p->last_life_ns > ms_ns(lu->cfg.nop_timeout_ms)) {
+			path_fail(p, "no response for %" PRIu64 " ms (NOP timeout %u ms)",
+				  (uint64_t)((now - p->last_life_ns) / LBFO_NS_PER_MS), lu->cfg.nop_timeout_ms);
+			return;
+		}
+	}
+	/* Each command has its own deadline: a path that answers NOPs but
+	 * not I/O is caught here. */
+	if (m->outstanding) {
+		const struct lbfo_cmd *c, *oldest = NULL;
+
+		for (c = m->inflight; c; c = c->next)
+			oldest = c;
+		if (oldest && now > oldest->start_ns &&
+		    now - oldest->start_ns > ms_ns(lu->cfg.cmd_timeout_ms)) {
+			path_fail(p, "command outstanding for %" PRIu64 " ms (cmd_timeout %u ms)",
+				  (uint64_t)((now - oldest->start_ns) / LBFO_NS_PER_MS), lu->cfg.cmd_timeout_ms);
+			return;
+		}
+	}
+	/* NOP-Out keepalive, also on standby paths (001 [0045]). */
+	if (!p->nop_out && now >= p->nop_next_ns) {
+		if (iscsi_nop_out_async(p->ctx, NULL, NULL, 0, NULL) == 0)
+			p->nop_out = true;
+		p->nop_next_ns = now + ms_ns(lu->cfg.nop_interval_ms);
+	}
+	if (p->nop_out && iscsi_get_nops_in_flight(p->ctx) == 0) {
+		p->nop_out = false;
+		p->last_life_ns = now;
+	}
+	if (p->flapping && now - p->up_since_ns > ms_ns(lu->cfg.flap_window_ms)) {
+		p->flapping = false;
+		p->hold_ms = 0;
+		lu_log(lu, LBFO_LOG_INFO, "path %s stable again", p->cfg.name);
+	}
+}
+
+static void expire_no_path(struct lbfo_lu *lu, uint64_t now)
+{
+	struct lu_cmd *c;
+	int i, n = 0;
+
+	if (!lu->no_path_since_ns || lu->no_path_expired ||
+	    now - lu->no_path_since_ns < ms_ns(lu->cfg.no_path_timeout_ms))
+		return;
+	lu->no_path_expired = true;
+	while ((c = q_pop(&lu->queue))) {
+		cmd_done(lu, c, -EIO);
+		n++;
+	}
+	for (i = 0; i < lu->npaths; i++)
+		while ((c = q_pop(&lu->paths[i].fenced))) {
+			cmd_done(lu, c, -EIO);
+			n++;
+		}
+	lu_log(lu, LBFO_LOG_ERR, "no path for %u ms: %d command(s) failed with EIO; "
+	       "new I/O fails until a path is back", lu->cfg.no_path_timeout_ms, n);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void take_submissions(struct lbfo_lu *lu)
+{
+	struct lbfo_io *io, *next;
+	uint64_t v;
+
+	if (read(lu->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&lu->sub_mu);
+	io = lu->sub_head;
+	lu->sub_head = lu->sub_tail = NULL;
+	pthread_mutex_unlock(&lu->sub_mu);
+	for (; io; io = next) {
+		next = io->next;
+		io->next = NULL;
+		enqueue_io(lu, io);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct lbfo_lu *lu = arg;
+	struct pollfd pfd[1 + 2 * LBFO_MAX_MEMBERS];
+	struct iscsi_context *pctx[1 + 2 * LBFO_MAX_MEMBERS];
+	int owner[1 + 2 * LBFO_MAX_MEMBERS];
+
+	for (;;) {
+		uint64_t now;
+		int i, n = 1, rc;
+		bool stop;
+
+		pthread_mutex_lock(&lu->mu);
+		pfd[0].fd = lu->wakefd;
+		pfd[0].events = POLLIN;
+		for (i = 0; i < lu->npaths; i++) {
+			struct path *p = &lu->paths[i];
+			struct iscsi_context *cs[2] = { p->ctx, p->fence_ctx };
+			int k;
+
+			for (k = 0; k < 2; k++) {
+				if (!cs[k] || iscsi_get_fd(cs[k]) < 0)
+					continue;
+				pfd[n].fd = iscsi_get_fd(cs[k]);
+				pfd[n].events = (short)iscsi_which_events(cs[k]);
+				pfd[n].revents = 0;
+				pctx[n] = cs[k];
+				owner[n] = i;
+				n++;
+			}
+		}
+		stop = lu->stopping;
+		pthread_mutex_unlock(&lu->mu);
+		if (stop)
+			break;
+
+		rc = poll(pfd, (nfds_t)n, (int)(TICK_NS / LBFO_NS_PER_MS));
+		if (rc < 0 && errno != EINTR)
+			break;
+
+		pthread_mutex_lock(&lu->mu);
+		now = lbfo_now_ns();
+		if (rc > 0 && (pfd[0].revents & POLLIN))
+			take_submissions(lu);
+		for (i = 1; i < n; i++) {
+			struct path *p = &lu->paths[owner[i]];
+
+			/* The context may have been replaced meanwhile. */
+			if (pctx[i] != p->ctx && pctx[i] != p->fence_ctx)
+				continue;
+			if (pfd[i].revents & POLLIN && pctx[i] == p->ctx)
+				p->last_life_ns = now;
+			if (pfd[i].revents || pctx[i] == p->ctx) {
+				if (iscsi_service(pctx[i], pfd[i].revents) < 0) {
+					if (pctx[i] == p->ctx)
+						path_fail(p, "%s", iscsi_get_error(pctx[i]));
+					else
+						p->fence_failed = true;
+				}
+			}
+		}
+		if (now - lu->last_tick_ns >= TICK_NS) {
+			lu->last_tick_ns = now;
+			for (i = 0; i < lu->npaths; i++) {
+				path_tick(lu, &lu->paths[i], now);
+				fence_tick(lu, &lu->paths[i], now);
+			}
+			lbfo_team_tick(&lu->team, now);
+			expire_no_path(lu, now);
+		}
+		for (i = 0; i < lu->npaths; i++)
+			path_reap(lu, &lu->paths[i], now);
+		dispatch(lu, now);
+		/* Push newly queued PDUs out without waiting for the next poll. */
+		for (i = 0; i < lu->npaths; i++)
+			if (lu->paths[i].ctx && lu->paths[i].st != PATH_DOWN &&
+			    iscsi_out_queue_length(lu->paths[i].ctx) > 0 &&
+			    iscsi_service(lu->paths[i].ctx, POLLOUT) < 0)
+				path_fail(&lu->paths[i], "%s", iscsi_get_error(lu->paths[i].ctx));
+		for (i = 0; i < lu->npaths; i++)
+			path_reap(lu, &lu->paths[i], now);
+		pthread_mutex_unlock(&lu->mu);
+	}
+	return NULL;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+int lbfo_lu_probe(const struct lbfo_lu_config *c, struct lbfo_lu_ident *ident,
+		  char *warn, size_t warnlen, char *err, size_t errlen)
+{
+	struct lbfo_lu_ident id;
+	size_t wl = 0, el = 0;
+	int i, first = -1;
+	char why[LBFO_ERR_MAX];
+	char failures[LBFO_MAX_MEMBERS][LBFO_ERR_MAX];
+
+	if (warnlen)
+		warn[0] = '\0';
+	for (i = 0; i < c->npaths; i++) {
+		char portal[LBFO_STR_MAX];
+		struct lbfo_iscsi_params ip = {
+			.initiator = c->initiator, .target = c->target, .lun = c->lun,
+			.portal = portal,
+			.chap_user = c->paths[i].chap_user[0] ? c->paths[i].chap_user : c->chap_user,
+			.chap_password = c->paths[i].chap_user[0] ? c->paths[i].chap_password : c->chap_password,
+			.mutual_user = c->paths[i].mutual_user[0] ? c->paths[i].mutual_user : c->mutual_user,
+			.mutual_password = c->paths[i].mutual_user[0] ? c->paths[i].mutual_password : c->mutual_password,
+			.header_digest = c->header_digest,
+			.isid_rnd = 0x1bf0, .isid_qualifier = (uint16_t)(0x200 + i),
+		};
+
+		lbfo_portal_normalise(c->paths[i].portal, portal, sizeof(portal));
+		failures[i][0] = '\0';
+		if (lbfo_iscsi_probe(&ip, c->login_timeout_ms, &id, failures[i],
+				     sizeof(failures[i])) < 0) {
+			if (wl < warnlen)
+				wl += (size_t)snprintf(warn + wl, warnlen - wl,
+						       "path %s (%s) unreachable at start-up: %s\n",
+						       c->paths[i].name, portal, failures[i]);
+			continue;
+		}
+		if (first < 0) {
+			first = i;
+			*ident = id;
+		} else if (lbfo_ident_compare(ident, &id, why, sizeof(why)) < 0) {
+			char p0[LBFO_STR_MAX];
+
+			lbfo_portal_normalise(c->paths[first].portal, p0, sizeof(p0));
+			snprintf(err, errlen, "paths lead to different LUs: path %s (%s) and path %s (%s): %s",
+				 c->paths[first].name, p0, c->paths[i].name, portal, why);
+			return -1;
+		}
+	}
+	if (first >= 0)
+		return 0;
+	el = (size_t)snprintf(err, errlen, "no portal answered for target %s LUN %d:", c->target,
+			      c->lun);
+	for (i = 0; i < c->npaths && el < errlen; i++)
+		el += (size_t)snprintf(err + el, errlen - el, " %s (%s): %s;", c->paths[i].name,
+				       c->paths[i].portal, failures[i]);
+	return -1;
+}
+
+struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
+			      const struct lbfo_lu_ident *ident,
+			      char *err, size_t errlen)
+{
+	struct lbfo_lu *lu = calloc(1, sizeof(*lu));
+	struct lbfo_team_config tc = {
+		.max_outstanding = c->max_outstanding,
+		.failback = c->failback,
+		.failback_stable_ns = c->failback_stable_ns,
+	};
+	struct lbfo_kv kv[LBFO_MAX_POLICY_KV];
+	uint64_t now = lbfo_now_ns();
+	int i;
+
+	if (!lu) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lu->cfg = *c;
+	lu->ident = *ident;
+	lu->max_xfer = c->max_transfer ? c->max_transfer : DEFAULT_MAX_XFER;
+	if (ident->max_xfer_blocks &&
+	    (uint64_t)ident->max_xfer_blocks * ident->block_size < lu->max_xfer)
+		lu->max_xfer = ident->max_xfer_blocks * ident->block_size;
+	lu->max_xfer -= lu->max_xfer % ident->block_size;
+	if (lu->max_xfer < ident->block_size)
+		lu->max_xfer = ident->block_size;
+	lu->isid_rnd = (uint32_t)((uint64_t)getpid() * 2654435761u ^ now) & 0xffffff;
+	for (i = 0; i < c->npolicy_kv; i++) {
+		kv[i].key = c->policy_keys[i];
+		kv[i].value = c->policy_values[i];
+	}
+	if (lbfo_team_init(&lu->team, c->target, &tc, c->policy, kv, (size_t)c->npolicy_kv) < 0) {
+		snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
+		free(lu);
+		return NULL;
+	}
+	/* Members in configuration order: the first is primary (claim 5).
+	 * They start failed and are restored as their logins complete. */
+	lu->npaths = c->npaths;
+	for (i = 0; i < c->npaths; i++) {
+		struct path *p = &lu->paths[i];
+
+		p->idx = i;
+		p->lu = lu;
+		p->cfg = c->paths[i];
+		p->fence_via = i;
+		lbfo_portal_normalise(p->cfg.portal, p->portal, sizeof(p->portal));
+		if (lbfo_team_add_member(&lu->team, p->cfg.name, p->cfg.read_share_bp,
+					 p->cfg.write_share_bp, now) < 0) {
+			snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
+			goto fail;
+		}
+		lu->team.m[i].weight = p->cfg.weight ? p->cfg.weight : 1;
+	}
+	for (i = 0; i < c->npaths; i++)
+		lbfo_team_member_failed(&lu->team, i, -1, now, NULL);
+	lu->team.failovers = 0;
+	for (i = 0; i < c->npaths; i++)
+		lu->team.m[i].st.failures = 0;
+
+	lu->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (lu->wakefd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&lu->sub_mu, NULL);
+	pthread_mutex_init(&lu->mu, NULL);
+	pthread_cond_init(&lu->paths_cv, NULL);
+	if (pthread_create(&lu->thread, NULL, loop_main, lu) != 0) {
+		snprintf(err, errlen, "cannot start the event loop thread");
+		close(lu->wakefd);
+		goto fail;
+	}
+	lu->started = true;
+	return lu;
+fail:
+	lbfo_team_destroy(&lu->team);
+	free(lu);
+	return NULL;
+}
+
+static void wake(struct lbfo_lu *lu)
+{
+	uint64_t one = 1;
+
+	if (write(lu->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, a wake-up is pending. */
+	}
+}
+
+void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
+{
+	io->submit_ns = lbfo_now_ns();
+	io->next = NULL;
+	pthread_mutex_lock(&lu->sub_mu);
+	if (lu->sub_tail)
+		lu->sub_tail->next = io;
+	else
+		lu->sub_head = io;
+	lu->sub_tail = io;
+	pthread_mutex_unlock(&lu->sub_mu);
+	wake(lu);
+}
+
+int lbfo_lu_wait_paths(struct lbfo_lu *lu, int want, uint32_t timeout_ms)
+{
+	struct timespec ts;
+	int i, up = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lu->mu);
+	for (;;) {
+		up = 0;
+		for (i = 0; i < lu->npaths; i++)
+			up += lu->paths[i].st == PATH_UP;
+		if (up >= want)
+			break;
+		if (pthread_cond_timedwait(&lu->paths_cv, &lu->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&lu->mu);
+	return up;
+}
+
+const struct lbfo_lu_ident *lbfo_lu_identity(const struct lbfo_lu *lu)
+{
+	return &lu->ident;
+}
+
+void lbfo_lu_stop(struct lbfo_lu *lu)
+{
+	struct lu_cmd *c;
+	struct lbfo_io *io, *next;
+	int i;
+
+	if (!lu)
+		return;
+	pthread_mutex_lock(&lu->mu);
+	lu->stopping = true;
+	pthread_mutex_unlock(&lu->mu);
+	wake(lu);
+	if (lu->started)
+		pthread_join(lu->thread, NULL);
+	/* Nothing may be left waiting forever. */
+	pthread_mutex_lock(&lu->sub_mu);
+	io = lu->sub_head;
+	lu->sub_head = lu->sub_tail = NULL;
+	pthread_mutex_unlock(&lu->sub_mu);
+	for (; io; io = next) {
+		next = io->next;
+		io->result = -ESHUTDOWN;
+		io_finish(io);
+	}
+	for (i = 0; i < lu->npaths; i++) {
+		struct path *p = &lu->paths[i];
+		struct lbfo_cmd *ret = NULL, *rc, *rn;
+
+		lbfo_team_member_failed(&lu->team, i, -1, lbfo_now_ns(), &ret);
+		for (rc = ret; rc; rc = rc->retry_next)
+			((struct lu_cmd *)rc)->task = NULL;
+		if (p->ctx)
+			iscsi_destroy_context(p->ctx);
+		if (p->fence_ctx)
+			iscsi_destroy_context(p->fence_ctx);
+		for (rc = ret; rc; rc = rn) {
+			rn = rc->retry_next;
+			cmd_done(lu, (struct lu_cmd *)rc, -ESHUTDOWN);
+		}
+		while ((c = q_pop(&p->fenced)))
+			cmd_done(lu, c, -ESHUTDOWN);
+	}
+	while ((c = q_pop(&lu->queue)))
+		cmd_done(lu, c, -ESHUTDOWN);
+	lbfo_team_destroy(&lu->team);
+	close(lu->wakefd);
+	pthread_mutex_destroy(&lu->sub_mu);
+	pthread_mutex_destroy(&lu->mu);
+	pthread_cond_destroy(&lu->paths_cv);
+	free(lu);
+}
+
+int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,
+		       const struct lbfo_kv *kv, size_t nkv, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&lu->mu);
+	rc = lbfo_team_set_policy(&lu->team, policy, kv, nkv, lbfo_now_ns());
+	if (rc < 0)
+		snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
+	else
+		lu_log(lu, LBFO_LOG_NOTICE, "policy set to %s (operator)", policy);
+	pthread_mutex_unlock(&lu->mu);
+	return rc;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
+{
+	int i;
+
+	pthread_mutex_lock(&lu->mu);
+	fprintf(f, "{\"lus\":[{\"id\":");
+	json_str(f, lu->ident.id);
+	fprintf(f, ",\"target\":");
+	json_str(f, lu->cfg.target);
+	fprintf(f, ",\"lun\":%d,\"policy\":", lu->cfg.lun);
+	json_str(f, lbfo_team_policy_name(&lu->team));
+	fprintf(f, ",\"mode\":\"%s\",\"blocks\":%" PRIu64 ",\"block_size\":%u,"
+		"\"max_transfer\":%u,\"outstanding\":%u,\"queued\":%u,\"ios\":%" PRIu64
+		",\"io_errors\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"requeued\":%" PRIu64
+		",\"fences\":%" PRIu64 ",\"longest_fence_ms\":%.3f,\"no_path\":%s,\"paths\":[",
+		lbfo_mode_name(lbfo_team_mode(&lu->team)), lu->ident.blocks,
+		lu->ident.block_size, lu->max_xfer, lu->team.outstanding, lu->queue.n,
+		lu->ios, lu->io_errors, lu->failovers, lu->requeued, lu->fences,
+		(double)lu->longest_fence_ns / 1e6, lu->no_path_since_ns ? "true" : "false");
+	for (i = 0; i < lu->npaths; i++) {
+		const struct path *p = &lu->paths[i];
+		const struct lbfo_member *m = &lu->team.m[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, p->cfg.name);
+		fprintf(f, ",\"portal\":");
+		json_str(f, p->portal);
+		fprintf(f, ",\"state\":\"%s\",\"session\":\"%s\",\"role\":\"%s\","
+			"\"read_share\":%.2f,\"write_share\":%.2f,\"bytes_read\":%" PRIu64
+			",\"bytes_written\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
+			",\"outstanding\":%u,\"failures\":%" PRIu64 ",\"retries\":%" PRIu64
+			",\"returned\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"logins\":%" PRIu64
+			",\"flapping\":%s,\"last_fence_ms\":%.3f,\"last_error\":",
+			lbfo_member_state_name(m->state), path_state_names[p->st],
+			lbfo_role_name(m->role), m->share[LBFO_READ] / 100.0,
+			m->share[LBFO_WRITE] / 100.0, m->st.bytes[LBFO_READ],
+			m->st.bytes[LBFO_WRITE], m->st.cmds[LBFO_READ], m->st.cmds[LBFO_WRITE],
+			m->outstanding, m->st.failures, p->retries, m->st.returned, p->errors,
+			p->logins, p->flapping ? "true" : "false",
+			(double)p->last_fence_ns / 1e6);
+		json_str(f, p->last_error);
+		fputc('}', f);
+	}
+	fprintf(f, "]}]}\n");
+	pthread_mutex_unlock(&lu->mu);
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nbdkit-lbfo-plugin: serve one iSCSI LU, reached over several paths and
+ * balanced / failed over by lbfo, as an NBD export.
+ *
+ *   nbdkit lbfo portal=198.18.1.2 portal=198.18.2.2 target=IQN lun=1 \
+ *          [policy=NAME] [key=value ...]
+ *   nbdkit lbfo config=/etc/lbfo/lu0.ini
+ *
+ * Thread model: parallel. Every request is handed to the LU's event-loop
+ * thread and the nbdkit worker waits for its completion; the LU keeps
+ * all connections' requests in one queue, so multi-conn is safe (a flush
+ * covers the LU's cache, whichever path carries it).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "lbfo/lu.h"
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+static struct lbfo_lu_config cfg;
+static struct lbfo_lu_ident ident;
+static struct lbfo_lu *lu;
+static int reachable_at_start;
+
+static void lbfo_log(int level, const char *msg, void *opaque)
+{
+	static const char *const names[] = {
+		[LBFO_LOG_ERR] = "error", [LBFO_LOG_WARNING] = "warning",
+		[LBFO_LOG_NOTICE] = "notice", [LBFO_LOG_INFO] = "info",
+		[LBFO_LOG_DEBUG] = "debug",
+	};
+
+	(void)opaque;
+	if (level >= LBFO_LOG_DEBUG) {
+		nbdkit_debug("%s", msg);
+		return;
+	}
+	fprintf(stderr, "nbdkit: lbfo: %s: %s\n",
+		level >= LBFO_LOG_ERR && level <= LBFO_LOG_DEBUG ? names[level] : "log", msg);
+}
+
+static void lbfo_load(void)
+{
+	lbfo_lu_config_defaults(&cfg);
+	cfg.log = lbfo_log;
+}
+
+static int lbfo_config(const char *key, const char *value)
+{
+	char err[LBFO_ERR_MAX];
+	int rc;
+
+	if (!strcmp(key, "config"))
+		rc = lbfo_lu_config_load(&cfg, value, err, sizeof(err));
+	else
+		rc = lbfo_lu_config_set(&cfg, NULL, key, value, true, err, sizeof(err));
+	if (rc < 0) {
+		nbdkit_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int lbfo_config_complete(void)
+{
+	char err[LBFO_ERR_MAX];
+
+	if (lbfo_lu_config_check(&cfg, err, sizeof(err)) < 0) {
+		nbdkit_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Before nbdkit forks: check that the LU can be reached at all, and that
+ * every path that answers leads to the same LU. Threads start later. */
+static int lbfo_get_ready(void)
+{
+	char warn[2048], err[2048];
+	const char *line;
+
+	if (lbfo_lu_probe(&cfg, &ident, warn, sizeof(warn), err, sizeof(err)) < 0) {
+		nbdkit_error("%s", err);
+		return -1;
+	}
+	reachable_at_start = cfg.npaths;
+	for (line = warn; *line; ) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+
+		fprintf(stderr, "nbdkit: lbfo: warning: %.*s (will retry)\n", len, line);
+		reachable_at_start--;
+		line += len + (nl ? 1 : 0);
+	}
+	nbdkit_debug("LU %s: %llu blocks of %u bytes", ident.id,
+		     (unsigned long long)ident.blocks, ident.block_size);
+	return 0;
+}
+
+static int lbfo_after_fork(void)
+{
+	char err[LBFO_ERR_MAX];
+
+	lu = lbfo_lu_start(&cfg, &ident, err, sizeof(err));
+	if (!lu) {
+		nbdkit_error("%s", err);
+		return -1;
+	}
+	/* Serve once the paths that answered the probe are logged in (or
+	 * the login timeout passes; the rest come up in the background). */
+	lbfo_lu_wait_paths(lu, reachable_at_start > 0 ? reachable_at_start : 1,
+			   cfg.login_timeout_ms);
+	return 0;
+}
+
+static void lbfo_cleanup(void)
+{
+	lbfo_lu_stop(lu);
+	lu = NULL;
+}
+
+static void *lbfo_open(int readonly)
+{
+	static int handle = 1;
+
+	(void)readonly;
+	return &handle;
+}
+
+static int64_t lbfo_get_size(void *handle)
+{
+	(void)handle;
+	return (int64_t)(ident.blocks * ident.block_size);
+}
+
+static int lbfo_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
+			   uint32_t *maximum)
+{
+	(void)handle;
+	*minimum = ident.block_size;
+	*preferred = ident.block_size > 4096 ? ident.block_size : 4096;
+	*maximum = 0xffffffff;
+	return 0;
+}
+
+static int lbfo_can_write(void *handle) { (void)handle; return 1; }
+static int lbfo_can_flush(void *handle) { (void)handle; return 1; }
+static int lbfo_can_fua(void *handle) { (void)handle; return NBDKIT_FUA_NATIVE; }
+static int lbfo_can_multi_conn(void *handle) { (void)handle; return 1; }
+static int lbfo_can_trim(void *handle) { (void)handle; return ident.unmap; }
+static int lbfo_can_zero(void *handle) { (void)handle; return 1; }
+
+static int do_io(enum lbfo_io_type type, void *buf, uint32_t count,
+		 uint64_t offset, uint32_t flags, const char *what)
+{
+	struct lbfo_io io;
+	int rc;
+
+	lbfo_io_init(&io, type, offset, count, buf, (flags & NBDKIT_FLAG_FUA) != 0);
+	lbfo_lu_submit(lu, &io);
+	rc = lbfo_io_wait(&io);
+	lbfo_io_fini(&io);
+	if (rc < 0) {
+		nbdkit_set_error(-rc);
+		nbdkit_error("%s of %u bytes at offset %llu failed: %s", what, count,
+			     (unsigned long long)offset, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int lbfo_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
+		      uint32_t flags)
+{
+	(void)handle;
+	return do_io(LBFO_IO_READ, buf, count, offset, flags, "read");
+}
+
+static int lbfo_pwrite(void *handle, const void *buf, uint32_t count,
+		       uint64_t offset, uint32_t flags)
+{
+	(void)handle;
+	return do_io(LBFO_IO_WRITE, (void *)buf, count, offset, flags, "write");
+}
+
+static int lbfo_flush(void *handle, uint32_t flags)
+{
+	(void)handle;
+	return do_io(LBFO_IO_FLUSH, NULL, 0, 0, flags, "flush");
+}
+
+static int lbfo_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+	(void)handle;
+	return do_io(LBFO_IO_TRIM, NULL, count, offset, flags, "trim");
+}
+
+static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+	(void)handle;
+	if (!ident.write_same) {
+		/* nbdkit then writes zeroes with pwrite. */
+		nbdkit_set_error(EOPNOTSUPP);
+		return -1;
+	}
+	return do_io(LBFO_IO_ZERO, NULL, count, offset, flags, "zero");
+}
+
+static struct nbdkit_plugin plugin = {
+	.name = "lbfo",
+	.longname = "lbfo: one iSCSI LU over several paths, balanced and failed over",
+	.version = "0.1.0",
+	.description = "Serves an iSCSI LU reached over several network paths; spreads "
+		       "commands over them and keeps I/O going when a path fails.",
+	.load = lbfo_load,
+	.config = lbfo_config,
+	.config_complete = lbfo_config_complete,
+	.config_help = lbfo_lu_config_help,
+	.magic_config_key = "portal",
+	.get_ready = lbfo_get_ready,
+	.after_fork = lbfo_after_fork,
+	.cleanup = lbfo_cleanup,
+	.open = lbfo_open,
+	.get_size = lbfo_get_size,
+	.block_size = lbfo_block_size,
+	.can_write = lbfo_can_write,
+	.can_flush = lbfo_can_flush,
+	.can_fua = lbfo_can_fua,
+	.can_multi_conn = lbfo_can_multi_conn,
+	.can_trim = lbfo_can_trim,
+	.can_zero = lbfo_can_zero,
+	.pread = lbfo_pread,
+	.pwrite = lbfo_pwrite,
+	.flush = lbfo_flush,
+	.trim = lbfo_trim,
+	.zero = lbfo_zero,
+	.errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)
