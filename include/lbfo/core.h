@@ -91,8 +91,10 @@ const char *lbfo_role_name(enum lbfo_role r);
 const char *lbfo_failback_name(enum lbfo_failback f);
 const char *lbfo_mode_name(enum lbfo_mode m);
 const char *lbfo_dir_name(enum lbfo_dir d);
-/* Parse "immediate", "manual", "stable" or a number of seconds (stable
- * after N s). Returns 0, or -1 with *err set. */
+/* Parse "immediate", "manual", "stable" (stable after
+ * LBFO_FAILBACK_STABLE_DEFAULT_S) or a number of seconds N (stable after
+ * N s; 0 = immediate). Returns 0, or -1 with *err set. */
+#define LBFO_FAILBACK_STABLE_DEFAULT_S 10u
 int lbfo_failback_parse(const char *s, enum lbfo_failback *fb,
 			uint64_t *stable_ns, const char **err);
 

@@ -64,13 +64,13 @@ int lbfo_param_check_keys(const struct lbfo_policy_ops *ops,
 		const struct lbfo_param_desc *d;
 		size_t len;
 
-		for (d = ops->params; d && d->key; d++)
+		for (d = ops->params; d && d->key && kv[i].key; d++)
 			if (!strcmp(d->key, kv[i].key))
 				break;
-		if (d && d->key)
+		if (kv[i].key && d && d->key)
 			continue;
 		len = (size_t)snprintf(err, errlen, "%s: unknown parameter '%s' (known: ",
-				       ops->name, kv[i].key);
+				       ops->name, kv[i].key ? kv[i].key : "(null)");
 		for (d = ops->params; d && d->key && len < errlen; d++)
 			len += (size_t)snprintf(err + len, errlen - len, "%s%s",
 						d == ops->params ? "" : ", ", d->key);

@@ -21,7 +21,11 @@
  *
  * DataPathBytes is what left through the member's adapter in the interval
  * (all lbfo teams on it, or the interface's own counters when fed, so
- * foreign traffic counts), else the member's own bytes. With no other
+ * foreign traffic counts), else the member's own bytes. Read and write
+ * shares are separate ([0025]), so it is taken per direction: the
+ * member's own bytes in that direction plus the adapter's foreign bytes
+ * in the proportion that direction has of the team's bytes (see
+ * dyn_tick()). With no other
  * traffic, FIG 4 makes ActualLBshare equal the share, so this policy keeps
  * its shares: it corrects congestion from *other* traffic, not unequal
  * link speeds (speed-share and service-time do that).
@@ -45,6 +49,7 @@ struct dyn {
 	uint64_t last_ns;
 	bool started;
 	uint32_t base[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* configured, renormalised */
+	uint64_t own_mark[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* st.bytes at last fire */
 	uint64_t rounds, cuts;
 };
 
@@ -152,17 +157,31 @@ static void relax(struct lbfo_team *t, struct dyn *s, enum lbfo_dir d)
 		lbfo_team_shares_from_weights(t, d, w);
 }
 
+/* This interval's completed bytes of member i in direction d. */
+static uint64_t own_dir_bytes(const struct lbfo_team *t, struct dyn *s, int d, int i)
+{
+	uint64_t b = t->m[i].st.bytes[d], x = b - s->own_mark[d][i];
+
+	s->own_mark[d][i] = b;
+	return x;
+}
+
 static void dyn_tick(struct lbfo_team *t, void *priv, uint64_t now)
 {
 	struct dyn *s = priv;
 	double actual[LBFO_MAX_MEMBERS], diff[LBFO_MAX_MEMBERS];
-	uint64_t total = 0;
+	double path[LBFO_DIR__MAX][LBFO_MAX_MEMBERS], foreign[LBFO_MAX_MEMBERS];
+	uint64_t own[LBFO_DIR__MAX][LBFO_MAX_MEMBERS];
+	double own_dir[LBFO_DIR__MAX] = { 0, 0 }, own_all, total;
 	int d, i, cuts = 0;
 
 	if (!s->started) {
 		s->started = true;
 		s->last_ns = now;
 		lbfo_team_sample_interval(t, now);
+		for (d = 0; d < LBFO_DIR__MAX; d++)
+			for (i = 0; i < t->n; i++)
+				(void)own_dir_bytes(t, s, d, i);
 		return;
 	}
 	if (now - s->last_ns < s->interval_ns)
@@ -171,16 +190,44 @@ static void dyn_tick(struct lbfo_team *t, void *priv, uint64_t now)
 	lbfo_team_sample_interval(t, now);
 	s->rounds++;
 
-	/* Step 1. */
-	for (i = 0; i < t->n; i++)
-		if (t->m[i].state == LBFO_MS_ACTIVE)
-			total += t->m[i].interval_bytes;
-	if (total == 0)
-		return;
+	/*
+	 * DataPathBytes per direction. Shares are kept separately for reads
+	 * and writes ([0025]) but an adapter counts bytes of both, and of
+	 * other traffic: a member's DataPathBytes in direction d is its own
+	 * bytes in d plus the foreign bytes on its adapter (adapter bytes
+	 * beyond its own) in the proportion d has of the team's bytes. With
+	 * no foreign traffic each direction's ActualLBshare is then its own
+	 * split, which FIG 4 keeps at the shares: no cut. With no traffic of
+	 * the team at all, the foreign bytes count in both directions.
+	 */
+	for (d = 0; d < LBFO_DIR__MAX; d++)
+		for (i = 0; i < t->n; i++) {
+			own[d][i] = own_dir_bytes(t, s, d, i);
+			if (t->m[i].state == LBFO_MS_ACTIVE)
+				own_dir[d] += (double)own[d][i];
+		}
+	own_all = own_dir[LBFO_READ] + own_dir[LBFO_WRITE];
+	for (i = 0; i < t->n; i++) {
+		const struct lbfo_member *m = &t->m[i];
+
+		foreign[i] = m->interval_bytes > m->interval_own_bytes ?
+			(double)(m->interval_bytes - m->interval_own_bytes) : 0;
+		for (d = 0; d < LBFO_DIR__MAX; d++)
+			path[d][i] = (double)own[d][i] +
+				(own_all > 0 ? foreign[i] * own_dir[d] / own_all : foreign[i]);
+	}
+
 	for (d = 0; d < LBFO_DIR__MAX; d++) {
+		/* Step 1. */
+		total = 0;
+		for (i = 0; i < t->n; i++)
+			if (t->m[i].state == LBFO_MS_ACTIVE)
+				total += path[d][i];
+		if (total <= 0)
+			continue; /* nothing measured in this direction */
 		for (i = 0; i < t->n; i++) {
 			actual[i] = t->m[i].state == LBFO_MS_ACTIVE ?
-				(double)t->m[i].interval_bytes * LBFO_SHARE_FULL / (double)total : 0;
+				path[d][i] * LBFO_SHARE_FULL / total : 0;
 			diff[i] = actual[i] - t->m[i].share[d];
 		}
 		/* Step 2. */

@@ -46,12 +46,19 @@ int lbfo_failback_parse(const char *s, enum lbfo_failback *fb,
 	char *end;
 	unsigned long long secs;
 
+	if (!s)
+		goto bad;
 	if (!strcmp(s, "immediate")) {
 		*fb = LBFO_FAILBACK_IMMEDIATE;
 		return 0;
 	}
 	if (!strcmp(s, "manual")) {
 		*fb = LBFO_FAILBACK_MANUAL;
+		return 0;
+	}
+	if (!strcmp(s, "stable")) {
+		*fb = LBFO_FAILBACK_STABLE;
+		*stable_ns = LBFO_FAILBACK_STABLE_DEFAULT_S * LBFO_NS_PER_SEC;
 		return 0;
 	}
 	if (s[0] < '0' || s[0] > '9')
@@ -63,7 +70,7 @@ int lbfo_failback_parse(const char *s, enum lbfo_failback *fb,
 	*stable_ns = secs * LBFO_NS_PER_SEC;
 	return 0;
 bad:
-	*err = "expected 'immediate', 'manual' or seconds of stability (0..86400)";
+	*err = "expected 'immediate', 'manual', 'stable' or seconds of stability (0..86400)";
 	return -1;
 }
 
@@ -138,14 +145,18 @@ enum lbfo_mode lbfo_team_mode(const struct lbfo_team *t)
 	return nhealthy == 1 ? LBFO_MODE_FAILOVER : LBFO_MODE_BALANCE;
 }
 
+static bool full_share(const struct lbfo_member *m)
+{
+	return m->cfg_share[LBFO_READ] == LBFO_SHARE_FULL ||
+	       m->cfg_share[LBFO_WRITE] == LBFO_SHARE_FULL;
+}
+
 /* The member failover mode prefers: one with a configured 100 % share,
  * else the lowest discovery order (the primary). */
 static bool preferred_over(const struct lbfo_team *t, int a, int b)
 {
-	bool fa = t->m[a].cfg_share[LBFO_READ] == LBFO_SHARE_FULL ||
-		  t->m[a].cfg_share[LBFO_WRITE] == LBFO_SHARE_FULL;
-	bool fb = t->m[b].cfg_share[LBFO_READ] == LBFO_SHARE_FULL ||
-		  t->m[b].cfg_share[LBFO_WRITE] == LBFO_SHARE_FULL;
+	bool fa = full_share(&t->m[a]);
+	bool fb = full_share(&t->m[b]);
 
 	if (fa != fb)
 		return fa;
@@ -171,12 +182,30 @@ static void set_state(struct lbfo_member *m, enum lbfo_member_state s,
 	}
 }
 
+/*
+ * Start a new FIG 4 epoch after the shares moved. Zeroing the byte counts
+ * would make every member "infinitely" under its share for a moment, so
+ * each would get a command at once whatever its share (a slow path would
+ * receive one extra command per share update). Instead each member starts
+ * exactly on its new share of the bytes counted so far, capped so that
+ * the counts stay small and recent.
+ */
 void lbfo_team_shares_changed(struct lbfo_team *t)
 {
-	int i;
+	int d, i;
 
-	for (i = 0; i < t->n; i++)
-		t->m[i].epoch_bytes[LBFO_READ] = t->m[i].epoch_bytes[LBFO_WRITE] = 0;
+	for (d = 0; d < LBFO_DIR__MAX; d++) {
+		uint64_t total = 0;
+
+		for (i = 0; i < t->n; i++)
+			total += t->m[i].epoch_bytes[d];
+		if (total > (1ull << 32))
+			total = 1ull << 32;
+		for (i = 0; i < t->n; i++)
+			t->m[i].epoch_bytes[d] = t->m[i].state == LBFO_MS_ACTIVE ?
+				(uint64_t)((unsigned __int128)t->m[i].share[d] * total /
+					   LBFO_SHARE_FULL) : 0;
+	}
 }
 
 /*
@@ -229,14 +258,33 @@ void lbfo_team_shares_from_weights(struct lbfo_team *t, enum lbfo_dir dir,
 	lbfo_team_shares_changed(t);
 }
 
+/*
+ * Configured shares -> effective shares. A configured 0 means "not set":
+ * the members left unset split what the set ones leave of 100 % evenly
+ * (all unset: even shares; set ones summing to 100 % or more: unset ones
+ * get 0). Then everything is renormalised over the ACTIVE members.
+ */
 void lbfo_team_reset_shares(struct lbfo_team *t)
 {
 	double w[LBFO_MAX_MEMBERS];
 	int d, i;
 
 	for (d = 0; d < LBFO_DIR__MAX; d++) {
+		double set = 0, unset_w = 0;
+		int nunset = 0;
+
+		for (i = 0; i < t->n; i++) {
+			if (t->m[i].state != LBFO_MS_ACTIVE)
+				continue;
+			if (t->m[i].cfg_share[d])
+				set += t->m[i].cfg_share[d];
+			else
+				nunset++;
+		}
+		if (nunset && set < LBFO_SHARE_FULL)
+			unset_w = (LBFO_SHARE_FULL - set) / nunset;
 		for (i = 0; i < t->n; i++)
-			w[i] = t->m[i].cfg_share[d];
+			w[i] = t->m[i].cfg_share[d] ? t->m[i].cfg_share[d] : unset_w;
 		lbfo_team_shares_from_weights(t, (enum lbfo_dir)d, w);
 	}
 }
@@ -400,6 +448,10 @@ int lbfo_team_add_member(struct lbfo_team *t, const char *name,
 	m->weight = 1;
 	m->restore_suggested = -1;
 	t->n++;
+	/* 001 [0047]: a member configured with 100 % is the one failover
+	 * mode uses. */
+	if (full_share(m))
+		t->current = m->index;
 	recompute(t, m->index, now);
 	return m->index;
 }
@@ -431,6 +483,10 @@ int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
 		return -1;
 	t->m[m].cfg_share[LBFO_READ] = read_bp;
 	t->m[m].cfg_share[LBFO_WRITE] = write_bp;
+	/* 001 [0047]: given 100 %, a healthy member carries the I/O of
+	 * failover mode from now on. */
+	if (full_share(&t->m[m]) && healthy(&t->m[m]))
+		t->current = m;
 	recompute(t, -1, now);
 	return 0;
 }
@@ -438,15 +494,30 @@ int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
 int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		     uint64_t now)
 {
-	int i, pick = -1;
+	int i, pick = -1, nactive = 0, nhealthy = 0;
+	bool cur_ok, failover;
 
 	if (t->cfg.max_outstanding && t->outstanding >= t->cfg.max_outstanding)
 		return LBFO_SELECT_LU_FULL;
 	t->select_calls++;
-	if (lbfo_member_usable(t, t->current) &&
-	    lbfo_team_mode(t) == LBFO_MODE_FAILOVER) {
+	failover = t->ops->failover_only;
+	cur_ok = failover && lbfo_member_usable(t, t->current);
+	if (!cur_ok) {
+		/* One pass for what lbfo_team_mode() and lbfo_team_count()
+		 * would each walk the members for: the per-command path. */
+		for (i = 0; i < t->n; i++) {
+			const struct lbfo_member *m = &t->m[i];
+
+			nactive += m->state == LBFO_MS_ACTIVE;
+			nhealthy += healthy(m);
+			failover |= full_share(m);
+		}
+		failover |= nhealthy == 1;
+		cur_ok = failover && lbfo_member_usable(t, t->current);
+	}
+	if (cur_ok) {
 		pick = t->current;
-	} else if (lbfo_team_count(t, LBFO_MS_ACTIVE) > 0) {
+	} else if (nactive > 0) {
 		pick = t->ops->select(t, t->priv, dir, bytes, now);
 	} else {
 		/* Last resort: a member that is back but not yet failed
@@ -609,8 +680,14 @@ int lbfo_team_member_reinstate(struct lbfo_team *t, int mi, uint64_t now)
 	}
 	if (m->state == LBFO_MS_PROBING || m->state == LBFO_MS_DRAINING) {
 		set_state(m, LBFO_MS_ACTIVE, now);
-		if (t->current < 0 || !healthy(&t->m[t->current]) ||
-		    preferred_over(t, mi, t->current))
+		/* Claim 4: a restore that named a path decides where new I/O
+		 * goes once this member is back, also when an operator brings
+		 * it back (manual failback). */
+		if (m->restore_suggested >= 0 &&
+		    healthy(&t->m[m->restore_suggested]))
+			t->current = m->restore_suggested;
+		else if (t->current < 0 || !healthy(&t->m[t->current]) ||
+			 preferred_over(t, mi, t->current))
 			t->current = mi;
 		m->restore_suggested = -1;
 		recompute(t, mi, now);
@@ -655,7 +732,9 @@ void lbfo_team_sample_interval(struct lbfo_team *t, uint64_t now)
 		if (m->adapter) {
 			uint64_t ab = lbfo_adapter_bytes(m->adapter);
 
-			m->interval_bytes = ab - m->adapter_mark;
+			/* An interface counter that went backwards was
+			 * reset: count from zero. */
+			m->interval_bytes = ab >= m->adapter_mark ? ab - m->adapter_mark : ab;
 			m->adapter_mark = ab;
 		} else {
 			m->interval_bytes = m->interval_own_bytes;
