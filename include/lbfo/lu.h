@@ -72,6 +72,10 @@ struct lbfo_lu_config {
 	struct lbfo_path_config paths[LBFO_MAX_MEMBERS];
 	int npaths;
 
+	/* When set, the status JSON is rewritten (atomically) this often. */
+	char status_file[LBFO_STR_MAX];
+	uint32_t status_interval_ms;
+
 	/* Events (path failed / restored, fencing, ...) are reported here;
 	 * NULL prints to stderr. Called on the loop thread. */
 	void (*log)(int level, const char *msg, void *opaque);

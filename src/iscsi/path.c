@@ -126,12 +126,30 @@ static void ascii(const unsigned char *d, size_t n, char *out, size_t len)
  * INQUIRY VPD 0x83 (SPC-4 7.8.6): designation descriptors from byte 4,
  * each: [0] protocol id | code set, [1] PIV | association | type,
  * [3] length, then the designator. We use designators of the logical
- * unit itself (association 0), preferring NAA, then EUI-64, then the
- * SCSI name string, then the T10 vendor id.
+ * unit itself (association 0), the most globally unique first:
+ * NAA IEEE registered (5, 6) or extended (2), EUI-64, SCSI name string,
+ * T10 vendor id, and last NAA "locally assigned" (3), which targets build
+ * from their own target and LUN numbers (tgt does) and so repeats across
+ * arrays: grouping paths by it could merge different LUs.
  */
+static int designator_rank(const unsigned char *de)
+{
+	switch (de[1] & 0x0f) {
+	case 3:
+		switch (de[4] >> 4) {
+		case 5: case 6: return 6;
+		case 2: return 5;
+		default: return 1; /* NAA 3, locally assigned */
+		}
+	case 2: return 4;
+	case 8: return 3;
+	case 1: return 2;
+	default: return 0;
+	}
+}
+
 int lbfo_ident_from_vpd83(const unsigned char *d, size_t n, char *id, size_t len)
 {
-	static const int rank[16] = { [3] = 4, [2] = 3, [8] = 2, [1] = 1 };
 	const unsigned char *best = NULL;
 	size_t off, plen;
 
@@ -142,13 +160,13 @@ int lbfo_ident_from_vpd83(const unsigned char *d, size_t n, char *id, size_t len
 		n = plen + 4;
 	for (off = 4; off + 4 <= n; off += 4u + d[off + 3]) {
 		const unsigned char *de = d + off;
-		int type = de[1] & 0x0f, assoc = (de[1] >> 4) & 3;
+		int assoc = (de[1] >> 4) & 3;
 
 		if (off + 4u + de[3] > n)
 			return -1; /* truncated descriptor */
-		if (assoc != 0 || rank[type] == 0 || de[3] == 0)
+		if (assoc != 0 || de[3] == 0 || designator_rank(de) == 0)
 			continue;
-		if (!best || rank[type] > rank[best[1] & 0x0f])
+		if (!best || designator_rank(de) > designator_rank(best))
 			best = de;
 	}
 	if (!best)
@@ -327,8 +345,10 @@ static void probe_cb(struct iscsi_context *ctx, int status, void *data, void *pr
 	} else if (pr->step == 2) {
 		goto noid;
 	} else if (pr->step == 3) {
-		snprintf(pr->err, sizeof(pr->err), "READ CAPACITY(16) failed: %s",
-			 iscsi_get_error(ctx));
+		snprintf(pr->err, sizeof(pr->err), "READ CAPACITY(16) failed on LUN %d: %s%s",
+			 pr->lun, iscsi_get_error(ctx),
+			 t && t->sense.key == SCSI_SENSE_ILLEGAL_REQUEST ?
+			 " (not a disk? a target's LUN 0 is often its controller: set lun=)" : "");
 		pr->failed = 1;
 	} else if (pr->step == 4) {
 		pr->step = 5; /* no block limits page: no limits */

@@ -28,7 +28,7 @@ const char lbfo_lu_config_help[] =
 "  max_transfer=BYTES     largest command (default: the target's, at most 1 MiB)\n"
 "  no_path_timeout=MS     queue I/O this long with no path, then EIO (default 30000)\n"
 "  nop_interval=MS        NOP-Out keepalive period (default 250)\n"
-"  nop_timeout=MS         a path with no sign of life this long is failed (default 1000)\n"
+"  nop_timeout=MS         a path with no sign of life this long is failed (default 750)\n"
 "  cmd_timeout=MS         a command older than this fails its path (default 10000)\n"
 "  login_timeout=MS       connect + login limit (default 3000)\n"
 "  reconnect_min=MS       first retry after a failure (default 250)\n"
@@ -38,6 +38,8 @@ const char lbfo_lu_config_help[] =
 "  chap_user=, chap_password=          one-way CHAP\n"
 "  mutual_user=, mutual_password=      mutual CHAP (needs one-way CHAP)\n"
 "  header_digest=on|off   CRC32C header digest (default off)\n"
+"  status_file=PATH       rewrite the status JSON there every status_interval\n"
+"  status_interval=MS     (default 500)\n"
 "  KEY=VALUE              any other key is a parameter of the policy\n"
 "Path keys ([path NAME] in config=FILE):\n"
 "  portal=HOST[:PORT], read_share=PCT, write_share=PCT, share=PCT (both),\n"
@@ -57,13 +59,14 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	c->max_outstanding = 64;
 	c->no_path_timeout_ms = 30000;
 	c->nop_interval_ms = 250;
-	c->nop_timeout_ms = 1000;
+	c->nop_timeout_ms = 750;
 	c->cmd_timeout_ms = 10000;
 	c->login_timeout_ms = 3000;
 	c->reconnect_min_ms = 250;
 	c->reconnect_max_ms = 5000;
 	c->flap_window_ms = 30000;
 	c->flap_hold_max_ms = 60000;
+	c->status_interval_ms = 500;
 }
 
 static int copy_str(char *dst, size_t len, const char *key, const char *v,
@@ -209,6 +212,7 @@ static const struct ms_key ms_keys[] = {
 	MS("flap_hold_max", flap_hold_max_ms, 0, 3600000),
 	MS("max_outstanding", max_outstanding, 1, 4096),
 	MS("max_transfer", max_transfer, 0, 32u << 20),
+	MS("status_interval", status_interval_ms, 100, 3600000),
 };
 
 int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
@@ -249,6 +253,8 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 		}
 		return 0;
 	}
+	if (!strcmp(key, "status_file"))
+		return copy_str(c->status_file, sizeof(c->status_file), key, v, err, errlen);
 	if (!strcmp(key, "header_digest"))
 		return parse_bool(key, v, &c->header_digest, err, errlen);
 	if (!strcmp(key, "chap_user"))

@@ -181,6 +181,10 @@ struct path {
 	uint64_t last_fence_ns;    /* duration of the last fence */
 
 	uint64_t logins, failures, retries, errors;
+
+	/* throughput over the last second, bytes/s */
+	uint64_t rate_mark_bytes[LBFO_DIR__MAX];
+	double rate[LBFO_DIR__MAX];
 };
 
 struct lbfo_lu {
@@ -208,7 +212,11 @@ struct lbfo_lu {
 
 	uint64_t ios, io_errors, failovers, fences, requeued;
 	uint64_t longest_fence_ns;
+	uint64_t rate_mark_ns;
+	uint64_t status_written_ns;
 };
+
+static void write_status_file(struct lbfo_lu *lu);
 
 static void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -1026,15 +1034,21 @@ static void *loop_main(void *arg)
 			/* The context may have been replaced meanwhile. */
 			if (pctx[i] != p->ctx && pctx[i] != p->fence_ctx)
 				continue;
-			if (pfd[i].revents & POLLIN && pctx[i] == p->ctx)
-				p->last_life_ns = now;
 			if (pfd[i].revents || pctx[i] == p->ctx) {
-				if (iscsi_service(pctx[i], pfd[i].revents) < 0) {
-					if (pctx[i] == p->ctx)
-						path_fail(p, "%s", iscsi_get_error(pctx[i]));
-					else
-						p->fence_failed = true;
-				}
+				short ev = pfd[i].revents;
+				int src = iscsi_service(pctx[i], ev);
+
+				/* With auto-reconnect off, libiscsi drops the
+				 * session on a socket error and still returns 0:
+				 * an error or hang-up fails the path at once. */
+				if (pctx[i] != p->ctx)
+					p->fence_failed |= src < 0 || (ev & (POLLERR | POLLHUP)) != 0;
+				else if (src < 0 || (ev & (POLLERR | POLLHUP | POLLNVAL)))
+					path_fail(p, "socket %s: %s",
+						  ev & POLLHUP ? "closed" : "error",
+						  iscsi_get_error(pctx[i]));
+				else if (ev & POLLIN)
+					p->last_life_ns = now; /* a reply is life */
 			}
 		}
 		if (now - lu->last_tick_ns >= TICK_NS) {
@@ -1045,6 +1059,26 @@ static void *loop_main(void *arg)
 			}
 			lbfo_team_tick(&lu->team, now);
 			expire_no_path(lu, now);
+			if (now - lu->rate_mark_ns >= LBFO_NS_PER_SEC) {
+				double secs = (double)(now - lu->rate_mark_ns) / 1e9;
+				int d;
+
+				for (i = 0; i < lu->npaths; i++)
+					for (d = 0; d < LBFO_DIR__MAX; d++) {
+						struct path *p = &lu->paths[i];
+						uint64_t b = lu->team.m[i].st.bytes[d];
+
+						p->rate[d] = lu->rate_mark_ns ?
+							(double)(b - p->rate_mark_bytes[d]) / secs : 0;
+						p->rate_mark_bytes[d] = b;
+					}
+				lu->rate_mark_ns = now;
+			}
+			if (lu->cfg.status_file[0] &&
+			    now - lu->status_written_ns >= ms_ns(lu->cfg.status_interval_ms)) {
+				lu->status_written_ns = now;
+				write_status_file(lu);
+			}
 		}
 		for (i = 0; i < lu->npaths; i++)
 			path_reap(lu, &lu->paths[i], now);
@@ -1339,11 +1373,10 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
+static void status_json(struct lbfo_lu *lu, FILE *f)
 {
 	int i;
 
-	pthread_mutex_lock(&lu->mu);
 	fprintf(f, "{\"lus\":[{\"id\":");
 	json_str(f, lu->ident.id);
 	fprintf(f, ",\"target\":");
@@ -1371,17 +1404,41 @@ void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
 			",\"bytes_written\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
 			",\"outstanding\":%u,\"failures\":%" PRIu64 ",\"retries\":%" PRIu64
 			",\"returned\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"logins\":%" PRIu64
-			",\"flapping\":%s,\"last_fence_ms\":%.3f,\"last_error\":",
+			",\"flapping\":%s,\"last_fence_ms\":%.3f,\"read_MBps\":%.2f,"
+			"\"write_MBps\":%.2f,\"last_error\":",
 			lbfo_member_state_name(m->state), path_state_names[p->st],
 			lbfo_role_name(m->role), m->share[LBFO_READ] / 100.0,
 			m->share[LBFO_WRITE] / 100.0, m->st.bytes[LBFO_READ],
 			m->st.bytes[LBFO_WRITE], m->st.cmds[LBFO_READ], m->st.cmds[LBFO_WRITE],
 			m->outstanding, m->st.failures, p->retries, m->st.returned, p->errors,
 			p->logins, p->flapping ? "true" : "false",
-			(double)p->last_fence_ns / 1e6);
+			(double)p->last_fence_ns / 1e6, p->rate[LBFO_READ] / 1e6,
+			p->rate[LBFO_WRITE] / 1e6);
 		json_str(f, p->last_error);
 		fputc('}', f);
 	}
 	fprintf(f, "]}]}\n");
+}
+
+void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
+{
+	pthread_mutex_lock(&lu->mu);
+	status_json(lu, f);
 	pthread_mutex_unlock(&lu->mu);
+}
+
+/* Called on the loop thread with lu->mu held: write, then rename, so a
+ * reader never sees half a document. */
+static void write_status_file(struct lbfo_lu *lu)
+{
+	char tmp[LBFO_STR_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp", LBFO_STR_MAX - 1, lu->cfg.status_file);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	status_json(lu, f);
+	if (fclose(f) == 0)
+		rename(tmp, lu->cfg.status_file);
 }

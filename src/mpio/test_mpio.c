@@ -48,6 +48,24 @@ static void test_vpd83_t10_and_port_ignored(void **state)
 	assert_string_equal(id, "t10.IET     00010001");
 }
 
+static void test_vpd83_local_naa_last(void **state)
+{
+	/* tgt's page: NAA 3 (locally assigned, from target/LUN numbers),
+	 * then the T10 vendor id: the T10 id is the more unique one. */
+	unsigned char d[64] = { 0x00, 0x83, 0x00, 0x00 };
+	size_t n = 4;
+	char id[128];
+
+	(void)state;
+	d[n++] = 0x01; d[n++] = 0x03; d[n++] = 0; d[n++] = 8;
+	memcpy(d + n, "\x30\x00\x00\x01\x00\x00\x00\x01", 8); n += 8;
+	d[n++] = 0x02; d[n++] = 0x01; d[n++] = 0; d[n++] = 16;
+	memcpy(d + n, "lbfo-a-t1l1     ", 16); n += 16;
+	d[3] = (unsigned char)(n - 4);
+	assert_int_equal(lbfo_ident_from_vpd83(d, n, id, sizeof(id)), 0);
+	assert_string_equal(id, "t10.lbfo-a-t1l1");
+}
+
 static void test_vpd83_truncated_refused(void **state)
 {
 	unsigned char d[12] = { 0x00, 0x83, 0x00, 0x08, 0x01, 0x03, 0, 20, 1, 2, 3, 4 };
@@ -252,6 +270,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vpd83_prefers_naa),
 		cmocka_unit_test(test_vpd83_t10_and_port_ignored),
+		cmocka_unit_test(test_vpd83_local_naa_last),
 		cmocka_unit_test(test_vpd83_truncated_refused),
 		cmocka_unit_test(test_vpd80_and_rc16),
 		cmocka_unit_test(test_ident_compare_names_the_difference),
