@@ -94,7 +94,7 @@ static void qrr_start(struct lbfo_team *t, void *priv, int m, enum lbfo_dir dir,
 }
 
 static const struct lbfo_param_desc qrr_params[] = {
-	{ "max_cmds", "32", "maximum commands per turn: the LU's max outstanding (claim 11; default: the team's, else 32)" },
+	{ "max_cmds", "32", "maximum commands per turn (claim 11); when not set: the team's max_outstanding if it has one (the nbdkit plugin's: 64), else 32" },
 	{ NULL, NULL, NULL },
 };
 

@@ -18,6 +18,8 @@
 
 #include "lbfo/policy.h"
 
+#define MIN_SAMPLE_BYTES (64u << 10)
+
 struct st {
 	bool automatic;
 	uint64_t period_ns;
@@ -114,11 +116,30 @@ static void st_tick(struct lbfo_team *t, void *priv, uint64_t now)
 		const struct lbfo_member *m = &t->m[i];
 		double sample;
 
-		if (m->interval_busy_ns == 0 || m->interval_own_bytes == 0)
+		/* A few small commands say more about latency than about
+		 * throughput: too little to measure, keep the estimate. */
+		if (m->interval_busy_ns == 0 || m->interval_own_bytes < MIN_SAMPLE_BYTES)
 			continue;
 		sample = (double)m->interval_own_bytes / (double)m->interval_busy_ns;
 		s->thr[i] = s->thr[i] > 0 ?
 			s->alpha * sample + (1 - s->alpha) * s->thr[i] : sample;
+	}
+	/* A member rated so low that it gets no commands would never be
+	 * measured again: while idle, its estimate drifts half-way to the
+	 * average each period until it is tried (and measured) again. */
+	{
+		double sum = 0;
+		int nk = 0;
+
+		for (i = 0; i < t->n; i++)
+			if (s->thr[i] > 0 && lbfo_member_usable(t, i)) {
+				sum += s->thr[i];
+				nk++;
+			}
+		for (i = 0; i < t->n; i++)
+			if (nk && lbfo_member_usable(t, i) && s->thr[i] > 0 &&
+			    t->m[i].interval_own_bytes == 0 && s->thr[i] < sum / nk)
+				s->thr[i] += (sum / nk - s->thr[i]) / 2;
 	}
 }
 

@@ -201,7 +201,10 @@ static int lbfo_flush(void *handle, uint32_t flags)
 static int lbfo_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
 	(void)handle;
-	return do_io(LBFO_IO_TRIM, NULL, count, offset, flags, "trim");
+	if (do_io(LBFO_IO_TRIM, NULL, count, offset, 0, "trim") < 0)
+		return -1;
+	/* UNMAP has no FUA bit: honour FUA with a cache flush. */
+	return flags & NBDKIT_FLAG_FUA ? do_io(LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
 }
 
 static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
@@ -212,7 +215,10 @@ static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t fla
 		nbdkit_set_error(EOPNOTSUPP);
 		return -1;
 	}
-	return do_io(LBFO_IO_ZERO, NULL, count, offset, flags, "zero");
+	if (do_io(LBFO_IO_ZERO, NULL, count, offset, 0, "zero") < 0)
+		return -1;
+	/* WRITE SAME (16) as issued has no FUA: flush instead. */
+	return flags & NBDKIT_FLAG_FUA ? do_io(LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
 }
 
 static struct nbdkit_plugin plugin = {
