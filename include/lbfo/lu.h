@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 #define LBFO_STR_MAX 256
+#define LBFO_DEFAULT_CONTROL "/run/lbfo/lbfo.sock"
 #define LBFO_MAX_POLICY_KV 32
 
 struct lbfo_path_config {
@@ -71,6 +72,13 @@ struct lbfo_lu_config {
 
 	struct lbfo_path_config paths[LBFO_MAX_MEMBERS];
 	int npaths;
+
+	/* Control socket for lbfoctl ("none": no socket). control_set: the
+	 * user chose it, so a busy one is an error rather than a warning. */
+	char control[LBFO_STR_MAX];
+	bool control_set;
+	/* Prometheus metrics over HTTP on IPV4:PORT (empty: off). */
+	char metrics_listen[64];
 
 	/* When set, the status JSON is rewritten (atomically) this often. */
 	char status_file[LBFO_STR_MAX];

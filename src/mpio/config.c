@@ -23,12 +23,13 @@ const char lbfo_lu_config_help[] =
 "  policy=NAME            path selection policy (default " LBFO_DEFAULT_POLICY "):\n"
 "                         failover round-robin weighted static-share dynamic-share\n"
 "                         quota-rr speed-share queue-depth service-time\n"
-"  failback=WHEN          immediate | manual | SECONDS of stability (default immediate)\n"
+"  failback=WHEN          immediate | manual | SECONDS of stability | stable (= 10 s)\n"
+"                         (default immediate)\n"
 "  max_outstanding=N      commands in flight on the LU (default 64)\n"
 "  max_transfer=BYTES     largest command (default: the target's, at most 1 MiB)\n"
 "  no_path_timeout=MS     queue I/O this long with no path, then EIO (default 30000)\n"
-"  nop_interval=MS        NOP-Out keepalive period (default 250)\n"
-"  nop_timeout=MS         a path with no sign of life this long is failed (default 750)\n"
+"  nop_interval=MS        NOP-Out keepalive period (default 200)\n"
+"  nop_timeout=MS         a path with no sign of life this long is failed (default 500)\n"
 "  cmd_timeout=MS         a command older than this fails its path (default 10000)\n"
 "  login_timeout=MS       connect + login limit (default 3000)\n"
 "  reconnect_min=MS       first retry after a failure (default 250)\n"
@@ -38,6 +39,10 @@ const char lbfo_lu_config_help[] =
 "  chap_user=, chap_password=          one-way CHAP\n"
 "  mutual_user=, mutual_password=      mutual CHAP (needs one-way CHAP)\n"
 "  header_digest=on|off   CRC32C header digest (default off)\n"
+"  control=PATH           control socket for lbfoctl, mode 0600 (default\n"
+"                         " LBFO_DEFAULT_CONTROL "; none = no socket)\n"
+"  metrics_listen=IP:PORT serve Prometheus metrics at http://IP:PORT/metrics\n"
+"                         (default off; use 127.0.0.1)\n"
 "  status_file=PATH       rewrite the status JSON there every status_interval\n"
 "  status_interval=MS     (default 500)\n"
 "  KEY=VALUE              any other key is a parameter of the policy\n"
@@ -58,8 +63,8 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	c->failback = LBFO_FAILBACK_IMMEDIATE;
 	c->max_outstanding = 64;
 	c->no_path_timeout_ms = 30000;
-	c->nop_interval_ms = 250;
-	c->nop_timeout_ms = 750;
+	c->nop_interval_ms = 200;
+	c->nop_timeout_ms = 500;
 	c->cmd_timeout_ms = 10000;
 	c->login_timeout_ms = 3000;
 	c->reconnect_min_ms = 250;
@@ -67,6 +72,7 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	c->flap_window_ms = 30000;
 	c->flap_hold_max_ms = 60000;
 	c->status_interval_ms = 500;
+	snprintf(c->control, sizeof(c->control), "%s", LBFO_DEFAULT_CONTROL);
 }
 
 static int copy_str(char *dst, size_t len, const char *key, const char *v,
@@ -253,6 +259,12 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 		}
 		return 0;
 	}
+	if (!strcmp(key, "control")) {
+		c->control_set = true;
+		return copy_str(c->control, sizeof(c->control), key, v, err, errlen);
+	}
+	if (!strcmp(key, "metrics_listen"))
+		return copy_str(c->metrics_listen, sizeof(c->metrics_listen), key, v, err, errlen);
 	if (!strcmp(key, "status_file"))
 		return copy_str(c->status_file, sizeof(c->status_file), key, v, err, errlen);
 	if (!strcmp(key, "header_digest"))

@@ -11,11 +11,18 @@
  *    fenced, so that the stale copy cannot land after the retry: we log in
  *    through a healthy portal with the failed path's ISID (same initiator
  *    name, TSIH 0), which makes the target reinstate the session — it
- *    closes the failed path's connection and drops its tasks (RFC 7143
- *    6.3.5) — and log out again. The failed path's own re-login (same
- *    ISID) fences it too. Limit: a write the target had already handed to
- *    its backing store before the reinstatement still completes; it does
- *    so before the login response, hence before our retry is sent.
+ *    closes the failed path's connection and drops the tasks it has not
+ *    started (RFC 7143 6.3.5) — and then close that fencing session. The
+ *    failed path's own re-login (same ISID) fences it too. Limits: (1) a
+ *    write the target had already handed to its backing store is not
+ *    recalled; it finishes within its own service time, unordered against
+ *    our retry of the same data, so only a newer write to the same blocks
+ *    issued in that window could be overtaken; (2) reinstatement needs the
+ *    same target portal group (a session is ISID + TPGT): through a portal
+ *    of another group the login makes a new session and fences nothing,
+ *    so give a team portals of one portal group (tgt has one); (3) with no
+ *    healthy portal, writes wait for the failed path's own re-login, or
+ *    fail with EIO after no_path_timeout.
  *  - With no path at all, I/O waits up to no_path_timeout, then fails
  *    with EIO; new I/O fails at once until a path is back.
  *  - A path is failed on a socket error at once, when it shows no sign of
@@ -41,6 +48,7 @@
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
 #include "../iscsi/path.h"
+#include "lu_internal.h"
 
 #define TICK_NS (20 * LBFO_NS_PER_MS)
 #define MAX_RETRIES 64
@@ -56,29 +64,6 @@ uint64_t lbfo_now_ns(void)
 
 static uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * LBFO_NS_PER_MS; }
 
-/* A piece of a client request, at most max_transfer long. */
-struct lu_cmd {
-	struct lbfo_cmd core;      /* the team's in-flight tracking; first */
-	struct lbfo_lu *lu;
-	struct lbfo_io *io;
-	enum lbfo_io_type type;
-	uint64_t lba;
-	uint32_t blocks;
-	void *buf;
-	struct scsi_iovec iov;     /* libiscsi points at it during an attempt */
-	bool fua;
-	uint64_t bytes;
-	struct scsi_task *task;    /* current attempt's task, NULL when none */
-	int path;                  /* path of the current attempt, -1 queued */
-	uint32_t attempts;
-	uint64_t not_before_ns;    /* retry delay (BUSY) */
-	struct lu_cmd *next;
-};
-
-struct cmdq {
-	struct lu_cmd *head, *tail;
-	uint32_t n;
-};
 
 static void q_push(struct cmdq *q, struct lu_cmd *c)
 {
@@ -128,107 +113,34 @@ static struct lu_cmd *q_pop(struct cmdq *q)
 	return c;
 }
 
-/*
- * Path states of the "miniport". The team's member state says whether
- * the path may carry I/O; this says what the session is doing.
- */
-enum path_state {
-	PATH_DOWN = 0,    /* no session; waiting for the next attempt */
-	PATH_LOGIN,       /* connecting + logging in + reading identity */
-	PATH_UP,          /* logged in, identity checked: a team member */
-	PATH_REFUSED,     /* leads to another LU: never used */
-	PATH_STATE__MAX
-};
-static const char *const path_state_names[PATH_STATE__MAX] = {
+
+const char *const lu_path_state_names[PATH_STATE__MAX] = {
 	[PATH_DOWN] = "down", [PATH_LOGIN] = "login", [PATH_UP] = "up",
 	[PATH_REFUSED] = "refused",
 };
 
-struct path {
-	int idx;
-	struct lbfo_lu *lu;
-	struct lbfo_path_config cfg;
-	char portal[LBFO_STR_MAX];
-	struct iscsi_context *ctx;
-	enum path_state st;
-	int login_step;            /* 0 login, 1 vpd83, 2 vpd80, 3 rc16 */
-	struct lbfo_lu_ident ident;
-	uint64_t login_deadline_ns;
-	uint64_t next_attempt_ns;
-	uint32_t backoff_ms;
-	uint32_t hold_ms;          /* flapping hold-down */
-	bool flapping;
-	bool ever_up;
-	uint64_t up_since_ns;
-
-	/* liveness */
-	uint64_t last_life_ns;
-	int last_outq;
-	bool nop_out;
-	uint64_t nop_next_ns;
-
-	/* deferred failure (set inside libiscsi callbacks) */
-	bool failing;
-	char fail_reason[LBFO_ERR_MAX];
-	char last_error[LBFO_ERR_MAX];
-
-	/* fencing of writes returned from this path */
-	struct cmdq fenced;        /* writes parked until the fence holds */
-	struct iscsi_context *fence_ctx;
-	int fence_via;
-	bool fence_done, fence_failed;
-	uint64_t fence_start_ns, fence_deadline_ns, fenced_since_ns;
-	uint64_t last_fence_ns;    /* duration of the last fence */
-
-	uint64_t logins, failures, retries, errors;
-
-	/* throughput over the last second, bytes/s */
-	uint64_t rate_mark_bytes[LBFO_DIR__MAX];
-	double rate[LBFO_DIR__MAX];
-};
-
-struct lbfo_lu {
-	struct lbfo_lu_config cfg;
-	struct lbfo_lu_ident ident;
-	uint32_t max_xfer;
-	struct lbfo_team team;
-	struct path paths[LBFO_MAX_MEMBERS];
-	int npaths;
-	uint32_t isid_rnd;
-
-	pthread_t thread;
-	bool started;
-	int wakefd;
-	pthread_mutex_t sub_mu;     /* submissions */
-	struct lbfo_io *sub_head, *sub_tail;
-	bool stopping;
-
-	pthread_mutex_t mu;         /* everything below, and team/paths */
-	pthread_cond_t paths_cv;    /* a path came up */
-	struct cmdq queue;          /* waiting for a path / the LU window */
-	uint64_t no_path_since_ns;
-	bool no_path_expired;
-	uint64_t last_tick_ns;
-
-	uint64_t ios, io_errors, failovers, fences, requeued;
-	uint64_t longest_fence_ns;
-	uint64_t rate_mark_ns;
-	uint64_t status_written_ns;
-};
-
 static void write_status_file(struct lbfo_lu *lu);
 
-static void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
+void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	struct lbfo_event *ev;
+	struct timespec ts;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Keep the last LBFO_EVENTS_MAX events for `lbfoctl events`. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ev = &lu->events[(lu->ev_head + lu->ev_count) % LBFO_EVENTS_MAX];
+	if (lu->ev_count < LBFO_EVENTS_MAX)
+		lu->ev_count++;
+	else
+		lu->ev_head = (lu->ev_head + 1) % LBFO_EVENTS_MAX;
+	ev->wall_ns = (uint64_t)ts.tv_sec * LBFO_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+	ev->level = level;
+	snprintf(ev->text, sizeof(ev->text), "%.239s", msg);
 	if (lu->cfg.log)
 		lu->cfg.log(level, msg, lu->cfg.log_opaque);
 	else
@@ -317,10 +229,7 @@ static struct lbfo_iscsi_params path_params(const struct lbfo_lu *lu,
 /* ---- path failure and recovery -------------------------------------- */
 
 /* Record a failure; acted on by path_reap() outside libiscsi callbacks. */
-static void path_fail(struct path *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void path_fail(struct path *p, const char *fmt, ...)
+void lu_path_fail(struct path *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -451,7 +360,7 @@ static void path_connect(struct lbfo_lu *lu, struct path *p, uint64_t now)
 	p->login_step = 0;
 	p->login_deadline_ns = now + ms_ns(lu->cfg.login_timeout_ms);
 	if (iscsi_full_connect_async(p->ctx, p->portal, lu->cfg.lun, login_cb, p) != 0)
-		path_fail(p, "connect failed: %s", iscsi_get_error(p->ctx));
+		lu_path_fail(p, "connect failed: %s", iscsi_get_error(p->ctx));
 }
 
 static void release_fenced(struct lbfo_lu *lu, struct path *p, const char *how)
@@ -472,8 +381,8 @@ static void path_up(struct lbfo_lu *lu, struct path *p, uint64_t now)
 	if (lbfo_ident_compare(&lu->ident, &p->ident, why, sizeof(why)) < 0) {
 		p->st = PATH_REFUSED;
 		snprintf(p->last_error, sizeof(p->last_error), "refused: %.200s", why);
-		lu_log(lu, LBFO_LOG_ERR, "path %s (%s) refused: it leads to another LU than %s: %s",
-		       p->cfg.name, p->portal, lu->cfg.paths[0].portal, why);
+		lu_log(lu, LBFO_LOG_ERR, "path %s (%s) refused: it leads to another LU than "
+		       "the team's (%s): %s", p->cfg.name, p->portal, lu->ident.id, why);
 		return; /* path_reap() drops the session (not inside its callback) */
 	}
 	p->st = PATH_UP;
@@ -506,8 +415,6 @@ static void path_up(struct lbfo_lu *lu, struct path *p, uint64_t now)
 		       lbfo_member_state_name(lu->team.m[p->idx].state),
 		       lbfo_failback_name(lu->cfg.failback));
 	}
-	if (p->flapping && now - p->up_since_ns > ms_ns(lu->cfg.flap_window_ms))
-		p->flapping = false;
 	pthread_cond_broadcast(&lu->paths_cv);
 }
 
@@ -528,7 +435,7 @@ static void login_next(struct path *p)
 		break;
 	}
 	if (!t)
-		path_fail(p, "cannot queue identity command: %s", iscsi_get_error(p->ctx));
+		lu_path_fail(p, "cannot queue identity command: %s", iscsi_get_error(p->ctx));
 }
 
 static void login_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
@@ -540,14 +447,14 @@ static void login_cb(struct iscsi_context *ctx, int status, void *data, void *pr
 	if (p->st != PATH_LOGIN || ctx != p->ctx) {
 		/* full_connect's second call: the session broke later. */
 		if (p->st == PATH_UP && ctx == p->ctx && status != SCSI_STATUS_GOOD)
-			path_fail(p, "connection lost: %s", iscsi_get_error(ctx));
+			lu_path_fail(p, "connection lost: %s", iscsi_get_error(ctx));
 		if (t)
 			scsi_free_scsi_task(t);
 		return;
 	}
 	if (p->login_step == 0) {
 		if (status != SCSI_STATUS_GOOD) {
-			path_fail(p, "login failed: %s", iscsi_get_error(ctx));
+			lu_path_fail(p, "login failed: %s", iscsi_get_error(ctx));
 			return;
 		}
 		memset(&p->ident, 0, sizeof(p->ident));
@@ -573,7 +480,7 @@ static void login_cb(struct iscsi_context *ctx, int status, void *data, void *pr
 	if (t)
 		scsi_free_scsi_task(t);
 	if (p->login_step < 0)
-		path_fail(p, "cannot read the LU identity: %s", iscsi_get_error(ctx));
+		lu_path_fail(p, "cannot read the LU identity: %s", iscsi_get_error(ctx));
 	else if (p->login_step == 4)
 		path_up(p->lu, p, now);
 	else
@@ -678,7 +585,7 @@ static int cmd_send(struct lbfo_lu *lu, struct lu_cmd *c, int m, uint64_t now)
 	if (!c->task) {
 		/* The session cannot take it: a path problem. The command is
 		 * in flight on the member, so the hand-back requeues it. */
-		path_fail(p, "cannot queue a command: %s", iscsi_get_error(p->ctx));
+		lu_path_fail(p, "cannot queue a command: %s", iscsi_get_error(p->ctx));
 		return -1;
 	}
 	return 0;
@@ -709,7 +616,7 @@ static void cmd_cb(struct iscsi_context *ctx, int status, void *data, void *priv
 		/* Leave it in flight: the hand-back at reap time requeues it. */
 		c->task = NULL;
 		scsi_free_scsi_task(t);
-		path_fail(p, "%s: %s", status == SCSI_STATUS_CANCELLED ? "session dropped" :
+		lu_path_fail(p, "%s: %s", status == SCSI_STATUS_CANCELLED ? "session dropped" :
 			  status == SCSI_STATUS_TIMEOUT ? "command timed out" : "transport error",
 			  iscsi_get_error(p->ctx));
 		return;
@@ -722,6 +629,13 @@ static void cmd_cb(struct iscsi_context *ctx, int status, void *data, void *priv
 	}
 	switch (v) {
 	case LBFO_SCSI_OK:
+		{
+			uint64_t us = (now - c->core.start_ns) / 1000;
+			int b = us ? 64 - __builtin_clzll(us) : 0;
+
+			p->lat_hist[b < LBFO_LAT_BUCKETS ? b : LBFO_LAT_BUCKETS - 1]++;
+			p->lat_count++;
+		}
 		scsi_free_scsi_task(t);
 		cmd_done(lu, c, 0);
 		return;
@@ -766,6 +680,18 @@ static bool any_usable(const struct lbfo_lu *lu)
 	return false;
 }
 
+/* Writes parked for a fence wait for a path too: they count for the
+ * no-path clock, or they could wait forever. */
+static bool fenced_waiting(const struct lbfo_lu *lu)
+{
+	int i;
+
+	for (i = 0; i < lu->npaths; i++)
+		if (lu->paths[i].fenced.n)
+			return true;
+	return false;
+}
+
 static void dispatch(struct lbfo_lu *lu, uint64_t now)
 {
 	struct cmdq later = { 0 };
@@ -777,7 +703,7 @@ static void dispatch(struct lbfo_lu *lu, uint64_t now)
 			       (uint64_t)((now - lu->no_path_since_ns) / LBFO_NS_PER_MS));
 		lu->no_path_since_ns = 0;
 		lu->no_path_expired = false;
-	} else if (!lu->no_path_since_ns && lu->queue.n) {
+	} else if (!lu->no_path_since_ns && (lu->queue.n || fenced_waiting(lu))) {
 		lu->no_path_since_ns = now;
 		lu_log(lu, LBFO_LOG_WARNING, "no path to the LU: I/O waits up to %u ms",
 		       lu->cfg.no_path_timeout_ms);
@@ -875,12 +801,12 @@ static void path_tick(struct lbfo_lu *lu, struct path *p, uint64_t now)
 	case PATH_REFUSED:
 		return;
 	case PATH_DOWN:
-		if (now >= p->next_attempt_ns && !p->fence_ctx)
+		if (now >= p->next_attempt_ns && !p->fence_ctx && !p->admin_down)
 			path_connect(lu, p, now);
 		return;
 	case PATH_LOGIN:
 		if (now > p->login_deadline_ns)
-			path_fail(p, "no login within %u ms", lu->cfg.login_timeout_ms);
+			lu_path_fail(p, "no login within %u ms", lu->cfg.login_timeout_ms);
 		return;
 	case PATH_UP:
 		break;
@@ -906,7 +832,7 @@ static void path_tick(struct lbfo_lu *lu, struct path *p, uint64_t now)
 			p->last_life_ns = now;
 		else if (now > p->last_life_ns &&
 			 now - p->last_life_ns > ms_ns(lu->cfg.nop_timeout_ms)) {
-			path_fail(p, "no response for %" PRIu64 " ms (NOP timeout %u ms)",
+			lu_path_fail(p, "no response for %" PRIu64 " ms (NOP timeout %u ms)",
 				  (uint64_t)((now - p->last_life_ns) / LBFO_NS_PER_MS), lu->cfg.nop_timeout_ms);
 			return;
 		}
@@ -920,7 +846,7 @@ static void path_tick(struct lbfo_lu *lu, struct path *p, uint64_t now)
 			oldest = c;
 		if (oldest && now > oldest->start_ns &&
 		    now - oldest->start_ns > ms_ns(lu->cfg.cmd_timeout_ms)) {
-			path_fail(p, "command outstanding for %" PRIu64 " ms (cmd_timeout %u ms)",
+			lu_path_fail(p, "command outstanding for %" PRIu64 " ms (cmd_timeout %u ms)",
 				  (uint64_t)((now - oldest->start_ns) / LBFO_NS_PER_MS), lu->cfg.cmd_timeout_ms);
 			return;
 		}
@@ -987,13 +913,13 @@ static void take_submissions(struct lbfo_lu *lu)
 static void *loop_main(void *arg)
 {
 	struct lbfo_lu *lu = arg;
-	struct pollfd pfd[1 + 2 * LBFO_MAX_MEMBERS];
+	struct pollfd pfd[1 + 2 * LBFO_MAX_MEMBERS + 1 + LBFO_CTL_CLIENTS];
 	struct iscsi_context *pctx[1 + 2 * LBFO_MAX_MEMBERS];
 	int owner[1 + 2 * LBFO_MAX_MEMBERS];
 
 	for (;;) {
 		uint64_t now;
-		int i, n = 1, rc;
+		int i, n = 1, rc, nctl;
 		bool stop;
 
 		pthread_mutex_lock(&lu->mu);
@@ -1015,12 +941,13 @@ static void *loop_main(void *arg)
 				n++;
 			}
 		}
+		nctl = lbfo_ctl_pollfds(lu, pfd + n, 1 + LBFO_CTL_CLIENTS);
 		stop = lu->stopping;
 		pthread_mutex_unlock(&lu->mu);
 		if (stop)
 			break;
 
-		rc = poll(pfd, (nfds_t)n, (int)(TICK_NS / LBFO_NS_PER_MS));
+		rc = poll(pfd, (nfds_t)(n + nctl), (int)(TICK_NS / LBFO_NS_PER_MS));
 		if (rc < 0 && errno != EINTR)
 			break;
 
@@ -1028,6 +955,8 @@ static void *loop_main(void *arg)
 		now = lbfo_now_ns();
 		if (rc > 0 && (pfd[0].revents & POLLIN))
 			take_submissions(lu);
+		if (rc > 0 && nctl)
+			lbfo_ctl_service(lu, pfd + n, nctl, now);
 		for (i = 1; i < n; i++) {
 			struct path *p = &lu->paths[owner[i]];
 
@@ -1044,7 +973,7 @@ static void *loop_main(void *arg)
 				if (pctx[i] != p->ctx)
 					p->fence_failed |= src < 0 || (ev & (POLLERR | POLLHUP)) != 0;
 				else if (src < 0 || (ev & (POLLERR | POLLHUP | POLLNVAL)))
-					path_fail(p, "socket %s: %s",
+					lu_path_fail(p, "socket %s: %s",
 						  ev & POLLHUP ? "closed" : "error",
 						  iscsi_get_error(pctx[i]));
 				else if (ev & POLLIN)
@@ -1088,7 +1017,7 @@ static void *loop_main(void *arg)
 			if (lu->paths[i].ctx && lu->paths[i].st != PATH_DOWN &&
 			    iscsi_out_queue_length(lu->paths[i].ctx) > 0 &&
 			    iscsi_service(lu->paths[i].ctx, POLLOUT) < 0)
-				path_fail(&lu->paths[i], "%s", iscsi_get_error(lu->paths[i].ctx));
+				lu_path_fail(&lu->paths[i], "%s", iscsi_get_error(lu->paths[i].ctx));
 		for (i = 0; i < lu->npaths; i++)
 			path_reap(lu, &lu->paths[i], now);
 		pthread_mutex_unlock(&lu->mu);
@@ -1223,6 +1152,24 @@ struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
 	pthread_mutex_init(&lu->sub_mu, NULL);
 	pthread_mutex_init(&lu->mu, NULL);
 	pthread_cond_init(&lu->paths_cv, NULL);
+	{
+		char cerr[LBFO_ERR_MAX];
+
+		if (lbfo_ctl_open(lu, cerr, sizeof(cerr)) < 0) {
+			if (c->control_set) {
+				snprintf(err, errlen, "%s", cerr);
+				close(lu->wakefd);
+				goto fail;
+			}
+			lu_log(lu, LBFO_LOG_WARNING, "%s; running without a control socket", cerr);
+		}
+		if (lbfo_metrics_http_start(lu, cerr, sizeof(cerr)) < 0) {
+			snprintf(err, errlen, "%s", cerr);
+			lbfo_ctl_close(lu);
+			close(lu->wakefd);
+			goto fail;
+		}
+	}
 	if (pthread_create(&lu->thread, NULL, loop_main, lu) != 0) {
 		snprintf(err, errlen, "cannot start the event loop thread");
 		close(lu->wakefd);
@@ -1304,6 +1251,8 @@ void lbfo_lu_stop(struct lbfo_lu *lu)
 	wake(lu);
 	if (lu->started)
 		pthread_join(lu->thread, NULL);
+	lbfo_metrics_http_stop(lu);
+	lbfo_ctl_close(lu);
 	/* Nothing may be left waiting forever. */
 	pthread_mutex_lock(&lu->sub_mu);
 	io = lu->sub_head;
@@ -1373,7 +1322,7 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void status_json(struct lbfo_lu *lu, FILE *f)
+void lu_status_json(struct lbfo_lu *lu, FILE *f)
 {
 	int i;
 
@@ -1405,15 +1354,17 @@ static void status_json(struct lbfo_lu *lu, FILE *f)
 			",\"outstanding\":%u,\"failures\":%" PRIu64 ",\"retries\":%" PRIu64
 			",\"returned\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"logins\":%" PRIu64
 			",\"flapping\":%s,\"last_fence_ms\":%.3f,\"read_MBps\":%.2f,"
-			"\"write_MBps\":%.2f,\"last_error\":",
-			lbfo_member_state_name(m->state), path_state_names[p->st],
+			"\"write_MBps\":%.2f,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
+			"\"operator_down\":%s,\"last_error\":",
+			lbfo_member_state_name(m->state), lu_path_state_names[p->st],
 			lbfo_role_name(m->role), m->share[LBFO_READ] / 100.0,
 			m->share[LBFO_WRITE] / 100.0, m->st.bytes[LBFO_READ],
 			m->st.bytes[LBFO_WRITE], m->st.cmds[LBFO_READ], m->st.cmds[LBFO_WRITE],
 			m->outstanding, m->st.failures, p->retries, m->st.returned, p->errors,
 			p->logins, p->flapping ? "true" : "false",
 			(double)p->last_fence_ns / 1e6, p->rate[LBFO_READ] / 1e6,
-			p->rate[LBFO_WRITE] / 1e6);
+			p->rate[LBFO_WRITE] / 1e6, lu_lat_quantile_ms(p, 0.5),
+			lu_lat_quantile_ms(p, 0.99), p->admin_down ? "true" : "false");
 		json_str(f, p->last_error);
 		fputc('}', f);
 	}
@@ -1423,7 +1374,7 @@ static void status_json(struct lbfo_lu *lu, FILE *f)
 void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
 {
 	pthread_mutex_lock(&lu->mu);
-	status_json(lu, f);
+	lu_status_json(lu, f);
 	pthread_mutex_unlock(&lu->mu);
 }
 
@@ -1438,7 +1389,7 @@ static void write_status_file(struct lbfo_lu *lu)
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	status_json(lu, f);
+	lu_status_json(lu, f);
 	if (fclose(f) == 0)
 		rename(tmp, lu->cfg.status_file);
 }
