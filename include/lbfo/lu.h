@@ -163,6 +163,14 @@ struct lbfo_lu_ident {
 };
 
 /*
+ * When no target is configured: SendTargets discovery on the portals, in
+ * order, until one answers. Exactly one target offered: it is used (and
+ * written into c->target). Several: an error listing them. None answers:
+ * an error naming every portal and why. Returns 0 or -1.
+ */
+int lbfo_lu_discover_target(struct lbfo_lu_config *c, char *err, size_t errlen);
+
+/*
  * Probe every portal synchronously (login, identity, logout) within the
  * login timeout. Fills *ident from the first path that answers. Paths
  * whose identity, size or block size differ are refused: error naming
@@ -178,6 +186,14 @@ struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
 			      const struct lbfo_lu_ident *ident,
 			      char *err, size_t errlen);
 void lbfo_lu_stop(struct lbfo_lu *lu);
+/* Per-client contexts (001 FIG 7: one context per host/connection): a
+ * client opens one, tags its I/O with it (io->client) and closes it.
+ * Returns an id >= 0, or -1 when all LBFO_MAX_CLIENTS are in use (the
+ * client's I/O is then counted under no context). */
+#define LBFO_MAX_CLIENTS 64
+int lbfo_lu_client_open(struct lbfo_lu *lu);
+void lbfo_lu_client_close(struct lbfo_lu *lu, int id);
+
 /* Submit from any thread; completion via lbfo_io_wait(). */
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io);
 /* Wait until at least `n` paths are logged in, or timeout. Returns the

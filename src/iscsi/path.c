@@ -453,3 +453,102 @@ out:
 	iscsi_destroy_context(ctx);
 	return rc;
 }
+
+/* SendTargets discovery: connect, log in (discovery session), ask, log
+ * out; driven like the probe, bounded by timeout_ms. */
+struct disc {
+	int step; /* 0 connect, 1 login, 2 discovery, 3 done */
+	int failed;
+	int n;
+	char *targets;
+	size_t len, used;
+	char err[LBFO_ERR_MAX];
+};
+
+static void disc_cb(struct iscsi_context *ctx, int status, void *data, void *priv)
+{
+	struct disc *d = priv;
+
+	if (d->step >= 3 || d->failed)
+		return;
+	if (status != SCSI_STATUS_GOOD) {
+		snprintf(d->err, sizeof(d->err), "%s failed: %s",
+			 d->step == 0 ? "connect" : d->step == 1 ? "discovery login" : "SendTargets",
+			 iscsi_get_error(ctx));
+		d->failed = 1;
+		return;
+	}
+	if (d->step == 0) {
+		d->step = 1;
+		if (iscsi_login_async(ctx, disc_cb, d) != 0)
+			goto fail;
+	} else if (d->step == 1) {
+		d->step = 2;
+		if (iscsi_discovery_async(ctx, disc_cb, d) != 0)
+			goto fail;
+	} else {
+		const struct iscsi_discovery_address *a;
+
+		for (a = data; a; a = a->next) {
+			if (d->used < d->len)
+				d->used += (size_t)snprintf(d->targets + d->used, d->len - d->used,
+							    "%s\n", a->target_name);
+			d->n++;
+		}
+		d->step = 3;
+	}
+	return;
+fail:
+	snprintf(d->err, sizeof(d->err), "%s", iscsi_get_error(ctx));
+	d->failed = 1;
+}
+
+int lbfo_iscsi_discover(const struct lbfo_iscsi_params *p, uint32_t timeout_ms,
+			char *targets, size_t len, char *err, size_t errlen)
+{
+	struct disc d = { .targets = targets, .len = len };
+	struct iscsi_context *ctx = iscsi_create_context(p->initiator);
+	uint64_t deadline = mono_ms() + timeout_ms;
+	int rc = -1;
+
+	if (len)
+		targets[0] = '\0';
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create an iSCSI context");
+		return -1;
+	}
+	iscsi_set_session_type(ctx, ISCSI_SESSION_DISCOVERY);
+	iscsi_set_noautoreconnect(ctx, 1);
+	iscsi_set_tcp_syncnt(ctx, 2);
+	if (p->chap_user && p->chap_user[0])
+		iscsi_set_initiator_username_pwd(ctx, p->chap_user,
+						 p->chap_password ? p->chap_password : "");
+	if (iscsi_connect_async(ctx, p->portal, disc_cb, &d) != 0) {
+		snprintf(err, errlen, "connect failed: %s", iscsi_get_error(ctx));
+		goto out;
+	}
+	while (!d.failed && d.step < 3) {
+		struct pollfd pfd = { .fd = iscsi_get_fd(ctx), .events = (short)iscsi_which_events(ctx) };
+		uint64_t now = mono_ms();
+		int n;
+
+		if (now >= deadline) {
+			snprintf(err, errlen, "no answer within %u ms (discovery)", timeout_ms);
+			goto out;
+		}
+		n = poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)(deadline - now < 100 ? deadline - now : 100));
+		if (n < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			goto out;
+		}
+		iscsi_service(ctx, n > 0 ? pfd.revents : 0);
+	}
+	if (d.failed) {
+		snprintf(err, errlen, "%s", d.err);
+		goto out;
+	}
+	rc = d.n;
+out:
+	iscsi_destroy_context(ctx);
+	return rc;
+}

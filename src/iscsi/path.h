@@ -64,6 +64,12 @@ int lbfo_ident_compare(const struct lbfo_lu_ident *a, const struct lbfo_lu_ident
 int lbfo_iscsi_probe(const struct lbfo_iscsi_params *p, uint32_t timeout_ms,
 		     struct lbfo_lu_ident *id, char *err, size_t errlen);
 
+/* SendTargets discovery on one portal (a discovery session, CHAP as
+ * given): writes the target names, one per line, into `targets`.
+ * Returns the number of targets, or -1 with the reason in err. */
+int lbfo_iscsi_discover(const struct lbfo_iscsi_params *p, uint32_t timeout_ms,
+			char *targets, size_t len, char *err, size_t errlen);
+
 /* "host" -> "host:3260"; keeps an explicit port. */
 void lbfo_portal_normalise(const char *in, char *out, size_t len);
 

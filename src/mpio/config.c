@@ -17,7 +17,8 @@
 const char lbfo_lu_config_help[] =
 "LU keys (command line key=value, or [lu] in config=FILE):\n"
 "  portal=HOST[:PORT]     a path to the target; repeat once per path (port 3260)\n"
-"  target=IQN             target name (required)\n"
+"  target=IQN             target name (default: found by SendTargets discovery\n"
+"                         when the portals offer exactly one target)\n"
 "  lun=N                  logical unit number (default 0)\n"
 "  initiator=IQN          initiator name (default iqn.2026-11.io.lbfo:HOSTNAME)\n"
 "  policy=NAME            path selection policy (default " LBFO_DEFAULT_POLICY "):\n"
@@ -45,6 +46,8 @@ const char lbfo_lu_config_help[] =
 "                         (default off; use 127.0.0.1)\n"
 "  status_file=PATH       rewrite the status JSON there every status_interval\n"
 "  status_interval=MS     (default 500)\n"
+"  log=stderr|syslog      where events go, one line each with its syslog level\n"
+"                         (nbdkit plugin; default stderr)\n"
 "  KEY=VALUE              any other key is a parameter of the policy\n"
 "Path keys ([path NAME] in config=FILE):\n"
 "  portal=HOST[:PORT], read_share=PCT, write_share=PCT, share=PCT (both),\n"
@@ -406,10 +409,6 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err, size_t errle
 	int i;
 	uint32_t rsum = 0, wsum = 0;
 
-	if (!c->target[0]) {
-		snprintf(err, errlen, "'target' is required (the target's IQN)");
-		return -1;
-	}
 	if (c->npaths == 0) {
 		snprintf(err, errlen, "no path: give at least one 'portal'");
 		return -1;

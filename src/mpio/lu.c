@@ -151,6 +151,7 @@ void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
 		  uint32_t len, void *buf, bool fua)
 {
 	memset(io, 0, sizeof(*io));
+	io->client = -1;
 	io->type = type;
 	io->offset = offset;
 	io->len = len;
@@ -195,6 +196,13 @@ static void cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result)
 	free(c);
 	if (--io->pending == 0) {
 		lu->ios++;
+		if (io->client >= 0 && io->client < LBFO_MAX_CLIENTS) {
+			lu->clients[io->client].ios++;
+			lu->clients[io->client].errors += io->result != 0;
+			if (!io->result && (io->type == LBFO_IO_READ || io->type == LBFO_IO_WRITE))
+				lu->clients[io->client].bytes[io->type == LBFO_IO_READ ?
+							      LBFO_READ : LBFO_WRITE] += io->len;
+		}
 		io_finish(io);
 	}
 }
@@ -1027,6 +1035,49 @@ static void *loop_main(void *arg)
 
 /* ---- life cycle --------------------------------------------------------- */
 
+int lbfo_lu_discover_target(struct lbfo_lu_config *c, char *err, size_t errlen)
+{
+	char targets[2048], why[LBFO_ERR_MAX], portal[LBFO_STR_MAX];
+	size_t el;
+	int i, n;
+
+	if (c->target[0])
+		return 0;
+	el = (size_t)snprintf(err, errlen, "no 'target' given and SendTargets discovery failed:");
+	for (i = 0; i < c->npaths; i++) {
+		struct lbfo_iscsi_params ip = {
+			.initiator = c->initiator, .portal = portal,
+			.chap_user = c->paths[i].chap_user[0] ? c->paths[i].chap_user : c->chap_user,
+			.chap_password = c->paths[i].chap_user[0] ? c->paths[i].chap_password : c->chap_password,
+		};
+
+		lbfo_portal_normalise(c->paths[i].portal, portal, sizeof(portal));
+		n = lbfo_iscsi_discover(&ip, c->login_timeout_ms, targets, sizeof(targets),
+					why, sizeof(why));
+		if (n == 1) {
+			targets[strcspn(targets, "\n")] = '\0';
+			snprintf(c->target, sizeof(c->target), "%.255s", targets);
+			return 0;
+		}
+		if (n > 1) {
+			char *nl;
+
+			while ((nl = strchr(targets, '\n')) && nl[1])
+				*nl = ' ';
+			targets[strcspn(targets, "\n")] = '\0';
+			snprintf(err, errlen, "no 'target' given and portal %s offers %d targets (%s): "
+				 "set target=IQN", portal, n, targets);
+			return -1;
+		}
+		if (n == 0)
+			snprintf(why, sizeof(why), "no target offered");
+		if (el < errlen)
+			el += (size_t)snprintf(err + el, errlen - el, " %s (%s): %s;",
+					       c->paths[i].name, portal, why);
+	}
+	return -1;
+}
+
 int lbfo_lu_probe(const struct lbfo_lu_config *c, struct lbfo_lu_ident *ident,
 		  char *warn, size_t warnlen, char *err, size_t errlen)
 {
@@ -1190,6 +1241,33 @@ static void wake(struct lbfo_lu *lu)
 	if (write(lu->wakefd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, a wake-up is pending. */
 	}
+}
+
+int lbfo_lu_client_open(struct lbfo_lu *lu)
+{
+	int i;
+
+	pthread_mutex_lock(&lu->mu);
+	for (i = 0; i < LBFO_MAX_CLIENTS && lu->clients[i].open; i++)
+		;
+	if (i < LBFO_MAX_CLIENTS) {
+		memset(&lu->clients[i], 0, sizeof(lu->clients[i]));
+		lu->clients[i].open = true;
+		lu->clients_total++;
+	} else {
+		i = -1;
+	}
+	pthread_mutex_unlock(&lu->mu);
+	return i;
+}
+
+void lbfo_lu_client_close(struct lbfo_lu *lu, int id)
+{
+	if (id < 0 || id >= LBFO_MAX_CLIENTS)
+		return;
+	pthread_mutex_lock(&lu->mu);
+	lu->clients[id].open = false;
+	pthread_mutex_unlock(&lu->mu);
 }
 
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
@@ -1368,7 +1446,21 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 		json_str(f, p->last_error);
 		fputc('}', f);
 	}
-	fprintf(f, "]}]}\n");
+	fprintf(f, "],\"clients\":[");
+	{
+		bool first = true;
+
+		for (i = 0; i < LBFO_MAX_CLIENTS; i++) {
+			if (!lu->clients[i].open)
+				continue;
+			fprintf(f, "%s{\"id\":%d,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64
+				",\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64 "}",
+				first ? "" : ",", i, lu->clients[i].ios, lu->clients[i].errors,
+				lu->clients[i].bytes[LBFO_READ], lu->clients[i].bytes[LBFO_WRITE]);
+			first = false;
+		}
+	}
+	fprintf(f, "],\"clients_total\":%" PRIu64 "}]}\n", lu->clients_total);
 }
 
 void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)

@@ -144,6 +144,13 @@ struct lbfo_lu {
 	struct lbfo_event events[LBFO_EVENTS_MAX];
 	unsigned ev_head, ev_count;
 
+	/* per-client contexts (FIG 7) */
+	struct {
+		bool open;
+		uint64_t ios, errors, bytes[LBFO_DIR__MAX];
+	} clients[LBFO_MAX_CLIENTS];
+	uint64_t clients_total;
+
 	/* control socket */
 	int ctl_fd;
 	int ctl_clients[LBFO_CTL_CLIENTS];

@@ -170,9 +170,9 @@ static void test_config_keys_and_errors(void **state)
 	assert_non_null(strstr(err, "unknown policy 'fastest'"));
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "failback", "soon", true, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "'failback'"));
-	/* no target yet */
-	assert_int_equal(lbfo_lu_config_check(&c, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "'target' is required"));
+	/* no target: allowed, it is discovered at start-up */
+	assert_int_equal(lbfo_lu_config_check(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.target, "");
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "target", "iqn.2026-11.io.lbfo:t", true, err, sizeof(err)), 0);
 	/* an unknown key goes to the policy, which refuses it by name */
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "policy", "dynamic-share", true, err, sizeof(err)), 0);

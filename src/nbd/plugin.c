@@ -30,6 +30,7 @@ static struct lbfo_lu_config cfg;
 static struct lbfo_lu_ident ident;
 static struct lbfo_lu *lu;
 static int reachable_at_start;
+static bool use_syslog;
 
 static void lbfo_log(int level, const char *msg, void *opaque)
 {
@@ -40,6 +41,10 @@ static void lbfo_log(int level, const char *msg, void *opaque)
 	};
 
 	(void)opaque;
+	if (use_syslog) {
+		syslog(level, "%s", msg);
+		return;
+	}
 	if (level >= LBFO_LOG_DEBUG) {
 		nbdkit_debug("%s", msg);
 		return;
@@ -59,6 +64,19 @@ static int lbfo_config(const char *key, const char *value)
 	char err[LBFO_ERR_MAX];
 	int rc;
 
+	if (!strcmp(key, "log")) {
+		if (!strcmp(value, "syslog")) {
+			use_syslog = true;
+			openlog("nbdkit-lbfo", LOG_PID, LOG_DAEMON);
+			return 0;
+		}
+		if (!strcmp(value, "stderr")) {
+			use_syslog = false;
+			return 0;
+		}
+		nbdkit_error("invalid value '%s' for 'log': expected stderr or syslog", value);
+		return -1;
+	}
 	if (!strcmp(key, "config"))
 		rc = lbfo_lu_config_load(&cfg, value, err, sizeof(err));
 	else
@@ -88,6 +106,14 @@ static int lbfo_get_ready(void)
 	char warn[2048], err[2048];
 	const char *line;
 
+	if (!cfg.target[0]) {
+		if (lbfo_lu_discover_target(&cfg, err, sizeof(err)) < 0) {
+			nbdkit_error("%s", err);
+			return -1;
+		}
+		fprintf(stderr, "nbdkit: lbfo: notice: target %s found by SendTargets discovery\n",
+			cfg.target);
+	}
 	if (lbfo_lu_probe(&cfg, &ident, warn, sizeof(warn), err, sizeof(err)) < 0) {
 		nbdkit_error("%s", err);
 		return -1;
@@ -128,12 +154,30 @@ static void lbfo_cleanup(void)
 	lu = NULL;
 }
 
+/* One context per NBD connection (001 FIG 7: a context per host). */
+struct handle {
+	int client;
+};
+
 static void *lbfo_open(int readonly)
 {
-	static int handle = 1;
+	struct handle *h = malloc(sizeof(*h));
 
 	(void)readonly;
-	return &handle;
+	if (!h) {
+		nbdkit_error("out of memory");
+		return NULL;
+	}
+	h->client = lbfo_lu_client_open(lu);
+	return h;
+}
+
+static void lbfo_close(void *handle)
+{
+	struct handle *h = handle;
+
+	lbfo_lu_client_close(lu, h->client);
+	free(h);
 }
 
 static int64_t lbfo_get_size(void *handle)
@@ -159,13 +203,14 @@ static int lbfo_can_multi_conn(void *handle) { (void)handle; return 1; }
 static int lbfo_can_trim(void *handle) { (void)handle; return ident.unmap; }
 static int lbfo_can_zero(void *handle) { (void)handle; return 1; }
 
-static int do_io(enum lbfo_io_type type, void *buf, uint32_t count,
+static int do_io(void *handle, enum lbfo_io_type type, void *buf, uint32_t count,
 		 uint64_t offset, uint32_t flags, const char *what)
 {
 	struct lbfo_io io;
 	int rc;
 
 	lbfo_io_init(&io, type, offset, count, buf, (flags & NBDKIT_FLAG_FUA) != 0);
+	io.client = ((struct handle *)handle)->client;
 	lbfo_lu_submit(lu, &io);
 	rc = lbfo_io_wait(&io);
 	lbfo_io_fini(&io);
@@ -181,44 +226,39 @@ static int do_io(enum lbfo_io_type type, void *buf, uint32_t count,
 static int lbfo_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
 		      uint32_t flags)
 {
-	(void)handle;
-	return do_io(LBFO_IO_READ, buf, count, offset, flags, "read");
+	return do_io(handle, LBFO_IO_READ, buf, count, offset, flags, "read");
 }
 
 static int lbfo_pwrite(void *handle, const void *buf, uint32_t count,
 		       uint64_t offset, uint32_t flags)
 {
-	(void)handle;
-	return do_io(LBFO_IO_WRITE, (void *)buf, count, offset, flags, "write");
+	return do_io(handle, LBFO_IO_WRITE, (void *)buf, count, offset, flags, "write");
 }
 
 static int lbfo_flush(void *handle, uint32_t flags)
 {
-	(void)handle;
-	return do_io(LBFO_IO_FLUSH, NULL, 0, 0, flags, "flush");
+	return do_io(handle, LBFO_IO_FLUSH, NULL, 0, 0, flags, "flush");
 }
 
 static int lbfo_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-	(void)handle;
-	if (do_io(LBFO_IO_TRIM, NULL, count, offset, 0, "trim") < 0)
+	if (do_io(handle, LBFO_IO_TRIM, NULL, count, offset, 0, "trim") < 0)
 		return -1;
 	/* UNMAP has no FUA bit: honour FUA with a cache flush. */
-	return flags & NBDKIT_FLAG_FUA ? do_io(LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
+	return flags & NBDKIT_FLAG_FUA ? do_io(handle, LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
 }
 
 static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-	(void)handle;
 	if (!ident.write_same) {
 		/* nbdkit then writes zeroes with pwrite. */
 		nbdkit_set_error(EOPNOTSUPP);
 		return -1;
 	}
-	if (do_io(LBFO_IO_ZERO, NULL, count, offset, 0, "zero") < 0)
+	if (do_io(handle, LBFO_IO_ZERO, NULL, count, offset, 0, "zero") < 0)
 		return -1;
 	/* WRITE SAME (16) as issued has no FUA: flush instead. */
-	return flags & NBDKIT_FLAG_FUA ? do_io(LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
+	return flags & NBDKIT_FLAG_FUA ? do_io(handle, LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;
 }
 
 static struct nbdkit_plugin plugin = {
@@ -236,6 +276,7 @@ static struct nbdkit_plugin plugin = {
 	.after_fork = lbfo_after_fork,
 	.cleanup = lbfo_cleanup,
 	.open = lbfo_open,
+	.close = lbfo_close,
 	.get_size = lbfo_get_size,
 	.block_size = lbfo_block_size,
 	.can_write = lbfo_can_write,

@@ -76,8 +76,6 @@ msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 nop_timeout=abc)
 check "config: bad value names the key" grep -q "invalid value 'abc' for 'nop_timeout'" <<<"$msg"
 msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 bogus=1)
 check "config: unknown key is refused by name" grep -q "unknown parameter 'bogus'" <<<"$msg"
-msg=$(lbfo_run_fail portal="$P1")
-check "config: missing target" grep -q "'target' is required" <<<"$msg"
 msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 policy=fastest)
 check "config: unknown policy" grep -q "unknown policy 'fastest'" <<<"$msg"
 
@@ -97,6 +95,23 @@ if grep -q "no portal answered" <<<"$msg" && grep -q "$DEAD" <<<"$msg" &&
 	pass "start-up: no portal answers -> error names every portal"
 else
 	fail "start-up: no portal answers: $msg"
+fi
+
+# No target given: SendTargets discovery finds the one target; with two
+# targets on offer, an error lists them.
+if lbfo_start portal="$P1" portal="$P2" lun=1 && grep -q "target $TB_IQN found by SendTargets" "$LBFO_LOG" &&
+   nbdcopy "$(lbfo_uri)" - | head -c 1M | cmp - "$LBFO_TMP/u.img"; then
+	pass "discovery: no target given -> found by SendTargets, data reads back"
+else
+	fail "discovery: $(tail -3 "$LBFO_LOG")"
+fi
+lbfo_stop
+tb_add_target >/dev/null || fail "discovery: second target"
+msg=$(lbfo_run_fail portal="$P1" lun=1)
+if grep -q "offers 2 targets" <<<"$msg" && grep -q "$TB_IQN" <<<"$msg" && grep -q "set target=IQN" <<<"$msg"; then
+	pass "discovery: two targets on offer -> error lists them"
+else
+	fail "discovery with two targets: $msg"
 fi
 
 # (f) Paths that lead to different LUs: a second bed whose target has the
