@@ -100,6 +100,21 @@ bool lbfo_tie_prefer(const struct lbfo_team *t, int a, int b);
  * own completed bytes), interval_own_bytes and interval_busy_ns since the
  * previous call, and starts a new interval. */
 void lbfo_team_sample_interval(struct lbfo_team *t, uint64_t now);
+/* A periodic timer for on_tick: returns true once per period, after
+ * sampling the interval (lbfo_team_sample_interval); the first call only
+ * starts the first interval and returns false. Zero-initialise. */
+struct lbfo_period {
+	uint64_t last_ns;
+	bool started;
+};
+bool lbfo_period_due(struct lbfo_team *t, struct lbfo_period *p, uint64_t now,
+		     uint64_t period_ns);
+/* Claim 15's data transfer speed: update each member's smoothed speed
+ * (bytes per busy ns; 0 = not measured) from the sampled interval,
+ * speed = alpha * sample + (1 - alpha) * speed. A member that moved fewer
+ * than min_bytes in the interval keeps its speed. */
+void lbfo_speeds_update(const struct lbfo_team *t, double *speed, double alpha,
+			uint64_t min_bytes);
 /* A policy moved shares itself: restart FIG 4's byte epoch. */
 void lbfo_team_shares_changed(struct lbfo_team *t);
 /* Set member shares from per-member weights (any unit), largest

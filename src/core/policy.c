@@ -192,3 +192,36 @@ int lbfo_fig4_select(struct lbfo_team *t, enum lbfo_dir dir)
 	}
 	return best;
 }
+
+bool lbfo_period_due(struct lbfo_team *t, struct lbfo_period *p, uint64_t now,
+		     uint64_t period_ns)
+{
+	if (!p->started) {
+		p->started = true;
+		p->last_ns = now;
+		lbfo_team_sample_interval(t, now);
+		return false;
+	}
+	if (now - p->last_ns < period_ns)
+		return false;
+	p->last_ns = now;
+	lbfo_team_sample_interval(t, now);
+	return true;
+}
+
+void lbfo_speeds_update(const struct lbfo_team *t, double *speed, double alpha,
+			uint64_t min_bytes)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		const struct lbfo_member *m = &t->m[i];
+		double sample;
+
+		if (m->interval_busy_ns == 0 || m->interval_own_bytes == 0 ||
+		    m->interval_own_bytes < min_bytes)
+			continue;
+		sample = (double)m->interval_own_bytes / (double)m->interval_busy_ns;
+		speed[i] = speed[i] > 0 ? alpha * sample + (1 - alpha) * speed[i] : sample;
+	}
+}

@@ -46,8 +46,7 @@ struct dyn {
 	uint32_t change_bp;  /* LBChange, basis points */
 	uint32_t relax_bp;
 	uint32_t min_bp;
-	uint64_t last_ns;
-	bool started;
+	struct lbfo_period period;
 	uint32_t base[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* configured, renormalised */
 	uint64_t own_mark[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* st.bytes at last fire */
 	uint64_t rounds, cuts;
@@ -175,19 +174,17 @@ static void dyn_tick(struct lbfo_team *t, void *priv, uint64_t now)
 	double own_dir[LBFO_DIR__MAX] = { 0, 0 }, own_all, total;
 	int d, i, cuts = 0;
 
-	if (!s->started) {
-		s->started = true;
-		s->last_ns = now;
-		lbfo_team_sample_interval(t, now);
+	if (!s->period.started) {
+		/* The first call starts the first interval: mark the
+		 * per-direction byte counts too. */
+		lbfo_period_due(t, &s->period, now, s->interval_ns);
 		for (d = 0; d < LBFO_DIR__MAX; d++)
 			for (i = 0; i < t->n; i++)
 				(void)own_dir_bytes(t, s, d, i);
 		return;
 	}
-	if (now - s->last_ns < s->interval_ns)
+	if (!lbfo_period_due(t, &s->period, now, s->interval_ns))
 		return;
-	s->last_ns = now;
-	lbfo_team_sample_interval(t, now);
 	s->rounds++;
 
 	/*

@@ -24,8 +24,7 @@ struct st {
 	bool automatic;
 	uint64_t period_ns;
 	double alpha;
-	uint64_t last_ns;
-	bool started;
+	struct lbfo_period period;
 	double thr[LBFO_MAX_MEMBERS]; /* bytes per ns, 0 = not measured */
 };
 
@@ -102,28 +101,11 @@ static void st_tick(struct lbfo_team *t, void *priv, uint64_t now)
 
 	if (!s->automatic)
 		return;
-	if (!s->started) {
-		s->started = true;
-		s->last_ns = now;
-		lbfo_team_sample_interval(t, now);
+	if (!lbfo_period_due(t, &s->period, now, s->period_ns))
 		return;
-	}
-	if (now - s->last_ns < s->period_ns)
-		return;
-	s->last_ns = now;
-	lbfo_team_sample_interval(t, now);
-	for (i = 0; i < t->n; i++) {
-		const struct lbfo_member *m = &t->m[i];
-		double sample;
-
-		/* A few small commands say more about latency than about
-		 * throughput: too little to measure, keep the estimate. */
-		if (m->interval_busy_ns == 0 || m->interval_own_bytes < MIN_SAMPLE_BYTES)
-			continue;
-		sample = (double)m->interval_own_bytes / (double)m->interval_busy_ns;
-		s->thr[i] = s->thr[i] > 0 ?
-			s->alpha * sample + (1 - s->alpha) * s->thr[i] : sample;
-	}
+	/* A few small commands say more about latency than about
+	 * throughput: below MIN_SAMPLE_BYTES an estimate is kept. */
+	lbfo_speeds_update(t, s->thr, s->alpha, MIN_SAMPLE_BYTES);
 	/* A member rated so low that it gets no commands would never be
 	 * measured again: while idle, its estimate drifts half-way to the
 	 * average each period until it is tried (and measured) again. */

@@ -19,8 +19,7 @@ struct spd {
 	uint64_t period_ns;
 	double alpha;
 	double min_frac;
-	uint64_t last_ns;
-	bool started;
+	struct lbfo_period period;
 	double speed[LBFO_MAX_MEMBERS]; /* bytes per ns, 0 = not measured */
 };
 
@@ -82,28 +81,10 @@ static void spd_apply(struct lbfo_team *t, struct spd *s)
 static void spd_tick(struct lbfo_team *t, void *priv, uint64_t now)
 {
 	struct spd *s = priv;
-	int i;
 
-	if (!s->started) {
-		s->started = true;
-		s->last_ns = now;
-		lbfo_team_sample_interval(t, now);
+	if (!lbfo_period_due(t, &s->period, now, s->period_ns))
 		return;
-	}
-	if (now - s->last_ns < s->period_ns)
-		return;
-	s->last_ns = now;
-	lbfo_team_sample_interval(t, now);
-	for (i = 0; i < t->n; i++) {
-		const struct lbfo_member *m = &t->m[i];
-		double sample;
-
-		if (m->interval_busy_ns == 0 || m->interval_own_bytes == 0)
-			continue;
-		sample = (double)m->interval_own_bytes / (double)m->interval_busy_ns;
-		s->speed[i] = s->speed[i] > 0 ?
-			s->alpha * sample + (1 - s->alpha) * s->speed[i] : sample;
-	}
+	lbfo_speeds_update(t, s->speed, s->alpha, 0);
 	spd_apply(t, s);
 }
 

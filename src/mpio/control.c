@@ -220,22 +220,6 @@ static void status_text(struct lbfo_lu *lu, FILE *f)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static const char *level_name(int level)
 {
 	switch (level) {
@@ -266,7 +250,7 @@ static void events_out(struct lbfo_lu *lu, FILE *f, bool json)
 				k ? "," : "", when,
 				(unsigned)(ev->wall_ns % LBFO_NS_PER_SEC / 1000000),
 				level_name(ev->level));
-			json_str(f, ev->text);
+			lu_json_str(f, ev->text);
 			fputc('}', f);
 		} else {
 			fprintf(f, "%s.%03uZ %-7s %s\n", when,

@@ -900,6 +900,18 @@ static void expire_no_path(struct lbfo_lu *lu, uint64_t now)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* Take every submitted request off the shared list. */
+static struct lbfo_io *detach_submissions(struct lbfo_lu *lu)
+{
+	struct lbfo_io *io;
+
+	pthread_mutex_lock(&lu->sub_mu);
+	io = lu->sub_head;
+	lu->sub_head = lu->sub_tail = NULL;
+	pthread_mutex_unlock(&lu->sub_mu);
+	return io;
+}
+
 static void take_submissions(struct lbfo_lu *lu)
 {
 	struct lbfo_io *io, *next;
@@ -907,11 +919,7 @@ static void take_submissions(struct lbfo_lu *lu)
 
 	if (read(lu->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	pthread_mutex_lock(&lu->sub_mu);
-	io = lu->sub_head;
-	lu->sub_head = lu->sub_tail = NULL;
-	pthread_mutex_unlock(&lu->sub_mu);
-	for (; io; io = next) {
+	for (io = detach_submissions(lu); io; io = next) {
 		next = io->next;
 		io->next = NULL;
 		enqueue_io(lu, io);
@@ -1332,11 +1340,7 @@ void lbfo_lu_stop(struct lbfo_lu *lu)
 	lbfo_metrics_http_stop(lu);
 	lbfo_ctl_close(lu);
 	/* Nothing may be left waiting forever. */
-	pthread_mutex_lock(&lu->sub_mu);
-	io = lu->sub_head;
-	lu->sub_head = lu->sub_tail = NULL;
-	pthread_mutex_unlock(&lu->sub_mu);
-	for (; io; io = next) {
+	for (io = detach_submissions(lu); io; io = next) {
 		next = io->next;
 		io->result = -ESHUTDOWN;
 		io_finish(io);
@@ -1384,7 +1388,7 @@ int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,
 	return rc;
 }
 
-static void json_str(FILE *f, const char *s)
+void lu_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -1405,11 +1409,11 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 	int i;
 
 	fprintf(f, "{\"lus\":[{\"id\":");
-	json_str(f, lu->ident.id);
+	lu_json_str(f, lu->ident.id);
 	fprintf(f, ",\"target\":");
-	json_str(f, lu->cfg.target);
+	lu_json_str(f, lu->cfg.target);
 	fprintf(f, ",\"lun\":%d,\"policy\":", lu->cfg.lun);
-	json_str(f, lbfo_team_policy_name(&lu->team));
+	lu_json_str(f, lbfo_team_policy_name(&lu->team));
 	fprintf(f, ",\"mode\":\"%s\",\"blocks\":%" PRIu64 ",\"block_size\":%u,"
 		"\"max_transfer\":%u,\"outstanding\":%u,\"queued\":%u,\"ios\":%" PRIu64
 		",\"io_errors\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"requeued\":%" PRIu64
@@ -1423,9 +1427,9 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 		const struct lbfo_member *m = &lu->team.m[i];
 
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, p->cfg.name);
+		lu_json_str(f, p->cfg.name);
 		fprintf(f, ",\"portal\":");
-		json_str(f, p->portal);
+		lu_json_str(f, p->portal);
 		fprintf(f, ",\"state\":\"%s\",\"session\":\"%s\",\"role\":\"%s\","
 			"\"read_share\":%.2f,\"write_share\":%.2f,\"bytes_read\":%" PRIu64
 			",\"bytes_written\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
@@ -1443,7 +1447,7 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 			(double)p->last_fence_ns / 1e6, p->rate[LBFO_READ] / 1e6,
 			p->rate[LBFO_WRITE] / 1e6, lu_lat_quantile_ms(p, 0.5),
 			lu_lat_quantile_ms(p, 0.99), p->admin_down ? "true" : "false");
-		json_str(f, p->last_error);
+		lu_json_str(f, p->last_error);
 		fputc('}', f);
 	}
 	fprintf(f, "],\"clients\":[");

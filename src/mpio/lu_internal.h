@@ -169,6 +169,8 @@ void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 void lu_path_fail(struct path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void lu_status_json(struct lbfo_lu *lu, FILE *f);
+/* Write s as a JSON string (quoted, escaped). */
+void lu_json_str(FILE *f, const char *s);
 extern const char *const lu_path_state_names[];
 
 /* control.c: the control socket, run on the loop thread. */
