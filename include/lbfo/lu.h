@@ -33,6 +33,10 @@ struct lbfo_path_config {
 	uint32_t read_share_bp;        /* 0 = even */
 	uint32_t write_share_bp;
 	uint32_t weight;               /* 0 = 1 */
+	/* Local network interface the path leaves through: its counters
+	 * (/sys/class/net/IF/statistics) become the path's DataPathBytes
+	 * for dynamic-share, so other teams' and foreign traffic count. */
+	char interface[LBFO_NAME_MAX];
 	char chap_user[LBFO_STR_MAX];  /* empty = LU default */
 	char chap_password[LBFO_STR_MAX];
 	char mutual_user[LBFO_STR_MAX];

@@ -46,6 +46,7 @@ struct dyn {
 	uint32_t change_bp;  /* LBChange, basis points */
 	uint32_t relax_bp;
 	uint32_t min_bp;
+	uint64_t min_bytes; /* an interval with less traffic tells nothing */
 	struct lbfo_period period;
 	uint32_t base[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* configured, renormalised */
 	uint64_t own_mark[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* st.bytes at last fire */
@@ -58,6 +59,7 @@ static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	struct dyn *s;
 	uint64_t ms;
 	double thr, chg, relax, minsh;
+	uint64_t minb;
 	const char *p = "dynamic-share";
 
 	(void)t;
@@ -65,7 +67,8 @@ static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	    lbfo_param_double(p, kv, nkv, "change_threshold", 5, 0, 100, &thr, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "lb_change", 5, 0.01, 100, &chg, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "relax", 1, 0, 100, &relax, err, errlen) < 0 ||
-	    lbfo_param_double(p, kv, nkv, "min_share", 0, 0, 50, &minsh, err, errlen) < 0)
+	    lbfo_param_double(p, kv, nkv, "min_share", 0, 0, 50, &minsh, err, errlen) < 0 ||
+	    lbfo_param_u64(p, kv, nkv, "min_bytes", 65536, 0, 1ull << 40, &minb, err, errlen) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -75,6 +78,7 @@ static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	s->change_bp = (uint32_t)(chg * 100 + 0.5);
 	s->relax_bp = (uint32_t)(relax * 100 + 0.5);
 	s->min_bp = (uint32_t)(minsh * 100 + 0.5);
+	s->min_bytes = minb;
 	*priv = s;
 	return 0;
 }
@@ -220,8 +224,10 @@ static void dyn_tick(struct lbfo_team *t, void *priv, uint64_t now)
 		for (i = 0; i < t->n; i++)
 			if (t->m[i].state == LBFO_MS_ACTIVE)
 				total += path[d][i];
-		if (total <= 0)
-			continue; /* nothing measured in this direction */
+		/* Too little traffic in this direction (keepalives, say): its
+		 * split is noise, not congestion. Shares stay as they are. */
+		if (total <= 0 || total < (double)s->min_bytes)
+			continue;
 		for (i = 0; i < t->n; i++) {
 			actual[i] = t->m[i].state == LBFO_MS_ACTIVE ?
 				path[d][i] * LBFO_SHARE_FULL / total : 0;
@@ -244,6 +250,7 @@ static const struct lbfo_param_desc dyn_params[] = {
 	{ "lb_change", "5", "LBChange%: percentage points moved per cut (0.01..100)" },
 	{ "relax", "1", "percentage points per quiet interval back to the configured shares (0 = seed exact)" },
 	{ "min_share", "0", "floor for a cut share, percent (0..50)" },
+	{ "min_bytes", "65536", "an interval in which a direction's DataPathBytes add up to less changes nothing (bytes)" },
 	{ NULL, NULL, NULL },
 };
 

@@ -51,7 +51,11 @@ const char lbfo_lu_config_help[] =
 "  KEY=VALUE              any other key is a parameter of the policy\n"
 "Path keys ([path NAME] in config=FILE):\n"
 "  portal=HOST[:PORT], read_share=PCT, write_share=PCT, share=PCT (both),\n"
-"  weight=N, chap_user=, chap_password=, mutual_user=, mutual_password=\n"
+"  weight=N, chap_user=, chap_password=, mutual_user=, mutual_password=,\n"
+"  interface=IF           the local interface the path leaves through: its byte\n"
+"                         counters count as the path's traffic for dynamic-share\n"
+"                         (so other teams' and foreign traffic on it count)\n"
+"On the command line, path keys apply to the last portal=: interface=IF after it.\n"
 "Policy parameters in a file go in [policy].\n";
 
 void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
@@ -191,6 +195,13 @@ static int set_path_key(struct lbfo_path_config *p, const char *key,
 	}
 	if (!strcmp(key, "weight"))
 		return parse_u32(key, v, 1, 1000, &p->weight, err, errlen);
+	if (!strcmp(key, "interface")) {
+		if (!v[0] || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, "..")) {
+			snprintf(err, errlen, "invalid value '%s' for 'interface': not an interface name", v);
+			return -1;
+		}
+		return copy_str(p->interface, sizeof(p->interface), key, v, err, errlen);
+	}
 	if (!strcmp(key, "chap_user"))
 		return copy_str(p->chap_user, sizeof(p->chap_user), key, v, err, errlen);
 	if (!strcmp(key, "chap_password"))
@@ -232,6 +243,16 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 
 	if (path)
 		return set_path_key(path, key, v, err, errlen);
+	/* Keys that only a path has apply, on the command line, to the path
+	 * of the last portal= before them. */
+	if (!strcmp(key, "interface") || !strcmp(key, "share") || !strcmp(key, "read_share") ||
+	    !strcmp(key, "write_share") || !strcmp(key, "weight")) {
+		if (c->npaths == 0) {
+			snprintf(err, errlen, "'%s' is a path key: give it after the path's portal=", key);
+			return -1;
+		}
+		return set_path_key(&c->paths[c->npaths - 1], key, v, err, errlen);
+	}
 	if (!strcmp(key, "portal"))
 		return lbfo_lu_config_add_path(c, NULL, v, err, errlen) ? 0 : -1;
 	if (!strcmp(key, "target"))

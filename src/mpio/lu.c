@@ -898,6 +898,35 @@ static void expire_no_path(struct lbfo_lu *lu, uint64_t now)
 	       "new I/O fails until a path is back", lu->cfg.no_path_timeout_ms, n);
 }
 
+/* rx + tx bytes of a network interface. */
+static int read_if_bytes(const char *ifname, uint64_t *bytes)
+{
+	static const char *const which[] = { "rx_bytes", "tx_bytes" };
+	char path[LBFO_STR_MAX];
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		unsigned long long v;
+		FILE *f;
+		int ok;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, which[i]);
+		f = fopen(path, "r");
+		if (!f)
+			return -1;
+		ok = fscanf(f, "%llu", &v) == 1;
+		fclose(f);
+		if (!ok) {
+			errno = EINVAL;
+			return -1;
+		}
+		sum += v;
+	}
+	*bytes = sum;
+	return 0;
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 /* Take every submitted request off the shared list. */
@@ -1001,6 +1030,15 @@ static void *loop_main(void *arg)
 			for (i = 0; i < lu->npaths; i++) {
 				path_tick(lu, &lu->paths[i], now);
 				fence_tick(lu, &lu->paths[i], now);
+			}
+			/* Interface counters (a sysfs read each) every 100 ms. */
+			if (lu->nadapters && now - lu->adapters_read_ns >= 100 * LBFO_NS_PER_MS) {
+				uint64_t b;
+
+				lu->adapters_read_ns = now;
+				for (i = 0; i < lu->nadapters; i++)
+					if (read_if_bytes(lu->adapters[i].name, &b) == 0)
+						lbfo_adapter_set_if_bytes(&lu->adapters[i], b);
 			}
 			lbfo_team_tick(&lu->team, now);
 			expire_no_path(lu, now);
@@ -1196,6 +1234,30 @@ struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
 			goto fail;
 		}
 		lu->team.m[i].weight = p->cfg.weight ? p->cfg.weight : 1;
+	}
+	/* Paths through a named interface share one adapter per interface,
+	 * fed from the interface's own counters. */
+	for (i = 0; i < c->npaths; i++) {
+		int k;
+
+		if (!c->paths[i].interface[0])
+			continue;
+		for (k = 0; k < lu->nadapters && strcmp(lu->adapters[k].name, c->paths[i].interface); k++)
+			;
+		if (k == lu->nadapters) {
+			uint64_t b;
+
+			lbfo_adapter_init(&lu->adapters[k], c->paths[i].interface);
+			if (read_if_bytes(c->paths[i].interface, &b) < 0) {
+				snprintf(err, errlen, "path %s: interface '%s' has no byte counters "
+					 "(/sys/class/net/%s/statistics): %s", c->paths[i].name,
+					 c->paths[i].interface, c->paths[i].interface, strerror(errno));
+				goto fail;
+			}
+			lbfo_adapter_set_if_bytes(&lu->adapters[k], b);
+			lu->nadapters++;
+		}
+		lbfo_member_set_adapter(&lu->team, i, &lu->adapters[k]);
 	}
 	for (i = 0; i < c->npaths; i++)
 		lbfo_team_member_failed(&lu->team, i, -1, now, NULL);

@@ -144,6 +144,12 @@ struct lbfo_lu {
 	struct lbfo_event events[LBFO_EVENTS_MAX];
 	unsigned ev_head, ev_count;
 
+	/* local interfaces the paths leave through (path key interface=):
+	 * their counters feed the members' adapters (DataPathBytes) */
+	struct lbfo_adapter adapters[LBFO_MAX_MEMBERS];
+	int nadapters;
+	uint64_t adapters_read_ns;
+
 	/* per-client contexts (FIG 7) */
 	struct {
 		bool open;

@@ -92,7 +92,7 @@ static void test_unknown_key_lists_known(void **state)
 	assert_true(n >= 9);
 	expect_refused("dynamic-share", "intervall", "1",
 		       "dynamic-share: unknown parameter 'intervall' (known: interval_ms, "
-		       "change_threshold, lb_change, relax, min_share)");
+		       "change_threshold, lb_change, relax, min_share, min_bytes)");
 	expect_refused("static-share", "x", "1",
 		       "static-share: unknown parameter 'x' (known: none)");
 	for (i = 0; i < n; i++) {

@@ -170,9 +170,10 @@ struct dynbed {
 
 static void dyn_make(struct dynbed *b, int n, const uint32_t *sh, const char *relax)
 {
+	/* min_bytes=0: the seed's arithmetic on these small byte counts. */
 	const struct lbfo_kv kv[] = {
 		{ "interval_ms", "1000" }, { "change_threshold", "5" },
-		{ "lb_change", "5" }, { "relax", relax },
+		{ "lb_change", "5" }, { "relax", relax }, { "min_bytes", "0" },
 	};
 	int i;
 
@@ -368,14 +369,14 @@ static void test_dyn_foreign_congestion_and_relax(void **state)
 static void test_dyn_separate_read_write_shares(void **state)
 {
 	static struct dynbed b;
-	const struct lbfo_kv kv[] = { { "relax", "0" } };
+	const struct lbfo_kv kv[] = { { "relax", "0" }, { "min_bytes", "0" } };
 	struct rng r = { 5 };
 	uint64_t own[2], base[2];
 	int k, i;
 
 	(void)state;
 	memset(&b, 0, sizeof(b));
-	team_make(&b.t, NULL, "dynamic-share", kv, 1, 2,
+	team_make(&b.t, NULL, "dynamic-share", kv, 2, 2,
 		  (const uint32_t[]){ 7000, 3000 }, (const uint32_t[]){ 2000, 8000 });
 	for (i = 0; i < 2; i++) {
 		lbfo_adapter_init(&b.a[i], "if");
@@ -417,13 +418,13 @@ static void test_dyn_separate_read_write_shares(void **state)
  * counts. */
 static void test_dyn_shared_adapter_accounting(void **state)
 {
-	const struct lbfo_kv kv[] = { { "relax", "0" } };
+	const struct lbfo_kv kv[] = { { "relax", "0" }, { "min_bytes", "0" } };
 	struct lbfo_team t;
 	struct lbfo_adapter a[2];
 	int i;
 
 	(void)state;
-	team_make(&t, NULL, "dynamic-share", kv, 1, 2, NULL, NULL);
+	team_make(&t, NULL, "dynamic-share", kv, 2, 2, NULL, NULL);
 	lbfo_adapter_init(&a[0], "eth0");
 	lbfo_adapter_init(&a[1], "eth1");
 	lbfo_member_set_adapter(&t, 0, &a[0]);

@@ -573,7 +573,7 @@ static void test_drain(void **state)
 static void test_policy_switch(void **state)
 {
 	const struct lbfo_kv bad[] = { { "interval_ms", "abc" } };
-	const struct lbfo_kv dyn[] = { { "interval_ms", "1000" }, { "relax", "0" } };
+	const struct lbfo_kv dyn[] = { { "interval_ms", "1000" }, { "relax", "0" }, { "min_bytes", "0" } };
 	const uint32_t rd[2] = { 6000, 4000 };
 	struct lbfo_adapter a[2];
 	struct lbfo_team t;
@@ -591,7 +591,7 @@ static void test_policy_switch(void **state)
 	assert_int_equal(t.m[1].state, LBFO_MS_STANDBY);
 	assert_int_equal(dispatch(&t, LBFO_READ, 512, 1), 0);
 
-	assert_int_equal(lbfo_team_set_policy(&t, "dynamic-share", dyn, 2, 2), 0);
+	assert_int_equal(lbfo_team_set_policy(&t, "dynamic-share", dyn, 3, 2), 0);
 	assert_string_equal(lbfo_team_policy_name(&t), "dynamic-share");
 	assert_string_equal(lbfo_team_error(&t), "");
 	assert_int_equal(lbfo_team_mode(&t), LBFO_MODE_BALANCE);
