@@ -47,6 +47,5 @@ if [ "$(echo "$low <= 30" | bc)" = 1 ] && [ "$(echo "$after > $low" | bc)" = 1 ]
 else
 	fail "dynamic-share with foreign traffic: share $before -> low $low -> $after; fio error $(fio_field "$LBFO_TMP/dyn.json" .error)"
 fi
-grep -q "dynamic-share" <<<"$(build/src/mpio/lbfoctl --socket /run/lbfo/none.sock status 2>&1; lbfo_status '.lus[0].policy')" || true
 lbfo_stop
 exit "$LBFO_FAILED"
