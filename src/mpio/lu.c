@@ -1342,16 +1342,23 @@ void lbfo_lu_client_close(struct lbfo_lu *lu, int id)
 
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 {
+	bool was_empty;
+
 	io->submit_ns = lbfo_now_ns();
 	io->next = NULL;
 	pthread_mutex_lock(&lu->sub_mu);
+	was_empty = !lu->sub_head;
 	if (lu->sub_tail)
 		lu->sub_tail->next = io;
 	else
 		lu->sub_head = io;
 	lu->sub_tail = io;
 	pthread_mutex_unlock(&lu->sub_mu);
-	wake(lu);
+	/* The loop takes the whole list after each wake-up: only the first
+	 * request of a batch needs to wake it (one syscall fewer per I/O
+	 * under load). */
+	if (was_empty)
+		wake(lu);
 }
 
 int lbfo_lu_wait_paths(struct lbfo_lu *lu, int want, uint32_t timeout_ms)
