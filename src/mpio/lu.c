@@ -927,6 +927,26 @@ static int read_if_bytes(const char *ifname, uint64_t *bytes)
 	return 0;
 }
 
+/* Push newly queued PDUs out without waiting for the next poll. Returns
+ * true when something is left for the loop: unsent PDUs (the socket was
+ * full) or a path that failed meanwhile. Called with lu->mu held. */
+static bool push_out(struct lbfo_lu *lu)
+{
+	bool left = false;
+	int i;
+
+	for (i = 0; i < lu->npaths; i++) {
+		struct path *p = &lu->paths[i];
+
+		if (p->ctx && p->st != PATH_DOWN && iscsi_out_queue_length(p->ctx) > 0 &&
+		    iscsi_service(p->ctx, POLLOUT) < 0)
+			lu_path_fail(p, "%s", iscsi_get_error(p->ctx));
+		if (p->failing || (p->ctx && iscsi_out_queue_length(p->ctx) > 0))
+			left = true;
+	}
+	return left;
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 /* Take every submitted request off the shared list. */
@@ -1066,12 +1086,7 @@ static void *loop_main(void *arg)
 		for (i = 0; i < lu->npaths; i++)
 			path_reap(lu, &lu->paths[i], now);
 		dispatch(lu, now);
-		/* Push newly queued PDUs out without waiting for the next poll. */
-		for (i = 0; i < lu->npaths; i++)
-			if (lu->paths[i].ctx && lu->paths[i].st != PATH_DOWN &&
-			    iscsi_out_queue_length(lu->paths[i].ctx) > 0 &&
-			    iscsi_service(lu->paths[i].ctx, POLLOUT) < 0)
-				lu_path_fail(&lu->paths[i], "%s", iscsi_get_error(lu->paths[i].ctx));
+		push_out(lu);
 		for (i = 0; i < lu->npaths; i++)
 			path_reap(lu, &lu->paths[i], now);
 		pthread_mutex_unlock(&lu->mu);
