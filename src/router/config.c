@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lbfo-router configuration file: parsing and checks. Every error names
+ * the file, the line, the section and the key.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lbfo/policy.h"
+#include "config.h"
+
+void rt_config_defaults(struct rt_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cluster_id = 1;
+	c->discovery = false;
+	c->disc_listen.sin_family = AF_INET;
+	c->disc_listen.sin_port = htons(7400);
+	c->disc_listen.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->router_addr.s_addr = htonl(INADDR_ANY);
+	c->announce_interval_ms = 1000;
+	c->miss_limit = 3;
+	c->session_idle_ms = 300000;
+	c->session_table_size = 65536;
+	c->pipe_size = 0;
+	snprintf(c->control, sizeof(c->control), "/run/lbfo/router.sock");
+}
+
+/* ---- value parsers ---------------------------------------------------- */
+
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out,
+		     char *why, size_t len)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	if (v[0] < '0' || v[0] > '9')
+		goto bad;
+	x = strtoull(v, &end, 10);
+	if (errno || *end)
+		goto bad;
+	if (x < min || x > max) {
+		snprintf(why, len, "invalid value '%s': out of range %u..%u", v, min, max);
+		return -1;
+	}
+	*out = (uint32_t)x;
+	return 0;
+bad:
+	snprintf(why, len, "invalid value '%s': not a whole number", v);
+	return -1;
+}
+
+void rt_addr_from_sockaddr(const struct sockaddr *sa, struct rt_addr *a, uint16_t *port)
+{
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		a->b[10] = a->b[11] = 0xff;
+		memcpy(a->b + 12, &s4->sin_addr, 4);
+		if (port)
+			*port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		memcpy(a->b, &s6->sin6_addr, 16);
+		if (port)
+			*port = ntohs(s6->sin6_port);
+	} else if (port) {
+		*port = 0;
+	}
+}
+
+void rt_addr_text(const struct rt_addr *a, char *buf, size_t len)
+{
+	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(a->b, v4map, 12))
+		inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+}
+
+/* "A.B.C.D:PORT" or "[V6]:PORT". */
+int rt_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon, *h = s;
+	size_t hl;
+	uint32_t port;
+	char why[8];
+
+	memset(ss, 0, sizeof(*ss));
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -1;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (parse_u32(colon + 1, 1, 65535, &port, why, sizeof(why)) < 0)
+		return -1;
+	if (*s != '[') {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+	}
+	return 0;
+}
+
+/* "A.B.C.D[/N]" or "V6[/N]". */
+int rt_parse_cidr(const char *s, struct rt_cidr *c)
+{
+	char host[64];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	uint32_t prefix;
+	char why[8];
+	bool v4;
+
+	memset(c, 0, sizeof(*c));
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	v4 = !strchr(host, ':');
+	if (v4) {
+		c->net.b[10] = c->net.b[11] = 0xff;
+		if (inet_pton(AF_INET, host, c->net.b + 12) != 1)
+			return -1;
+	} else if (inet_pton(AF_INET6, host, c->net.b) != 1) {
+		return -1;
+	}
+	if (slash) {
+		if (parse_u32(slash + 1, 0, v4 ? 32 : 128, &prefix, why, sizeof(why)) < 0)
+			return -1;
+	} else {
+		prefix = v4 ? 32 : 128;
+	}
+	c->prefix = v4 ? prefix + 96 : prefix;
+	/* Clear host bits so that 127.0.0.5/8 means 127.0.0.0/8. */
+	{
+		unsigned i;
+
+		for (i = c->prefix; i < 128; i++)
+			c->net.b[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	}
+	return 0;
+}
+
+bool rt_cidr_match(const struct rt_cidr *c, const struct rt_addr *a)
+{
+	unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (memcmp(c->net.b, a->b, full))
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+
+		return (c->net.b[full] & mask) == (a->b[full] & mask);
+	}
+	return true;
+}
+
+bool rt_service_allows(const struct rt_service_cfg *s, const struct rt_addr *a)
+{
+	int i;
+
+	if (s->allow_any)
+		return true;
+	for (i = 0; i < s->nallow; i++)
+		if (rt_cidr_match(&s->allow[i], a))
+			return true;
+	return false;
+}
+
+/* ---- sections ----------------------------------------------------------- */
+
+static struct rt_service_cfg *find_service(struct rt_config *c, const char *name,
+					   bool add, int line)
+{
+	int i;
+
+	for (i = 0; i < c->nsvc; i++)
+		if (!strcmp(c->svc[i].name, name))
+			return &c->svc[i];
+	if (!add || c->nsvc >= RT_MAX_SERVICES || strlen(name) >= LBFO_NAME_MAX)
+		return NULL;
+	{
+		struct rt_service_cfg *s = &c->svc[c->nsvc++];
+
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		snprintf(s->policy, sizeof(s->policy), "weighted");
+		s->connect_timeout_ms = 1000;
+		s->sticky = RT_STICKY_ADDRESS;
+		s->group_id = -1;
+		s->line = line;
+		return s;
+	}
+}
+
+static struct rt_node_cfg *find_node(struct rt_config *c, const char *name,
+				     bool add, int line)
+{
+	int i;
+
+	for (i = 0; i < c->nnode; i++)
+		if (!strcmp(c->node[i].name, name))
+			return &c->node[i];
+	if (!add || c->nnode >= RT_MAX_NODES || strlen(name) >= LBFO_NAME_MAX)
+		return NULL;
+	memset(&c->node[c->nnode], 0, sizeof(c->node[0]));
+	snprintf(c->node[c->nnode].name, LBFO_NAME_MAX, "%s", name);
+	c->node[c->nnode].line = line;
+	return &c->node[c->nnode++];
+}
+
+static int valid_name(const char *n)
+{
+	if (!*n || strlen(n) >= LBFO_NAME_MAX)
+		return 0;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '-' || *n == '_' || *n == '.'))
+			return 0;
+	return 1;
+}
+
+static int parse_ipv4(const char *v, struct in_addr *a, char *why, size_t len)
+{
+	if (inet_pton(AF_INET, v, a) != 1) {
+		snprintf(why, len, "invalid value '%s': expected an IPv4 address", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_router(struct rt_config *c, const char *k, const char *v,
+		      char *why, size_t len)
+{
+	uint32_t x;
+
+	if (!strcmp(k, "cluster_id")) {
+		if (parse_u32(v, 0, 65535, &x, why, len) < 0)
+			return -1;
+		c->cluster_id = (uint16_t)x;
+	} else if (!strcmp(k, "discovery")) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (!strcmp(v, "off") || !strcmp(v, "none")) {
+			c->discovery = false;
+			return 0;
+		}
+		if (rt_parse_hostport(v, &ss, &sl) < 0 || ss.ss_family != AF_INET) {
+			snprintf(why, len, "invalid value '%s': expected IPv4:PORT or off", v);
+			return -1;
+		}
+		memcpy(&c->disc_listen, &ss, sizeof(c->disc_listen));
+		c->discovery = true;
+	} else if (!strcmp(k, "address")) {
+		return parse_ipv4(v, &c->router_addr, why, len);
+	} else if (!strcmp(k, "management")) {
+		return parse_ipv4(v, &c->mgmt_addr, why, len);
+	} else if (!strcmp(k, "announce_interval_ms")) {
+		return parse_u32(v, 10, 600000, &c->announce_interval_ms, why, len);
+	} else if (!strcmp(k, "miss_limit")) {
+		return parse_u32(v, 1, 1000, &c->miss_limit, why, len);
+	} else if (!strcmp(k, "session_idle_ms")) {
+		return parse_u32(v, 1, 86400000, &c->session_idle_ms, why, len);
+	} else if (!strcmp(k, "session_table_size")) {
+		return parse_u32(v, 1, 16u << 20, &c->session_table_size, why, len);
+	} else if (!strcmp(k, "max_conns")) {
+		return parse_u32(v, 0, 1000000, &c->max_conns, why, len);
+	} else if (!strcmp(k, "pipe_size")) {
+		return parse_u32(v, 0, 16u << 20, &c->pipe_size, why, len);
+	} else if (!strcmp(k, "control")) {
+		if (strlen(v) >= sizeof(c->control)) {
+			snprintf(why, len, "value is too long");
+			return -1;
+		}
+		snprintf(c->control, sizeof(c->control), "%s", v);
+	} else {
+		snprintf(why, len, "unknown key (expected cluster_id, discovery, address, "
+			 "management, announce_interval_ms, miss_limit, session_idle_ms, "
+			 "session_table_size, max_conns, pipe_size, control)");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_nodes(struct rt_config *c, struct rt_service_cfg *s, const char *v,
+		     int line, char *why, size_t len)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(why, len, "value is too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	s->nnodes = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		char *colon = strchr(tok, ':');
+		uint32_t w = 1;
+		struct rt_node_cfg *n;
+		int i;
+
+		if (colon) {
+			*colon = '\0';
+			if (parse_u32(colon + 1, 1, 1000, &w, why, len) < 0)
+				return -1;
+		}
+		if (!valid_name(tok)) {
+			snprintf(why, len, "invalid node name '%s'", tok);
+			return -1;
+		}
+		if (s->nnodes >= LBFO_MAX_MEMBERS) {
+			snprintf(why, len, "too many nodes (max %d per service)", LBFO_MAX_MEMBERS);
+			return -1;
+		}
+		n = find_node(c, tok, true, line);
+		if (!n) {
+			snprintf(why, len, "too many nodes (max %d)", RT_MAX_NODES);
+			return -1;
+		}
+		for (i = 0; i < s->nnodes; i++)
+			if (s->nodes[i].node == (int)(n - c->node)) {
+				snprintf(why, len, "node '%s' listed twice", tok);
+				return -1;
+			}
+		s->nodes[s->nnodes].node = (int)(n - c->node);
+		s->nodes[s->nnodes++].weight = w;
+	}
+	if (!s->nnodes) {
+		snprintf(why, len, "empty node list");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_allow(struct rt_service_cfg *s, const char *v, char *why, size_t len)
+{
+	char buf[2048], *tok, *save = NULL;
+
+	s->allow_any = false;
+	s->nallow = 0;
+	if (!strcmp(v, "any")) {
+		s->allow_any = true;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(why, len, "value is too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (s->nallow >= RT_MAX_ACL) {
+			snprintf(why, len, "too many entries (max %d)", RT_MAX_ACL);
+			return -1;
+		}
+		if (rt_parse_cidr(tok, &s->allow[s->nallow]) < 0) {
+			snprintf(why, len, "invalid CIDR '%s' (expected ADDR[/PREFIX] or any)", tok);
+			return -1;
+		}
+		s->nallow++;
+	}
+	if (!s->nallow) {
+		snprintf(why, len, "empty (use 'any' for no authorization required)");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_service(struct rt_config *c, struct rt_service_cfg *s, const char *k,
+		       const char *v, int line, char *why, size_t len)
+{
+	uint32_t x;
+
+	if (!strcmp(k, "listen")) {
+		if (rt_parse_hostport(v, &s->listen, &s->listen_len) < 0) {
+			snprintf(why, len, "invalid value '%s': expected ADDR:PORT or [V6]:PORT", v);
+			return -1;
+		}
+		snprintf(s->listen_text, sizeof(s->listen_text), "%s", v);
+	} else if (!strcmp(k, "policy")) {
+		if (strcmp(v, "weighted") && strcmp(v, "round-robin") && strcmp(v, "queue-depth")) {
+			snprintf(why, len, "invalid value '%s': expected weighted, round-robin or "
+				 "queue-depth (least connections)", v);
+			return -1;
+		}
+		snprintf(s->policy, sizeof(s->policy), "%s", v);
+	} else if (!strcmp(k, "allow")) {
+		return set_allow(s, v, why, len);
+	} else if (!strcmp(k, "nodes")) {
+		return set_nodes(c, s, v, line, why, len);
+	} else if (!strcmp(k, "port")) {
+		if (parse_u32(v, 1, 65535, &x, why, len) < 0)
+			return -1;
+		s->node_port = (uint16_t)x;
+	} else if (!strcmp(k, "connect_timeout_ms")) {
+		return parse_u32(v, 1, 600000, &s->connect_timeout_ms, why, len);
+	} else if (!strcmp(k, "max_conns")) {
+		return parse_u32(v, 0, 1000000, &s->max_conns, why, len);
+	} else if (!strcmp(k, "max_conns_per_client")) {
+		return parse_u32(v, 0, 1000000, &s->max_conns_per_client, why, len);
+	} else if (!strcmp(k, "sticky")) {
+		if (!strcmp(v, "address"))
+			s->sticky = RT_STICKY_ADDRESS;
+		else if (!strcmp(v, "address+port"))
+			s->sticky = RT_STICKY_ADDRESS_PORT;
+		else if (!strcmp(v, "none"))
+			s->sticky = RT_STICKY_NONE;
+		else {
+			snprintf(why, len, "invalid value '%s': expected address, address+port or none", v);
+			return -1;
+		}
+	} else if (!strcmp(k, "group")) {
+		if (!valid_name(v)) {
+			snprintf(why, len, "invalid value '%s': expected a name", v);
+			return -1;
+		}
+		snprintf(s->group, sizeof(s->group), "%s", v);
+	} else {
+		snprintf(why, len, "unknown key (expected listen, policy, allow, nodes, port, "
+			 "connect_timeout_ms, max_conns, max_conns_per_client, sticky, group)");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_node(struct rt_config *c, struct rt_node_cfg *n, const char *k,
+		    const char *v, int line, char *why, size_t len)
+{
+	if (!strcmp(k, "address")) {
+		if (parse_ipv4(v, &n->addr, why, len) < 0)
+			return -1;
+		inet_ntop(AF_INET, &n->addr, n->addr_text, sizeof(n->addr_text));
+		return 0;
+	}
+	if (!strncmp(k, "port.", 5)) {
+		struct rt_service_cfg *s;
+		uint32_t x;
+
+		if (!valid_name(k + 5)) {
+			snprintf(why, len, "invalid service name in '%s'", k);
+			return -1;
+		}
+		s = find_service(c, k + 5, true, line);
+		if (!s) {
+			snprintf(why, len, "too many services (max %d)", RT_MAX_SERVICES);
+			return -1;
+		}
+		if (parse_u32(v, 1, 65535, &x, why, len) < 0)
+			return -1;
+		n->port[s - c->svc] = (uint16_t)x;
+		return 0;
+	}
+	snprintf(why, len, "unknown key (expected address or port.SERVICE)");
+	return -1;
+}
+
+/* ---- file ------------------------------------------------------------------ */
+
+struct ini_ctx {
+	struct rt_config *c;
+	const char *file;
+	char *err;
+	size_t errlen;
+	bool failed;
+	FILE *f;
+	int lineno;
+};
+
+/* Debian's libinih does not pass line numbers to the handler; count them
+ * in the reader (inih handles each line as soon as it has read it). */
+static char *rt_ini_read(char *buf, int size, void *stream)
+{
+	struct ini_ctx *x = stream;
+	char *r = fgets(buf, size, x->f);
+
+	if (r)
+		x->lineno++;
+	return r;
+}
+
+static int ini_cb(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct ini_ctx *x = user;
+	char why[LBFO_ERR_MAX] = "";
+	int rc = -1;
+
+	if (x->failed)
+		return 0;
+	if (!strcmp(section, "router")) {
+		rc = name ? set_router(x->c, name, value, why, sizeof(why)) : 0;
+	} else if (!strncmp(section, "service ", 8)) {
+		struct rt_service_cfg *s;
+
+		if (!valid_name(section + 8)) {
+			snprintf(why, sizeof(why), "invalid service name");
+		} else if (!(s = find_service(x->c, section + 8, true, x->lineno))) {
+			snprintf(why, sizeof(why), "too many services (max %d)", RT_MAX_SERVICES);
+		} else {
+			if (!s->line)
+				s->line = x->lineno;
+			rc = name ? set_service(x->c, s, name, value, x->lineno, why, sizeof(why)) : 0;
+		}
+	} else if (!strncmp(section, "node ", 5)) {
+		struct rt_node_cfg *n;
+
+		if (!valid_name(section + 5)) {
+			snprintf(why, sizeof(why), "invalid node name");
+		} else if (!(n = find_node(x->c, section + 5, true, x->lineno))) {
+			snprintf(why, sizeof(why), "too many nodes (max %d)", RT_MAX_NODES);
+		} else {
+			rc = name ? set_node(x->c, n, name, value, x->lineno, why, sizeof(why)) : 0;
+		}
+	} else {
+		snprintf(why, sizeof(why), "unknown section (expected [router], [service NAME] "
+			 "or [node NAME])");
+	}
+	if (rc == 0)
+		return 1;
+	if (name)
+		snprintf(x->err, x->errlen, "%s:%d: [%s]: %s: %s", x->file, x->lineno,
+			 section, name, why);
+	else
+		snprintf(x->err, x->errlen, "%s:%d: [%s]: %s", x->file, x->lineno, section, why);
+	x->failed = true;
+	return 0;
+}
+
+int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errlen)
+{
+	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
+	int rc;
+
+	x.f = fopen(file, "r");
+	if (!x.f) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_stream(rt_ini_read, &x, ini_cb, &x);
+	fclose(x.f);
+	if (x.failed)
+		return -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", file, rc);
+		return -1;
+	}
+	{
+		char why[LBFO_ERR_MAX + 64];
+
+		if (rt_config_check(c, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: %s", file, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int rt_config_check(struct rt_config *c, char *err, size_t errlen)
+{
+	int i, j;
+
+	if (!c->nsvc) {
+		snprintf(err, errlen, "no [service NAME] section");
+		return -1;
+	}
+	for (i = 0; i < c->nnode; i++)
+		if (!c->node[i].addr.s_addr) {
+			snprintf(err, errlen, "[node %s] (line %d): no address", c->node[i].name,
+				 c->node[i].line);
+			return -1;
+		}
+	c->ngroups = 0;
+	for (i = 0; i < c->nsvc; i++) {
+		struct rt_service_cfg *s = &c->svc[i];
+
+		if (!s->listen_len) {
+			snprintf(err, errlen, "[service %s] (line %d): no listen address",
+				 s->name, s->line);
+			return -1;
+		}
+		if (!s->allow_any && !s->nallow) {
+			snprintf(err, errlen, "[service %s] (line %d): no 'allow' (a CIDR list, "
+				 "or 'any' for no authorization required)", s->name, s->line);
+			return -1;
+		}
+		if (!s->nnodes) {
+			snprintf(err, errlen, "[service %s] (line %d): no 'nodes'", s->name, s->line);
+			return -1;
+		}
+		if (!s->group[0])
+			memcpy(s->group, s->name, sizeof(s->group));
+		s->group_id = -1;
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->svc[j].group, s->group))
+				s->group_id = c->svc[j].group_id;
+		if (s->group_id < 0)
+			s->group_id = c->ngroups++;
+		if (!s->node_port)
+			s->node_port = s->listen.ss_family == AF_INET ?
+				ntohs(((struct sockaddr_in *)&s->listen)->sin_port) :
+				ntohs(((struct sockaddr_in6 *)&s->listen)->sin6_port);
+	}
+	if (!c->router_addr.s_addr)
+		c->router_addr = c->disc_listen.sin_addr;
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lbfo-router configuration: the policy table of seed 002 (FIG 5) as an
+ * INI file. See docs/router.md for every key.
+ *
+ *   [router]        cluster_id, discovery, address, management, ...
+ *   [service NAME]  listen, policy, allow, nodes = NAME:WEIGHT,...
+ *   [node NAME]     address, port.SERVICE = PORT
+ */
+#ifndef LBFO_ROUTER_CONFIG_H
+#define LBFO_ROUTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "lbfo/core.h"
+
+#define RT_MAX_SERVICES 32
+#define RT_MAX_NODES 64
+#define RT_MAX_ACL 32
+#define RT_STR_MAX 256
+
+/* An address as 16 bytes (IPv4 v4-mapped) for ACLs and session keys. */
+struct rt_addr {
+	uint8_t b[16];
+};
+
+struct rt_cidr {
+	struct rt_addr net;
+	unsigned prefix; /* 0..128 over the 16-byte form */
+};
+
+enum rt_sticky { RT_STICKY_ADDRESS = 0, RT_STICKY_ADDRESS_PORT, RT_STICKY_NONE };
+
+struct rt_service_node {
+	int node;        /* index into cfg->nodes */
+	uint32_t weight; /* "allocate twice" = 2 */
+};
+
+struct rt_service_cfg {
+	char name[LBFO_NAME_MAX];
+	struct sockaddr_storage listen;
+	socklen_t listen_len;
+	char listen_text[64];
+	char policy[LBFO_NAME_MAX];
+	bool allow_any;          /* "no authorization required" */
+	struct rt_cidr allow[RT_MAX_ACL];
+	int nallow;
+	struct rt_service_node nodes[LBFO_MAX_MEMBERS];
+	int nnodes;
+	uint16_t node_port;      /* default port on the nodes (0 = listen port) */
+	uint32_t connect_timeout_ms;
+	uint32_t max_conns;      /* 0 = unlimited */
+	uint32_t max_conns_per_client;
+	enum rt_sticky sticky;
+	char group[LBFO_NAME_MAX]; /* session group (default: the service) */
+	int group_id;
+	int line;                /* where it was defined, for errors */
+};
+
+struct rt_node_cfg {
+	char name[LBFO_NAME_MAX];
+	struct in_addr addr;
+	char addr_text[INET_ADDRSTRLEN];
+	uint16_t port[RT_MAX_SERVICES]; /* static port per service, 0 = default */
+	int line;
+};
+
+struct rt_config {
+	uint16_t cluster_id;
+	bool discovery;                  /* false: nodes are static, always up */
+	struct sockaddr_in disc_listen;  /* UDP */
+	struct in_addr router_addr;      /* told to nodes (FIG 8, 9) */
+	struct in_addr mgmt_addr;        /* management node (FIG 9) */
+	uint32_t announce_interval_ms;   /* nodes' period, expected */
+	uint32_t miss_limit;             /* N missed announcements = failed */
+	uint32_t session_idle_ms;
+	uint32_t session_table_size;
+	uint32_t max_conns;              /* whole router, 0 = unlimited */
+	uint32_t pipe_size;              /* splice pipe, bytes */
+	char control[RT_STR_MAX];        /* unix socket, "none" = off */
+	struct rt_service_cfg svc[RT_MAX_SERVICES];
+	int nsvc;
+	struct rt_node_cfg node[RT_MAX_NODES];
+	int nnode;
+	int ngroups;
+};
+
+void rt_config_defaults(struct rt_config *c);
+/* Load file; errors read "FILE:LINE: [SECTION]: KEY: why". */
+int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errlen);
+/* Cross-checks after loading (nodes exist, listen set, ...). */
+int rt_config_check(struct rt_config *c, char *err, size_t errlen);
+
+/* Helpers, exported for the unit tests. */
+int rt_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int rt_parse_cidr(const char *s, struct rt_cidr *c);
+void rt_addr_from_sockaddr(const struct sockaddr *sa, struct rt_addr *a, uint16_t *port);
+bool rt_cidr_match(const struct rt_cidr *c, const struct rt_addr *a);
+/* True when the service admits the client (allow = any, or a CIDR match). */
+bool rt_service_allows(const struct rt_service_cfg *s, const struct rt_addr *a);
+void rt_addr_text(const struct rt_addr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The router's control socket (lbfoctl talks to it), status and metrics.
+ * Same protocol as the storage side (src/mpio/control.c): the client
+ * sends one line, reads the reply until the server closes: "ok\n" then
+ * the body, or "error: MESSAGE\n".
+ *
+ *   status [json]             router, services, nodes (all of the below)
+ *   services [json]           policy table (FIG 5) and counters
+ *   nodes [json]              discovery state, priority, per-service figures
+ *   sessions [json]           session table (FIG 6), most recent first
+ *   events [json]             the last 256 events
+ *   metrics                   Prometheus text exposition
+ *   node fail|restore NAME    operator: take a node out / put it back
+ *   path fail|restore NAME    the same (lbfoctl's words)
+ *   help
+ *
+ * A reply is built in memory and written before the next event is
+ * handled; the socket has a send timeout so a stuck reader cannot hold
+ * the loop for more than a second.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "lbfo/policy.h"
+#include "router.h"
+
+#define REQ_MAX 4096
+
+static const char ctl_help[] =
+	"status [json]            router, services, nodes\n"
+	"services [json]          policy table and counters\n"
+	"nodes [json]             nodes: state, priority, weight, connections, bytes\n"
+	"sessions [json]          session table, most recent first\n"
+	"events [json]            the last events\n"
+	"metrics                  Prometheus text exposition\n"
+	"node fail|restore NAME   take a node out (until restore) / put it back\n";
+
+static void make_dirs(const char *path)
+{
+	char dir[RT_STR_MAX], *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = dir + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+}
+
+int rt_ctl_open(struct router *r, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	const char *path = r->cfg->control;
+	mode_t old;
+	int probe;
+
+	r->ctl_fd = -1;
+	if (!path[0] || !strcmp(path, "none"))
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path '%s' is too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	make_dirs(path);
+	/* A socket that answers belongs to a live instance: refuse it. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		snprintf(err, errlen, "control socket %s belongs to a running instance", path);
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	r->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->ctl_fd < 0)
+		goto sys;
+	old = umask(0177); /* 0600: the operator's, not everyone's */
+	if (bind(r->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(r->ctl_fd, 16) < 0) {
+		umask(old);
+		goto sys;
+	}
+	umask(old);
+	snprintf(r->ctl_path, sizeof(r->ctl_path), "%s", path);
+	r->ctl_ev.kind = RT_EV_CTL;
+	r->ctl_ev.ptr = r;
+	ev.data.ptr = &r->ctl_ev;
+	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->ctl_fd, &ev) < 0)
+		goto sys;
+	return 0;
+sys:
+	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	return -1;
+}
+
+void rt_ctl_close(struct router *r)
+{
+	if (r->ctl_fd >= 0) {
+		close(r->ctl_fd);
+		unlink(r->ctl_path);
+		r->ctl_fd = -1;
+	}
+}
+
+/* ---- figures ---------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static const char *sticky_name(enum rt_sticky s)
+{
+	return s == RT_STICKY_ADDRESS ? "address" :
+	       s == RT_STICKY_ADDRESS_PORT ? "address+port" : "none";
+}
+
+static void allow_text(const struct rt_service_cfg *s, char *buf, size_t len)
+{
+	size_t off = 0;
+	int i;
+
+	if (s->allow_any) {
+		snprintf(buf, len, "any");
+		return;
+	}
+	buf[0] = '\0';
+	for (i = 0; i < s->nallow && off + 64 < len; i++) {
+		char a[INET6_ADDRSTRLEN];
+		unsigned p = s->allow[i].prefix;
+		bool v4 = s->allow[i].net.b[10] == 0xff && p >= 96;
+
+		rt_addr_text(&s->allow[i].net, a, sizeof(a));
+		off += (size_t)snprintf(buf + off, len - off, "%s%s/%u", i ? "," : "", a,
+					v4 ? p - 96 : p);
+	}
+}
+
+static uint64_t ms_since(uint64_t now, uint64_t then)
+{
+	return then && now >= then ? (now - then) / LBFO_NS_PER_MS : 0;
+}
+
+static void services_text(struct router *r, FILE *f)
+{
+	int i, m;
+
+	for (i = 0; i < r->nsvc; i++) {
+		struct rt_service *s = &r->svc[i];
+		char allow[512];
+
+		allow_text(s->cfg, allow, sizeof(allow));
+		fprintf(f, "service %s  listen %s  policy %s  allow %s  sticky %s  group %s\n",
+			s->cfg->name, s->cfg->listen_text, lbfo_team_policy_name(&s->team),
+			allow, sticky_name(s->cfg->sticky), s->cfg->group);
+		fprintf(f, "  active %u  accepted %" PRIu64 "  new sessions %" PRIu64
+			"  sticky %" PRIu64 "  moved %" PRIu64 "  refused: acl %" PRIu64
+			" limit %" PRIu64 " per-client %" PRIu64 " no-node %" PRIu64
+			"  connect retries %" PRIu64 " failed %" PRIu64 "\n",
+			s->active, s->accepted, s->new_sessions, s->sticky_hits, s->moved,
+			s->refused_acl, s->refused_limit, s->refused_client_limit,
+			s->refused_no_node, s->retries, s->failed_connect);
+		fprintf(f, "  %-12s %-21s %-9s %6s %6s %10s %10s %12s %12s %8s\n", "NODE",
+			"ADDRESS", "STATE", "WEIGHT", "ACTIVE", "SESSIONS", "CONNS", "BYTES IN",
+			"BYTES OUT", "CONNFAIL");
+		for (m = 0; m < s->team.n; m++) {
+			const struct rt_node_cfg *nc = &r->cfg->node[s->member_node[m]];
+			const struct rt_member_stats *ms = &s->ms[m];
+			int port = nc->port[i] ? nc->port[i] : s->cfg->node_port;
+			char addr[40];
+
+			snprintf(addr, sizeof(addr), "%s:%d", nc->addr_text, port);
+			fprintf(f, "  %-12s %-21s %-9s %6u %6u %10" PRIu64 " %10" PRIu64
+				" %12" PRIu64 " %12" PRIu64 " %8" PRIu64 "\n",
+				nc->name, addr, lbfo_member_state_name(s->team.m[m].state),
+				s->team.m[m].weight, ms->active, ms->sessions, ms->conns,
+				ms->bytes_in, ms->bytes_out, ms->connect_fail);
+		}
+	}
+}
+
+static void nodes_text(struct router *r, FILE *f, uint64_t now)
+{
+	int i, k;
+
+	fprintf(f, "%-12s %-15s %-10s %8s %10s %8s %8s  %s\n", "NODE", "ADDRESS", "STATE",
+		"PRIORITY", "HEARD(ms)", "ACTIVE", "SESSIONS", "REASON");
+	for (i = 0; i < r->nnode; i++) {
+		struct rt_node *n = &r->node[i];
+		uint64_t active = 0, sessions = 0;
+
+		for (k = 0; k < r->nsvc; k++) {
+			int m = r->svc[k].node_member[i];
+
+			if (m >= 0) {
+				active += r->svc[k].ms[m].active;
+				sessions += r->svc[k].ms[m].sessions;
+			}
+		}
+		if (n->last_hello_ns)
+			fprintf(f, "%-12s %-15s %-10s %8u %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+				"  %s\n", n->cfg->name, n->cfg->addr_text,
+				rt_node_state_name(n->state), n->priority,
+				ms_since(now, n->last_hello_ns), active, sessions, n->reason);
+		else
+			fprintf(f, "%-12s %-15s %-10s %8u %10s %8" PRIu64 " %8" PRIu64 "  %s\n",
+				n->cfg->name, n->cfg->addr_text, rt_node_state_name(n->state),
+				n->priority, "-", active, sessions, n->reason);
+	}
+}
+
+static void sessions_text(struct router *r, FILE *f, uint64_t now, size_t limit)
+{
+	const struct sess *s;
+	size_t n = 0;
+
+	fprintf(f, "sessions %zu / %zu  inserted %" PRIu64 "  expired %" PRIu64
+		"  evicted %" PRIu64 "  idle timeout %u ms\n", r->sessions.n, r->sessions.cap,
+		r->sessions.inserted, r->sessions.expired, r->sessions.evicted,
+		r->cfg->session_idle_ms);
+	fprintf(f, "%-10s %-39s %6s %-10s %-12s %6s %8s %10s\n", "HANDLE", "CLIENT", "PORT",
+		"GROUP", "NODE", "OPEN", "TOTAL", "IDLE(ms)");
+	for (s = sess_next(&r->sessions, NULL); s && n < limit; s = sess_next(&r->sessions, s), n++) {
+		char a[INET6_ADDRSTRLEN];
+		struct rt_addr ra;
+		const char *group = "?";
+		int k;
+
+		memcpy(ra.b, s->key.addr, 16);
+		rt_addr_text(&ra, a, sizeof(a));
+		for (k = 0; k < r->nsvc; k++)
+			if (r->svc[k].cfg->group_id == s->key.group)
+				group = r->svc[k].cfg->group;
+		fprintf(f, "%-10" PRIu64 " %-39s %6u %-10s %-12s %6u %8" PRIu64 " %10" PRIu64 "\n",
+			s->handle, a, s->key.port, group, r->cfg->node[s->node].name, s->conns,
+			s->total, ms_since(now, s->last_ns));
+	}
+	if (n < r->sessions.n)
+		fprintf(f, "... %zu more\n", r->sessions.n - n);
+}
+
+static void disc_text(struct router *r, FILE *f)
+{
+	int e;
+
+	fprintf(f, "discovery %s  cluster %u  received %" PRIu64 "  accepted %" PRIu64
+		"  sent %" PRIu64 "  unknown-node %" PRIu64 "  unexpected %" PRIu64 "  dropped:",
+		r->cfg->discovery ? "on" : "off", r->cfg->cluster_id, r->disc_rx, r->disc_ok,
+		r->disc_tx, r->disc_unknown, r->disc_unexpected);
+	for (e = 1; e < LBFO_DISC_E__MAX; e++)
+		fprintf(f, " %s %" PRIu64, lbfo_disc_err_name(e), r->disc_drop[e]);
+	fputc('\n', f);
+}
+
+void rt_status_text(struct router *r, FILE *f, uint64_t now)
+{
+	char ra[INET_ADDRSTRLEN], ma[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &r->cfg->router_addr, ra, sizeof(ra));
+	inet_ntop(AF_INET, &r->cfg->mgmt_addr, ma, sizeof(ma));
+	fprintf(f, "router %s  management %s  up %" PRIu64 " s  connections %u  sessions %zu\n",
+		ra, ma, (uint64_t)((now - r->start_ns) / LBFO_NS_PER_SEC), r->nconns, r->sessions.n);
+	disc_text(r, f);
+	fputc('\n', f);
+	services_text(r, f);
+	fputc('\n', f);
+	nodes_text(r, f, now);
+}
+
+static void services_json(struct router *r, FILE *f)
+{
+	int i, m;
+
+	fprintf(f, "[");
+	for (i = 0; i < r->nsvc; i++) {
+		struct rt_service *s = &r->svc[i];
+		char allow[512];
+
+		allow_text(s->cfg, allow, sizeof(allow));
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, s->cfg->name);
+		fprintf(f, ",\"listen\":");
+		json_str(f, s->cfg->listen_text);
+		fprintf(f, ",\"policy\":\"%s\",\"allow\":", lbfo_team_policy_name(&s->team));
+		json_str(f, allow);
+		fprintf(f, ",\"sticky\":\"%s\",\"group\":", sticky_name(s->cfg->sticky));
+		json_str(f, s->cfg->group);
+		fprintf(f, ",\"active\":%u,\"accepted\":%" PRIu64 ",\"new_sessions\":%" PRIu64
+			",\"sticky_hits\":%" PRIu64 ",\"moved\":%" PRIu64
+			",\"refused\":{\"acl\":%" PRIu64 ",\"limit\":%" PRIu64
+			",\"client_limit\":%" PRIu64 ",\"no_node\":%" PRIu64 "}"
+			",\"connect_retries\":%" PRIu64 ",\"connect_failed\":%" PRIu64
+			",\"nodes\":[",
+			s->active, s->accepted, s->new_sessions, s->sticky_hits, s->moved,
+			s->refused_acl, s->refused_limit, s->refused_client_limit,
+			s->refused_no_node, s->retries, s->failed_connect);
+		for (m = 0; m < s->team.n; m++) {
+			const struct rt_member_stats *ms = &s->ms[m];
+
+			fprintf(f, "%s{\"name\":", m ? "," : "");
+			json_str(f, s->team.m[m].name);
+			fprintf(f, ",\"state\":\"%s\",\"weight\":%u,\"active\":%u,\"sessions\":%" PRIu64
+				",\"conns\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+				",\"connect_fail\":%" PRIu64 "}",
+				lbfo_member_state_name(s->team.m[m].state), s->team.m[m].weight,
+				ms->active, ms->sessions, ms->conns, ms->bytes_in, ms->bytes_out,
+				ms->connect_fail);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]");
+}
+
+static void nodes_json(struct router *r, FILE *f, uint64_t now)
+{
+	int i;
+
+	fprintf(f, "[");
+	for (i = 0; i < r->nnode; i++) {
+		struct rt_node *n = &r->node[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, n->cfg->name);
+		fprintf(f, ",\"address\":\"%s\",\"state\":\"%s\",\"priority\":%u,"
+			"\"heard_ms_ago\":%" PRIu64 ",\"announcements\":%" PRIu64
+			",\"joins\":%" PRIu64 ",\"fails\":%" PRIu64 ",\"leaves\":%" PRIu64
+			",\"reason\":", n->cfg->addr_text, rt_node_state_name(n->state),
+			n->priority, n->last_hello_ns ? ms_since(now, n->last_hello_ns) : 0,
+			n->hellos, n->joins, n->fails, n->leaves);
+		json_str(f, n->reason);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]");
+}
+
+static void sessions_json(struct router *r, FILE *f, uint64_t now, size_t limit)
+{
+	const struct sess *s;
+	size_t n = 0;
+
+	fprintf(f, "{\"count\":%zu,\"capacity\":%zu,\"inserted\":%" PRIu64 ",\"expired\":%"
+		PRIu64 ",\"evicted\":%" PRIu64 ",\"entries\":[", r->sessions.n, r->sessions.cap,
+		r->sessions.inserted, r->sessions.expired, r->sessions.evicted);
+	for (s = sess_next(&r->sessions, NULL); s && n < limit; s = sess_next(&r->sessions, s), n++) {
+		char a[INET6_ADDRSTRLEN];
+		struct rt_addr ra;
+
+		memcpy(ra.b, s->key.addr, 16);
+		rt_addr_text(&ra, a, sizeof(a));
+		fprintf(f, "%s{\"handle\":%" PRIu64 ",\"client\":\"%s\",\"port\":%u,\"group\":%u,"
+			"\"node\":", n ? "," : "", s->handle, a, s->key.port, s->key.group);
+		json_str(f, r->cfg->node[s->node].name);
+		fprintf(f, ",\"open\":%u,\"total\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
+			s->conns, s->total, ms_since(now, s->last_ns));
+	}
+	fprintf(f, "]}");
+}
+
+static void disc_json(struct router *r, FILE *f)
+{
+	int e;
+
+	fprintf(f, "{\"enabled\":%s,\"cluster\":%u,\"received\":%" PRIu64 ",\"accepted\":%" PRIu64
+		",\"sent\":%" PRIu64 ",\"unknown_node\":%" PRIu64 ",\"unexpected\":%" PRIu64
+		",\"dropped\":{", r->cfg->discovery ? "true" : "false", r->cfg->cluster_id,
+		r->disc_rx, r->disc_ok, r->disc_tx, r->disc_unknown, r->disc_unexpected);
+	for (e = 1; e < LBFO_DISC_E__MAX; e++)
+		fprintf(f, "%s\"%s\":%" PRIu64, e > 1 ? "," : "", lbfo_disc_err_name(e),
+			r->disc_drop[e]);
+	fprintf(f, "}}");
+}
+
+void rt_status_json(struct router *r, FILE *f, uint64_t now)
+{
+	fprintf(f, "{\"uptime_s\":%" PRIu64 ",\"connections\":%u,\"sessions\":%zu,"
+		"\"discovery\":", (uint64_t)((now - r->start_ns) / LBFO_NS_PER_SEC), r->nconns,
+		r->sessions.n);
+	disc_json(r, f);
+	fprintf(f, ",\"services\":");
+	services_json(r, f);
+	fprintf(f, ",\"nodes\":");
+	nodes_json(r, f, now);
+	fprintf(f, "}\n");
+}
+
+static void events_out(struct router *r, FILE *f, bool json)
+{
+	unsigned k;
+
+	if (json)
+		fprintf(f, "{\"events\":[");
+	for (k = 0; k < r->ev_n; k++) {
+		const struct rt_event *e = &r->events[(r->ev_head + k) % RT_EVENTS_MAX];
+		time_t t = (time_t)(e->wall_ms / 1000);
+		struct tm tm;
+		char ts[32];
+
+		localtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		if (json) {
+			fprintf(f, "%s{\"time_ms\":%" PRIu64 ",\"text\":", k ? "," : "", e->wall_ms);
+			json_str(f, e->text);
+			fprintf(f, "}");
+		} else {
+			fprintf(f, "%s.%03u %s\n", ts, (unsigned)(e->wall_ms % 1000), e->text);
+		}
+	}
+	if (json)
+		fprintf(f, "]}\n");
+}
+
+void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
+{
+	int i, m, e;
+
+#define HDR(name, type, help) fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+	HDR("lbfo_router_uptime_seconds", "gauge", "Seconds since the router started.");
+	fprintf(f, "lbfo_router_uptime_seconds %" PRIu64 "\n", (uint64_t)((now - r->start_ns) / LBFO_NS_PER_SEC));
+	HDR("lbfo_router_connections", "gauge", "Open proxied connections.");
+	fprintf(f, "lbfo_router_connections %u\n", r->nconns);
+	HDR("lbfo_router_sessions", "gauge", "Entries in the session table.");
+	fprintf(f, "lbfo_router_sessions %zu\n", r->sessions.n);
+	HDR("lbfo_router_session_evictions_total", "counter", "Sessions evicted because the table was full.");
+	fprintf(f, "lbfo_router_session_evictions_total %" PRIu64 "\n", r->sessions.evicted);
+	HDR("lbfo_router_session_expired_total", "counter", "Sessions expired after the idle timeout.");
+	fprintf(f, "lbfo_router_session_expired_total %" PRIu64 "\n", r->sessions.expired);
+	HDR("lbfo_router_service_accepted_total", "counter", "Client connections accepted on a service port.");
+	for (i = 0; i < r->nsvc; i++)
+		fprintf(f, "lbfo_router_service_accepted_total{service=\"%s\"} %" PRIu64 "\n",
+			r->svc[i].cfg->name, r->svc[i].accepted);
+	HDR("lbfo_router_service_refused_total", "counter", "Client connections refused, by reason.");
+	for (i = 0; i < r->nsvc; i++) {
+		struct rt_service *s = &r->svc[i];
+
+		fprintf(f, "lbfo_router_service_refused_total{service=\"%s\",reason=\"acl\"} %" PRIu64 "\n"
+			"lbfo_router_service_refused_total{service=\"%s\",reason=\"limit\"} %" PRIu64 "\n"
+			"lbfo_router_service_refused_total{service=\"%s\",reason=\"client_limit\"} %" PRIu64 "\n"
+			"lbfo_router_service_refused_total{service=\"%s\",reason=\"no_node\"} %" PRIu64 "\n"
+			"lbfo_router_service_refused_total{service=\"%s\",reason=\"connect\"} %" PRIu64 "\n",
+			s->cfg->name, s->refused_acl, s->cfg->name, s->refused_limit,
+			s->cfg->name, s->refused_client_limit, s->cfg->name, s->refused_no_node,
+			s->cfg->name, s->failed_connect);
+	}
+	HDR("lbfo_router_service_active", "gauge", "Open connections per service.");
+	for (i = 0; i < r->nsvc; i++)
+		fprintf(f, "lbfo_router_service_active{service=\"%s\"} %u\n", r->svc[i].cfg->name,
+			r->svc[i].active);
+	HDR("lbfo_router_service_sticky_total", "counter", "Connections sent to their session's node.");
+	for (i = 0; i < r->nsvc; i++)
+		fprintf(f, "lbfo_router_service_sticky_total{service=\"%s\"} %" PRIu64 "\n",
+			r->svc[i].cfg->name, r->svc[i].sticky_hits);
+	HDR("lbfo_router_service_connect_retries_total", "counter", "Connections retried on another node.");
+	for (i = 0; i < r->nsvc; i++)
+		fprintf(f, "lbfo_router_service_connect_retries_total{service=\"%s\"} %" PRIu64 "\n",
+			r->svc[i].cfg->name, r->svc[i].retries);
+
+#define PER_MEMBER(NAME_, type, help, fmt, expr)                                       \
+	HDR(NAME_, type, help);                                                        \
+	for (i = 0; i < r->nsvc; i++)                                                  \
+		for (m = 0; m < r->svc[i].team.n; m++)                                 \
+			fprintf(f, NAME_ "{service=\"%s\",node=\"%s\"} " fmt "\n",     \
+				r->svc[i].cfg->name, r->svc[i].team.m[m].name, expr)
+	PER_MEMBER("lbfo_router_node_sessions_total", "counter", "New sessions allocated to the node.",
+		   "%" PRIu64, r->svc[i].ms[m].sessions);
+	PER_MEMBER("lbfo_router_node_connections_total", "counter", "Connections carried by the node.",
+		   "%" PRIu64, r->svc[i].ms[m].conns);
+	PER_MEMBER("lbfo_router_node_active", "gauge", "Open connections on the node.",
+		   "%u", r->svc[i].ms[m].active);
+	PER_MEMBER("lbfo_router_node_bytes_in_total", "counter", "Bytes client to node.",
+		   "%" PRIu64, r->svc[i].ms[m].bytes_in);
+	PER_MEMBER("lbfo_router_node_bytes_out_total", "counter", "Bytes node to client.",
+		   "%" PRIu64, r->svc[i].ms[m].bytes_out);
+	PER_MEMBER("lbfo_router_node_connect_failures_total", "counter", "Failed connects to the node.",
+		   "%" PRIu64, r->svc[i].ms[m].connect_fail);
+	PER_MEMBER("lbfo_router_node_weight", "gauge", "Configured weight (allocate N times).",
+		   "%u", r->svc[i].team.m[m].weight);
+	PER_MEMBER("lbfo_router_node_usable", "gauge", "1 when the node may get new sessions.",
+		   "%d", lbfo_member_usable(&r->svc[i].team, m) ? 1 : 0);
+#undef PER_MEMBER
+	HDR("lbfo_router_node_up", "gauge", "1 when the node is announcing (or static).");
+	for (i = 0; i < r->nnode; i++)
+		fprintf(f, "lbfo_router_node_up{node=\"%s\"} %d\n", r->node[i].cfg->name,
+			r->node[i].state == RT_NODE_UP);
+	HDR("lbfo_router_node_priority", "gauge", "Last announced priority.");
+	for (i = 0; i < r->nnode; i++)
+		fprintf(f, "lbfo_router_node_priority{node=\"%s\"} %u\n", r->node[i].cfg->name,
+			r->node[i].priority);
+	HDR("lbfo_router_node_fails_total", "counter", "Times the node was failed.");
+	for (i = 0; i < r->nnode; i++)
+		fprintf(f, "lbfo_router_node_fails_total{node=\"%s\"} %" PRIu64 "\n",
+			r->node[i].cfg->name, r->node[i].fails);
+	HDR("lbfo_router_discovery_received_total", "counter", "Discovery datagrams received.");
+	fprintf(f, "lbfo_router_discovery_received_total %" PRIu64 "\n", r->disc_rx);
+	HDR("lbfo_router_discovery_accepted_total", "counter", "Valid announcements from known nodes.");
+	fprintf(f, "lbfo_router_discovery_accepted_total %" PRIu64 "\n", r->disc_ok);
+	HDR("lbfo_router_discovery_dropped_total", "counter", "Discovery datagrams dropped, by reason.");
+	for (e = 1; e < LBFO_DISC_E__MAX; e++)
+		fprintf(f, "lbfo_router_discovery_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+			lbfo_disc_err_name(e), r->disc_drop[e]);
+	fprintf(f, "lbfo_router_discovery_dropped_total{reason=\"unknown_node\"} %" PRIu64 "\n"
+		"lbfo_router_discovery_dropped_total{reason=\"unexpected\"} %" PRIu64 "\n",
+		r->disc_unknown, r->disc_unexpected);
+#undef HDR
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static int node_index(struct router *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->nnode; i++)
+		if (!strcmp(r->node[i].cfg->name, name))
+			return i;
+	return -1;
+}
+
+/* Handle one request line; the reply body goes to f. Returns 0, or -1
+ * with a message in err. */
+static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errlen,
+		  uint64_t now)
+{
+	char *tok[8], *save = NULL, *t;
+	int n = 0;
+	bool json;
+
+	for (t = strtok_r(line, " \t\r\n", &save); t && n < 8; t = strtok_r(NULL, " \t\r\n", &save))
+		tok[n++] = t;
+	if (n == 0) {
+		snprintf(err, errlen, "empty request (try 'help')");
+		return -1;
+	}
+	json = n == 2 && !strcmp(tok[1], "json");
+	if (strcmp(tok[0], "node") && strcmp(tok[0], "path") && (n > 2 || (n == 2 && !json)))
+		goto bad;
+	if (!strcmp(tok[0], "help") && n == 1) {
+		fputs(ctl_help, f);
+	} else if (!strcmp(tok[0], "status")) {
+		if (json)
+			rt_status_json(r, f, now);
+		else
+			rt_status_text(r, f, now);
+	} else if (!strcmp(tok[0], "services")) {
+		if (json) {
+			services_json(r, f);
+			fputc('\n', f);
+		} else {
+			services_text(r, f);
+		}
+	} else if (!strcmp(tok[0], "nodes")) {
+		if (json) {
+			nodes_json(r, f, now);
+			fputc('\n', f);
+		} else {
+			nodes_text(r, f, now);
+		}
+	} else if (!strcmp(tok[0], "sessions")) {
+		if (json) {
+			sessions_json(r, f, now, 100000);
+			fputc('\n', f);
+		} else {
+			sessions_text(r, f, now, 1000);
+		}
+	} else if (!strcmp(tok[0], "events")) {
+		events_out(r, f, json);
+	} else if (!strcmp(tok[0], "metrics") && n == 1) {
+		rt_metrics_text(r, f, now);
+	} else if (!strcmp(tok[0], "node") || !strcmp(tok[0], "path")) {
+		int ni;
+
+		if (n != 3)
+			goto bad;
+		ni = node_index(r, tok[2]);
+		if (ni < 0) {
+			snprintf(err, errlen, "no node '%s'", tok[2]);
+			return -1;
+		}
+		if (!strcmp(tok[1], "fail")) {
+			rt_node_down(r, ni, RT_NODE_ADMIN_DOWN, "operator", now);
+			fprintf(f, "node %s down\n", tok[2]);
+		} else if (!strcmp(tok[1], "restore")) {
+			if (r->node[ni].state == RT_NODE_UP) {
+				fprintf(f, "node %s already up\n", tok[2]);
+			} else if (r->cfg->discovery) {
+				/* Back to the discovery's judgement: up at its next
+				 * announcement. */
+				r->node[ni].state = RT_NODE_FAILED;
+				snprintf(r->node[ni].reason, sizeof(r->node[ni].reason),
+					 "restored by operator; waiting for an announcement");
+				rt_event(r, "node %s restored by operator; up at its next announcement",
+					 tok[2]);
+				fprintf(f, "node %s: up at its next announcement\n", tok[2]);
+			} else {
+				rt_node_up(r, ni, "operator", now);
+				fprintf(f, "node %s up\n", tok[2]);
+			}
+		} else {
+			snprintf(err, errlen, "node: expected fail or restore, not '%s'", tok[1]);
+			return -1;
+		}
+	} else {
+		goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "unknown request (try 'help')");
+	return -1;
+}
+
+void rt_ctl_accept(struct router *r, uint64_t now)
+{
+	for (;;) {
+		struct timeval tv = { .tv_sec = 1 };
+		char req[REQ_MAX + 1], err[256];
+		size_t len = 0;
+		char *body = NULL;
+		size_t blen = 0;
+		FILE *f;
+		int fd = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		/* Blocking, with 1 s timeouts: a request is one short line. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (len < REQ_MAX && !memchr(req, '\n', len)) {
+			ssize_t k = read(fd, req + len, REQ_MAX - len);
+
+			if (k <= 0)
+				break;
+			len += (size_t)k;
+		}
+		req[len] = '\0';
+		f = open_memstream(&body, &blen);
+		if (!f) {
+			close(fd);
+			continue;
+		}
+		if (!memchr(req, '\n', len)) {
+			fprintf(f, "error: %s\n", len >= REQ_MAX ? "request too long" :
+				"incomplete request (one line, ending in a newline)");
+		} else {
+			char *nl = memchr(req, '\n', len);
+			FILE *out;
+			char *obody = NULL;
+			size_t olen = 0;
+
+			*nl = '\0';
+			out = open_memstream(&obody, &olen);
+			if (out && ctl_do(r, req, out, err, sizeof(err), now) == 0) {
+				fclose(out);
+				fprintf(f, "ok\n");
+				fwrite(obody, 1, olen, f);
+			} else {
+				if (out)
+					fclose(out);
+				fprintf(f, "error: %s\n", out ? err : "out of memory");
+			}
+			free(obody);
+		}
+		fclose(f);
+		{
+			size_t off = 0;
+
+			while (off < blen) {
+				ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
+
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+		}
+		free(body);
+		close(fd);
+	}
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The router's side of the discovery protocol (seed 002, FIG 7-9; bytes
+ * in docs/protocol.md). Nodes announce (FIG 7); the router answers each
+ * announcement with its address (FIG 8) and, when a node joins or
+ * rejoins, tells it the router and management-node addresses (FIG 9).
+ * A node that misses miss_limit announcement periods is failed through
+ * the core; an announcement brings it back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "router.h"
+
+int rt_disc_open(struct router *r, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int one = 1;
+
+	r->disc_fd = -1;
+	if (!r->cfg->discovery)
+		return 0;
+	r->disc_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->disc_fd < 0)
+		goto sys;
+	setsockopt(r->disc_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(r->disc_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	if (bind(r->disc_fd, (struct sockaddr *)&r->cfg->disc_listen,
+		 sizeof(r->cfg->disc_listen)) < 0)
+		goto sys;
+	r->disc_ev.kind = RT_EV_DISC;
+	r->disc_ev.ptr = r;
+	ev.data.ptr = &r->disc_ev;
+	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->disc_fd, &ev) < 0)
+		goto sys;
+	return 0;
+sys:
+	{
+		char a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &r->cfg->disc_listen.sin_addr, a, sizeof(a));
+		snprintf(err, errlen, "discovery socket %s:%u: %s", a,
+			 ntohs(r->cfg->disc_listen.sin_port), strerror(errno));
+	}
+	return -1;
+}
+
+static void send_msg(struct router *r, struct rt_node *n, uint16_t type, uint16_t func)
+{
+	struct lbfo_disc_msg m = { 0 };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t buf[LBFO_DISC_LEN];
+
+	m.src_ip = ntohl(r->cfg->router_addr.s_addr);
+	m.dst_ip = n->agent_ip;
+	m.cluster = r->cfg->cluster_id;
+	m.type = type;
+	m.func = func;
+	m.router_ip = ntohl(r->cfg->router_addr.s_addr);
+	if (type == LBFO_DISC_ASSIGN)
+		m.mgmt_ip = ntohl(r->cfg->mgmt_addr.s_addr);
+	m.src_port = ntohs(r->cfg->disc_listen.sin_port);
+	m.dst_port = n->agent_port;
+	lbfo_disc_encode(&m, buf, sizeof(buf));
+	to.sin_addr.s_addr = htonl(n->agent_ip);
+	to.sin_port = htons(n->agent_port);
+	if (sendto(r->disc_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to,
+		   sizeof(to)) == (ssize_t)sizeof(buf))
+		r->disc_tx++;
+}
+
+static int node_by_ip(struct router *r, uint32_t ip)
+{
+	int i;
+
+	for (i = 0; i < r->nnode; i++)
+		if (ntohl(r->cfg->node[i].addr.s_addr) == ip)
+			return i;
+	return -1;
+}
+
+static void handle(struct router *r, const struct lbfo_disc_msg *m,
+		   const struct sockaddr_in *from, uint64_t now)
+{
+	struct rt_node *n;
+	int ni;
+
+	if (m->type != LBFO_DISC_ANNOUNCE) {
+		r->disc_unexpected++; /* replies are for nodes, not routers */
+		return;
+	}
+	ni = node_by_ip(r, m->src_ip);
+	if (ni < 0) {
+		char a[INET_ADDRSTRLEN];
+		struct in_addr ia = { .s_addr = htonl(m->src_ip) };
+
+		r->disc_unknown++;
+		if (r->disc_unknown <= 5 || r->disc_unknown % 1000 == 0) {
+			inet_ntop(AF_INET, &ia, a, sizeof(a));
+			rt_event(r, "announcement from %s, which is no [node] of this router "
+				 "(%llu so far); ignored", a, (unsigned long long)r->disc_unknown);
+		}
+		return;
+	}
+	n = &r->node[ni];
+	r->disc_ok++;
+	n->hellos++;
+	n->last_hello_ns = now;
+	n->agent_ip = ntohl(from->sin_addr.s_addr);
+	n->agent_port = ntohs(from->sin_port);
+	if (m->func == LBFO_DISC_F_LEAVE) {
+		send_msg(r, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK);
+		n->leaves++;
+		if (n->state == RT_NODE_UP)
+			rt_node_down(r, ni, RT_NODE_FAILED, "left (announced leave)", now);
+		return;
+	}
+	send_msg(r, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK); /* FIG 8 */
+	if (n->state == RT_NODE_UNKNOWN || n->state == RT_NODE_FAILED) {
+		char why[96];
+
+		n->priority = m->priority;
+		snprintf(why, sizeof(why), "announced (priority %u)", m->priority);
+		rt_node_up(r, ni, why, now);
+		send_msg(r, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
+	} else if (n->state == RT_NODE_UP && m->priority != n->priority) {
+		rt_node_priority(r, ni, m->priority, now);
+	}
+}
+
+void rt_disc_input(struct router *r, uint64_t now)
+{
+	for (;;) {
+		uint8_t buf[2048];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		struct lbfo_disc_msg m;
+		enum lbfo_disc_err e;
+		ssize_t n = recvfrom(r->disc_fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fl);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		r->disc_rx++;
+		e = lbfo_disc_check(buf, (size_t)n, r->cfg->cluster_id, &m);
+		/* The source field must be the sender: a node speaks for itself. */
+		if (e == LBFO_DISC_OK && m.type == LBFO_DISC_ANNOUNCE &&
+		    m.src_ip != ntohl(from.sin_addr.s_addr))
+			e = LBFO_DISC_E_SOURCE;
+		if (e != LBFO_DISC_OK) {
+			r->disc_drop[e]++;
+			continue;
+		}
+		handle(r, &m, &from, now);
+	}
+}
+
+void rt_disc_tick(struct router *r, uint64_t now)
+{
+	uint64_t window = (uint64_t)r->cfg->miss_limit * r->cfg->announce_interval_ms *
+			  LBFO_NS_PER_MS;
+	int i;
+
+	if (!r->cfg->discovery)
+		return;
+	for (i = 0; i < r->nnode; i++) {
+		struct rt_node *n = &r->node[i];
+
+		if (n->state == RT_NODE_UP && now - n->last_hello_ns > window) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "missed %u announcements (none for %llu ms)",
+				 r->cfg->miss_limit,
+				 (unsigned long long)((now - n->last_hello_ns) / LBFO_NS_PER_MS));
+			rt_node_down(r, i, RT_NODE_FAILED, why, now);
+		}
+	}
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lbfo-node: the node agent of seed 002. Announces the node to the
+ * router(s) every interval (FIG 7): unicast to a list, or to a broadcast
+ * address. Learns the router's address from its reply
+ * (FIG 8) and the router and management-node addresses from FIG 9, and
+ * says so on stderr (and in --state FILE). On SIGTERM/SIGINT it announces
+ * that it leaves, so the router fails it at once rather than after the
+ * detection window.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "proto.h"
+
+#define MAX_TARGETS 16
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static const char usage[] =
+"usage: lbfo-node --address IP --router IP:PORT [--router IP:PORT ...]\n"
+"                 [--cluster ID] [--priority N] [--interval MS] [--state FILE]\n"
+"\n"
+"Announces this node to lbfo-router(s) (discovery protocol, docs/protocol.md).\n"
+"  --address IP       the node's address: announcements are sent from it and\n"
+"                     name it as source (the router knows nodes by address)\n"
+"  --router IP:PORT   where to announce: a router (repeat for a unicast list),\n"
+"                     or a broadcast address\n"
+"  --cluster ID       cluster ID, 0..65535 (default 1)\n"
+"  --priority N       0..65535 (default 100); 0 asks for no new sessions (drain)\n"
+"  --interval MS      announcement period (default 1000)\n"
+"  --state FILE       rewrite 'router A\\nmanagement B\\n' there when told\n";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int parse_target(const char *s, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static void write_state(const char *file, uint32_t router, uint32_t mgmt)
+{
+	char tmp[4096], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct in_addr ra = { .s_addr = htonl(router) }, ma = { .s_addr = htonl(mgmt) };
+	FILE *f;
+
+	if (!file)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	inet_ntop(AF_INET, &ra, a, sizeof(a));
+	inet_ntop(AF_INET, &ma, b, sizeof(b));
+	fprintf(f, "router %s\nmanagement %s\n", a, b);
+	if (fclose(f) == 0)
+		rename(tmp, file);
+}
+
+static void announce(int fd, const struct sockaddr_in *to, int n, uint32_t self,
+		     uint16_t cluster, uint16_t prio, uint16_t func)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct lbfo_disc_msg m = { 0 };
+		uint8_t buf[LBFO_DISC_LEN];
+
+		m.src_ip = self;
+		m.dst_ip = ntohl(to[i].sin_addr.s_addr);
+		m.priority = prio;
+		m.cluster = cluster;
+		m.type = LBFO_DISC_ANNOUNCE;
+		m.func = func;
+		lbfo_disc_encode(&m, buf, sizeof(buf));
+		sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)&to[i], sizeof(to[i]));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "address", required_argument, NULL, 'a' },
+		{ "router", required_argument, NULL, 'r' },
+		{ "cluster", required_argument, NULL, 'c' },
+		{ "priority", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "state", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sockaddr_in to[MAX_TARGETS], self = { .sin_family = AF_INET };
+	int nto = 0, c, fd, one = 1;
+	long cluster = 1, prio = 100, interval = 1000;
+	const char *state = NULL;
+	uint32_t router = 0, mgmt = 0;
+	bool have_self = false;
+	uint64_t next = 0;
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:h", opts, NULL)) != -1) {
+		char *end = NULL;
+
+		switch (c) {
+		case 'a':
+			have_self = inet_pton(AF_INET, optarg, &self.sin_addr) == 1;
+			if (!have_self)
+				goto bad;
+			break;
+		case 'r':
+			if (nto >= MAX_TARGETS || parse_target(optarg, &to[nto]) < 0)
+				goto bad;
+			nto++;
+			break;
+		case 'c':
+			cluster = strtol(optarg, &end, 10);
+			if (*end || cluster < 0 || cluster > 65535)
+				goto bad;
+			break;
+		case 'p':
+			prio = strtol(optarg, &end, 10);
+			if (*end || prio < 0 || prio > 65535)
+				goto bad;
+			break;
+		case 'i':
+			interval = strtol(optarg, &end, 10);
+			if (*end || interval < 10 || interval > 600000)
+				goto bad;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (!have_self || !nto || optind != argc)
+		goto bad;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		perror("lbfo-node: socket");
+		return 1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&self, sizeof(self)) < 0) {
+		perror("lbfo-node: bind");
+		close(fd);
+		return 1;
+	}
+	while (!stop) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t t = now_ms();
+		int wait = next > t ? (int)(next - t) : 0;
+
+		if (t >= next) {
+			announce(fd, to, nto, ntohl(self.sin_addr.s_addr), (uint16_t)cluster,
+				 (uint16_t)prio, LBFO_DISC_F_HELLO);
+			next = t + (uint64_t)interval;
+			wait = (int)interval;
+		}
+		if (poll(&pfd, 1, wait) > 0) {
+			uint8_t buf[2048];
+			struct lbfo_disc_msg m;
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+			if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)cluster, &m))
+				continue;
+			if ((m.type == LBFO_DISC_REPLY || m.type == LBFO_DISC_ASSIGN) &&
+			    (m.router_ip != router || (m.type == LBFO_DISC_ASSIGN && m.mgmt_ip != mgmt))) {
+				char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+				struct in_addr ra, ma;
+
+				router = m.router_ip;
+				if (m.type == LBFO_DISC_ASSIGN)
+					mgmt = m.mgmt_ip;
+				ra.s_addr = htonl(router);
+				ma.s_addr = htonl(mgmt);
+				inet_ntop(AF_INET, &ra, a, sizeof(a));
+				inet_ntop(AF_INET, &ma, b, sizeof(b));
+				fprintf(stderr, "lbfo-node: router %s management %s (%s)\n", a, b,
+					lbfo_disc_type_name(m.type));
+				write_state(state, router, mgmt);
+			}
+		}
+	}
+	announce(fd, to, nto, ntohl(self.sin_addr.s_addr), (uint16_t)cluster, (uint16_t)prio,
+		 LBFO_DISC_F_LEAVE);
+	close(fd);
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return 2;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The session table of seed 002 (FIG 6): client address (and port, for a
+ * service with sticky = address+port) -> node, session handle, last use.
+ *
+ * Bounded: at most `cap` entries, all allocated up front. When it is
+ * full, inserting evicts the least recently used entry and says so.
+ * Idle entries (no open connection, unused for idle_ns) expire.
+ * Pure: time is passed in, no I/O, no clock reads.
+ */
+#ifndef LBFO_ROUTER_SESSION_H
+#define LBFO_ROUTER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Key: session group (services that share stickiness, e.g. ftp control
+ * and data), client address (IPv4 as v4-mapped IPv6), port or 0. */
+struct sess_key {
+	uint8_t addr[16];
+	uint16_t port;
+	uint16_t group;
+};
+
+struct sess {
+	struct sess_key key;
+	int node;           /* router's node index */
+	uint64_t handle;    /* session handle (FIG 6): unique, never reused */
+	uint64_t created_ns;
+	uint64_t last_ns;   /* last use: a connection opened or closed */
+	uint32_t conns;     /* open connections */
+	uint64_t total;     /* connections it has carried */
+	/* internal */
+	struct sess *hnext;
+	struct sess *lru_prev, *lru_next; /* head = most recent */
+	bool used;
+};
+
+struct sess_table {
+	struct sess *pool;
+	struct sess *free_list;  /* through hnext */
+	struct sess **bucket;
+	size_t nbucket;          /* power of two */
+	size_t cap, n;
+	struct sess *lru_head, *lru_tail;
+	uint64_t next_handle;
+	uint64_t evicted, expired, inserted;
+};
+
+/* Returns 0, or -1 when cap is 0 or memory is short. */
+int sess_table_init(struct sess_table *t, size_t cap);
+void sess_table_destroy(struct sess_table *t);
+/* Find a live entry (no side effect on its last use). */
+struct sess *sess_find(struct sess_table *t, const struct sess_key *k);
+/* Mark used at now (moves it to the head of the LRU). */
+void sess_touch(struct sess_table *t, struct sess *s, uint64_t now);
+/* Insert a new entry for k -> node. When the table is full the least
+ * recently used entry is evicted first and copied to *evicted (if
+ * non-NULL) with *did_evict = true. Returns the entry (never NULL once
+ * initialised). k must not be in the table. */
+struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
+			 int node, uint64_t now, struct sess *evicted,
+			 bool *did_evict);
+void sess_remove(struct sess_table *t, struct sess *s);
+/* Drop entries with no open connection unused for idle_ns or longer.
+ * Walks from the LRU tail, so it stops at the first recent entry.
+ * Returns the number expired. */
+size_t sess_expire(struct sess_table *t, uint64_t now, uint64_t idle_ns);
+/* Iterate from most to least recent: s = NULL starts. */
+struct sess *sess_next(const struct sess_table *t, const struct sess *s);
+
+#endif

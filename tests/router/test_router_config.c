@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Router configuration: a full file, ACL matching, and errors that name
+ * file:line: [section]: key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[64];
+
+static int load(const char *text, struct rt_config *c, char *err, size_t len)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/lbfo-rt-cfg-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	rt_config_defaults(c);
+	fd = rt_config_load(c, path, err, len);
+	unlink(path);
+	return fd;
+}
+
+static const char good[] =
+	"[router]\n"
+	"cluster_id = 7\n"
+	"discovery = 127.0.0.1:7400\n"
+	"management = 127.0.0.9\n"
+	"announce_interval_ms = 200\n"
+	"miss_limit = 3\n"
+	"session_table_size = 100\n"
+	"control = none\n"
+	"\n"
+	"[service http]\n"
+	"listen = 127.0.0.1:8080\n"
+	"policy = weighted\n"
+	"allow = any\n"
+	"nodes = n1:2, n2:1\n"
+	"port = 8081\n"
+	"\n"
+	"[service sap]\n"
+	"listen = 127.0.0.1:3200\n"
+	"policy = queue-depth\n"
+	"allow = 127.0.0.0/24, 10.1.2.3, ::1\n"
+	"nodes = n1\n"
+	"sticky = address+port\n"
+	"max_conns_per_client = 4\n"
+	"\n"
+	"[node n1]\n"
+	"address = 127.0.0.11\n"
+	"port.sap = 3300\n"
+	"[node n2]\n"
+	"address = 127.0.0.12\n";
+
+static void test_good(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(load(good, c, err, sizeof(err)), 0);
+	assert_int_equal(c->cluster_id, 7);
+	assert_true(c->discovery);
+	assert_int_equal(c->nsvc, 2);
+	assert_int_equal(c->nnode, 2);
+	assert_string_equal(c->svc[0].name, "http");
+	assert_true(c->svc[0].allow_any);
+	assert_int_equal(c->svc[0].nnodes, 2);
+	assert_int_equal(c->svc[0].nodes[0].weight, 2);
+	assert_int_equal(c->svc[0].nodes[1].weight, 1);
+	assert_int_equal(c->svc[0].node_port, 8081);
+	assert_int_equal(c->svc[1].node_port, 3200);
+	assert_int_equal(c->node[0].port[1], 3300);
+	assert_int_equal(c->svc[1].sticky, RT_STICKY_ADDRESS_PORT);
+	assert_int_equal(c->svc[1].nallow, 3);
+	assert_int_not_equal(c->svc[0].group_id, c->svc[1].group_id);
+	/* Router address defaults to the discovery address. */
+	assert_int_equal(c->router_addr.s_addr, htonl(0x7f000001));
+	free(c);
+}
+
+static void test_acl(void **state)
+{
+	struct rt_cidr cidr;
+	struct rt_addr a;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+
+	(void)state;
+	assert_int_equal(rt_parse_cidr("127.0.0.5/24", &cidr), 0);
+	inet_pton(AF_INET, "127.0.0.200", &sa.sin_addr);
+	rt_addr_from_sockaddr((struct sockaddr *)&sa, &a, NULL);
+	assert_true(rt_cidr_match(&cidr, &a));
+	inet_pton(AF_INET, "127.0.1.1", &sa.sin_addr);
+	rt_addr_from_sockaddr((struct sockaddr *)&sa, &a, NULL);
+	assert_false(rt_cidr_match(&cidr, &a));
+	assert_int_equal(rt_parse_cidr("0.0.0.0/0", &cidr), 0);
+	assert_true(rt_cidr_match(&cidr, &a));
+	assert_int_equal(rt_parse_cidr("127.0.1.1/31", &cidr), 0);
+	assert_true(rt_cidr_match(&cidr, &a));
+	assert_int_equal(rt_parse_cidr("127.0.0.1/33", &cidr), -1);
+	assert_int_equal(rt_parse_cidr("127.0.0.1/", &cidr), -1);
+	assert_int_equal(rt_parse_cidr("127.0.0/8", &cidr), -1);
+	assert_int_equal(rt_parse_cidr("", &cidr), -1);
+	assert_int_equal(rt_parse_cidr("::1/129", &cidr), -1);
+	assert_int_equal(rt_parse_cidr("fe80::/10", &cidr), 0);
+}
+
+static void expect_err(const char *text, const char *want)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "";
+
+	assert_int_equal(load(text, c, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+	assert_non_null(strstr(err, path)); /* names the file */
+	free(c);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_err("[router]\ncluster_id = 70000\n", ":2: [router]: cluster_id: invalid value '70000'");
+	expect_err("[router]\n\nbogus = 1\n", ":3: [router]: bogus: unknown key");
+	expect_err("[service a]\nlisten = 127.0.0.1\n", ":2: [service a]: listen: invalid value");
+	expect_err("[service a]\npolicy = failover\n", ":2: [service a]: policy: invalid value 'failover'");
+	expect_err("[service a]\nallow = 300.0.0.0/8\n", ":2: [service a]: allow: invalid CIDR");
+	expect_err("[service a]\nnodes = x:0\n", ":2: [service a]: nodes: invalid value '0'");
+	expect_err("[service a]\nnodes = x, x\n", "listed twice");
+	expect_err("[service a]\nsticky = mac\n", ":2: [service a]: sticky");
+	expect_err("[node n]\naddress = nowhere\n", ":2: [node n]: address");
+	expect_err("[node n]\nport.x = 0\n", ":2: [node n]: port.x");
+	expect_err("[frob]\nx = 1\n", ":2: [frob]: x: unknown section");
+	expect_err("[router]\nthis is not ini\n", ":2: syntax error");
+	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\n", "[service a] (line 2): no 'nodes'");
+	expect_err("[service a]\nlisten = 127.0.0.1:1\nnodes = n\n[node n]\naddress = 127.0.0.2\n",
+		   "[service a] (line 2): no 'allow'");
+	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\nnodes = n\n", "[node n] (line 4): no address");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_acl),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
