@@ -53,7 +53,7 @@ static const char good[] =
 	"[service sap]\n"
 	"listen = 127.0.0.1:3200\n"
 	"policy = queue-depth\n"
-	"allow = 127.0.0.0/24, 10.1.2.3, ::1\n"
+	"allow = 127.0.0.0/24, 198.18.2.3, ::1\n"
 	"nodes = n1\n"
 	"sticky = address+port\n"
 	"max_conns_per_client = 4\n"
