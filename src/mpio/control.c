@@ -34,6 +34,7 @@
 
 #include "lbfo/policy.h"
 #include "lu_internal.h"
+#include "../common/unixsock.h"
 
 #define REQ_MAX 4096
 
@@ -49,67 +50,19 @@ static const char ctl_help[] =
 
 /* ---- socket set-up -------------------------------------------------- */
 
-static int make_dirs(const char *path)
-{
-	char dir[LBFO_STR_MAX], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		make_dirs(dir);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -1;
-	}
-	return 0;
-}
-
 int lbfo_ctl_open(struct lbfo_lu *lu, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = lu->cfg.control;
-	int fd, probe, i;
-	mode_t old;
+	int i;
 
 	lu->ctl_fd = -1;
 	for (i = 0; i < LBFO_CTL_CLIENTS; i++)
 		lu->ctl_clients[i] = -1;
 	if (!path[0] || !strcmp(path, "none"))
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path '%s' is too long", path);
+	lu->ctl_fd = lbfo_unix_listen(path, 8, err, errlen);
+	if (lu->ctl_fd < 0)
 		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	make_dirs(path);
-	/* A socket that answers belongs to a live instance: refuse it. One
-	 * that does not is left over from a dead one: replace it. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		snprintf(err, errlen, "control socket %s belongs to a running lbfo instance "
-			 "(set control=PATH or control=none)", path);
-		return -1;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "control socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0177); /* mode 0600: the operator's, not everyone's */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
-		umask(old);
-		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	lu->ctl_fd = fd;
 	snprintf(lu->ctl_path, sizeof(lu->ctl_path), "%s", path);
 	return 0;
 }

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "../common/unixsock.h"
 #include "lbfo/policy.h"
 #include "router.h"
 
@@ -46,55 +47,17 @@ static const char ctl_help[] =
 	"metrics                  Prometheus text exposition\n"
 	"node fail|restore NAME   take a node out (until restore) / put it back\n";
 
-static void make_dirs(const char *path)
-{
-	char dir[RT_STR_MAX], *p;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(dir, 0755);
-			*p = '/';
-		}
-}
-
 int rt_ctl_open(struct router *r, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
 	const char *path = r->cfg->control;
-	mode_t old;
-	int probe;
 
 	r->ctl_fd = -1;
 	if (!path[0] || !strcmp(path, "none"))
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path '%s' is too long", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	make_dirs(path);
-	/* A socket that answers belongs to a live instance: refuse it. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		snprintf(err, errlen, "control socket %s belongs to a running instance", path);
-		return -1;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	r->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	r->ctl_fd = lbfo_unix_listen(path, 16, err, errlen);
 	if (r->ctl_fd < 0)
-		goto sys;
-	old = umask(0177); /* 0600: the operator's, not everyone's */
-	if (bind(r->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(r->ctl_fd, 16) < 0) {
-		umask(old);
-		goto sys;
-	}
-	umask(old);
+		return -1;
 	snprintf(r->ctl_path, sizeof(r->ctl_path), "%s", path);
 	r->ctl_ev.kind = RT_EV_CTL;
 	r->ctl_ev.ptr = r;
