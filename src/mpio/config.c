@@ -5,12 +5,12 @@
  * the key (and, from a file, the file, line and section).
  */
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/inifile.h"
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
 
@@ -328,22 +328,8 @@ struct ini_ctx {
 	int failed;
 	char section[LBFO_STR_MAX];
 	struct lbfo_path_config *path;
-	FILE *f;
 	int lineno;
 };
-
-/* Debian's libinih does not pass line numbers to the handler; we count
- * the lines ourselves in the reader (inih parses each line as soon as it
- * has read it, so the count is the handler's line). */
-static char *lbfo_ini_read(char *buf, int size, void *stream)
-{
-	struct ini_ctx *x = stream;
-	char *r = fgets(buf, size, x->f);
-
-	if (r)
-		x->lineno++;
-	return r;
-}
 
 static int ini_cb(void *user, const char *section, const char *name,
 		  const char *value)
@@ -407,16 +393,10 @@ int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file, char *err,
 	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
 	int rc;
 
-	x.f = fopen(file, "r");
-	if (!x.f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	rc = lbfo_ini_parse(file, ini_cb, &x, &x.lineno, err, errlen);
+	if (x.failed || rc < 0)
 		return -1;
-	}
-	rc = ini_parse_stream(lbfo_ini_read, &x, ini_cb, &x);
-	fclose(x.f);
-	if (x.failed)
-		return -1;
-	if (rc != 0) {
+	if (rc > 0) {
 		snprintf(err, errlen, "%s:%d: syntax error", file, rc);
 		return -1;
 	}

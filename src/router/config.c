@@ -5,12 +5,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../common/inifile.h"
 #include "lbfo/policy.h"
 #include "config.h"
 
@@ -498,21 +498,8 @@ struct ini_ctx {
 	char *err;
 	size_t errlen;
 	bool failed;
-	FILE *f;
 	int lineno;
 };
-
-/* Debian's libinih does not pass line numbers to the handler; count them
- * in the reader (inih handles each line as soon as it has read it). */
-static char *rt_ini_read(char *buf, int size, void *stream)
-{
-	struct ini_ctx *x = stream;
-	char *r = fgets(buf, size, x->f);
-
-	if (r)
-		x->lineno++;
-	return r;
-}
 
 static int ini_cb(void *user, const char *section, const char *name,
 		  const char *value)
@@ -567,16 +554,10 @@ int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errl
 	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
 	int rc;
 
-	x.f = fopen(file, "r");
-	if (!x.f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	rc = lbfo_ini_parse(file, ini_cb, &x, &x.lineno, err, errlen);
+	if (x.failed || rc < 0)
 		return -1;
-	}
-	rc = ini_parse_stream(rt_ini_read, &x, ini_cb, &x);
-	fclose(x.f);
-	if (x.failed)
-		return -1;
-	if (rc != 0) {
+	if (rc > 0) {
 		snprintf(err, errlen, "%s:%d: syntax error", file, rc);
 		return -1;
 	}
