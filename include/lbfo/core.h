@@ -31,6 +31,8 @@ extern "C" {
 #endif
 
 #define LBFO_MAX_MEMBERS 16
+/* Largest member weight (lbfo_team_set_weight, config files). */
+#define LBFO_WEIGHT_MAX 1000
 #define LBFO_NAME_MAX 32
 #define LBFO_ERR_MAX 256
 
@@ -215,6 +217,7 @@ struct lbfo_team {
 	uint64_t failovers;      /* member_failed events that moved I/O */
 	uint64_t select_calls;
 	uint64_t rotor;          /* tie-breaker state, advances on select */
+	uint32_t exclude;        /* members (bit per index) this select skips */
 	char err[LBFO_ERR_MAX];
 };
 
@@ -246,6 +249,10 @@ void lbfo_member_set_adapter(struct lbfo_team *t, int m, struct lbfo_adapter *a)
  * the old policy stays. Returns 0 or -1 with t->err. */
 int lbfo_team_set_policy(struct lbfo_team *t, const char *policy,
 			 const struct lbfo_kv *kv, size_t nkv, uint64_t now);
+/* Set a member's relative weight (1..LBFO_WEIGHT_MAX; seed 002's
+ * "allocate twice" = 2) and tell the policy, as a member change does.
+ * Returns 0 or -1 with t->err. */
+int lbfo_team_set_weight(struct lbfo_team *t, int m, uint32_t weight, uint64_t now);
 /* Set configured shares (basis points; 0 = even) and recompute. */
 int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
 			 uint32_t write_bp, uint64_t now);
@@ -254,6 +261,13 @@ int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
  * member index, LBFO_SELECT_NO_PATH or LBFO_SELECT_LU_FULL. */
 int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		     uint64_t now);
+/* As lbfo_team_select(), skipping the members whose bit (1u << index) is
+ * set in `exclude`: a caller retrying elsewhere (the router after a
+ * refused connect) asks the same policy for its next-best member. The
+ * policy's own ordering is kept; if it still answers an excluded member
+ * the first usable other member by order is taken. */
+int lbfo_team_select_excluding(struct lbfo_team *t, enum lbfo_dir dir,
+			       uint64_t bytes, uint64_t now, uint32_t exclude);
 void lbfo_team_start(struct lbfo_team *t, struct lbfo_cmd *c, int m,
 		     enum lbfo_dir dir, uint64_t bytes, uint64_t now);
 /* Returns 0, or -1 if the command was not in flight (already handed back

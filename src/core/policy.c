@@ -173,7 +173,7 @@ int lbfo_fig4_select(struct lbfo_team *t, enum lbfo_dir dir)
 
 		/* A zero share is a value of 0: never chosen. The ACTIVE
 		 * members' shares sum to 10000, so one has a share. */
-		if (m->state != LBFO_MS_ACTIVE || m->share[dir] == 0)
+		if (!lbfo_member_usable(t, i) || m->share[dir] == 0)
 			continue;
 		if (best < 0) {
 			best = i;

@@ -32,7 +32,7 @@ static int parse_weights(const char *v, uint32_t *w, char *err, size_t errlen)
 		if (i >= LBFO_MAX_MEMBERS || *p < '0' || *p > '9')
 			goto bad;
 		x = strtoul(p, &end, 10);
-		if (x < 1 || x > 1000)
+		if (x < 1 || x > LBFO_WEIGHT_MAX)
 			goto bad;
 		w[i++] = (uint32_t)x;
 		if (*end == ',')
@@ -44,8 +44,8 @@ static int parse_weights(const char *v, uint32_t *w, char *err, size_t errlen)
 	return 0;
 bad:
 	snprintf(err, errlen, "weighted: invalid value '%s' for 'weights': "
-		 "expected a comma-separated list of 1..1000, at most %d",
-		 v, LBFO_MAX_MEMBERS);
+		 "expected a comma-separated list of 1..%d, at most %d",
+		 v, LBFO_WEIGHT_MAX, LBFO_MAX_MEMBERS);
 	return -1;
 }
 

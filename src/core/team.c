@@ -116,7 +116,8 @@ static bool healthy(const struct lbfo_member *m)
 
 bool lbfo_member_usable(const struct lbfo_team *t, int m)
 {
-	return m >= 0 && m < t->n && t->m[m].state == LBFO_MS_ACTIVE;
+	return m >= 0 && m < t->n && t->m[m].state == LBFO_MS_ACTIVE &&
+	       !(t->exclude & (1u << m));
 }
 
 int lbfo_team_count(const struct lbfo_team *t, enum lbfo_member_state s)
@@ -491,6 +492,52 @@ int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
 	return 0;
 }
 
+int lbfo_team_set_weight(struct lbfo_team *t, int m, uint32_t weight, uint64_t now)
+{
+	if (m < 0 || m >= t->n) {
+		snprintf(t->err, sizeof(t->err), "no member %d", m);
+		return -1;
+	}
+	if (weight < 1 || weight > LBFO_WEIGHT_MAX) {
+		snprintf(t->err, sizeof(t->err), "member %s: weight %u out of range 1..%u",
+			 t->m[m].name, weight, LBFO_WEIGHT_MAX);
+		return -1;
+	}
+	if (t->m[m].weight == weight)
+		return 0;
+	t->m[m].weight = weight;
+	recompute(t, m, now);
+	return 0;
+}
+
+int lbfo_team_select_excluding(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
+			       uint64_t now, uint32_t exclude)
+{
+	int i, pick;
+
+	t->exclude = exclude;
+	pick = lbfo_team_select(t, dir, bytes, now);
+	if (pick == LBFO_SELECT_NO_PATH || (pick >= 0 && (exclude & (1u << pick)))) {
+		/* Only excluded members had a share, or failover mode's
+		 * current member is excluded and the rest stand by: the
+		 * next healthy member, active ones first, then by order. */
+		pick = LBFO_SELECT_NO_PATH;
+		for (i = 0; i < t->n; i++) {
+			const struct lbfo_member *m = &t->m[i];
+
+			if (!healthy(m) || (exclude & (1u << i)))
+				continue;
+			if (pick < 0 ||
+			    (m->state == LBFO_MS_ACTIVE) > (t->m[pick].state == LBFO_MS_ACTIVE) ||
+			    ((m->state == LBFO_MS_ACTIVE) == (t->m[pick].state == LBFO_MS_ACTIVE) &&
+			     m->order < t->m[pick].order))
+				pick = i;
+		}
+	}
+	t->exclude = 0;
+	return pick;
+}
+
 int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		     uint64_t now)
 {
@@ -508,7 +555,7 @@ int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		for (i = 0; i < t->n; i++) {
 			const struct lbfo_member *m = &t->m[i];
 
-			nactive += m->state == LBFO_MS_ACTIVE;
+			nactive += m->state == LBFO_MS_ACTIVE && !(t->exclude & (1u << i));
 			nhealthy += healthy(m);
 			failover |= full_share(m);
 		}

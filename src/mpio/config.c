@@ -194,7 +194,7 @@ static int set_path_key(struct lbfo_path_config *p, const char *key,
 		return 0;
 	}
 	if (!strcmp(key, "weight"))
-		return parse_u32(key, v, 1, 1000, &p->weight, err, errlen);
+		return parse_u32(key, v, 1, LBFO_WEIGHT_MAX, &p->weight, err, errlen);
 	if (!strcmp(key, "interface")) {
 		if (!v[0] || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, "..")) {
 			snprintf(err, errlen, "invalid value '%s' for 'interface': not an interface name", v);

@@ -1248,7 +1248,10 @@ struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
 			snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
 			goto fail;
 		}
-		lu->team.m[i].weight = p->cfg.weight ? p->cfg.weight : 1;
+		if (lbfo_team_set_weight(&lu->team, i, p->cfg.weight ? p->cfg.weight : 1, now) < 0) {
+			snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
+			goto fail;
+		}
 	}
 	/* Paths through a named interface share one adapter per interface,
 	 * fed from the interface's own counters. */

@@ -300,7 +300,7 @@ static int set_path_key(struct sim_path_cfg *p, int k, const char *v,
 	case 4: return parse_double(v, 0, 100, &p->read_share, why, wl);
 	case 5: return parse_double(v, 0, 100, &p->write_share, why, wl);
 	case 6:
-		if (parse_u64(v, 1, 1000, &u, why, wl) < 0)
+		if (parse_u64(v, 1, LBFO_WEIGHT_MAX, &u, why, wl) < 0)
 			return -1;
 		p->weight = (uint32_t)u;
 		return 0;

@@ -710,9 +710,10 @@ static int setup(struct sim *s, const char *policy, const struct lbfo_kv *kv,
 			snprintf(err, errlen, "path '%s': %s", pc->name, lbfo_team_error(s->t));
 			return -1;
 		}
-		/* No setter in the core API: the weight is a public field that
-		 * weighted, queue-depth and service-time read. */
-		s->t->m[m].weight = pc->weight;
+		if (lbfo_team_set_weight(s->t, m, pc->weight, 0) < 0) {
+			snprintf(err, errlen, "path '%s': %s", pc->name, lbfo_team_error(s->t));
+			return -1;
+		}
 		p->cfg = pc;
 		p->cap = pc->bandwidth_mbit * 1e6 / 8 * SIM_GOODPUT / NS_PER_S;
 		p->lat_ns = (uint64_t)llround(pc->latency_ms * 1e6);

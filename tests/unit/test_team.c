@@ -828,6 +828,93 @@ static void test_shares_sum_property(void **state)
 	}
 }
 
+/* Every policy, asked to skip members, answers another usable member or
+ * NO_PATH; never an excluded one, never a failed one; and the team's
+ * exclusion does not outlive the call. */
+static void test_select_excluding_every_policy(void **state)
+{
+	size_t npol, i;
+	const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&npol);
+
+	(void)state;
+	for (i = 0; i < npol; i++) {
+		struct lbfo_team t;
+		uint32_t mask;
+		int k;
+
+		team_make(&t, NULL, tab[i]->name, NULL, 0, 4, NULL, NULL);
+		assert_int_equal(lbfo_team_member_failed(&t, 3, -1, 0, &(struct lbfo_cmd *){ NULL }), 0);
+		for (mask = 0; mask < 16; mask++) {
+			for (k = 0; k < 8; k++) {
+				int m = lbfo_team_select_excluding(&t, LBFO_READ, 4096, 0, mask);
+				uint32_t left = ~mask & 7u; /* members 0..2 are up */
+
+				if (!left) {
+					if (m != LBFO_SELECT_NO_PATH)
+						fail_msg("%s: mask %#x: got %d, want no path",
+							 tab[i]->name, mask, m);
+					continue;
+				}
+				if (m < 0 || m > 2 || (mask & (1u << m)))
+					fail_msg("%s: mask %#x: got member %d", tab[i]->name, mask, m);
+			}
+		}
+		assert_int_equal(t.exclude, 0);
+		/* An unrestricted select still reaches every usable member. */
+		assert_true(lbfo_member_usable(&t, 0));
+		lbfo_team_destroy(&t);
+	}
+}
+
+/* Excluding keeps the policy's preference among the rest: weighted 3:2:1
+ * with the heaviest excluded splits 2:1 over the other two. */
+static void test_select_excluding_keeps_weights(void **state)
+{
+	struct lbfo_team t;
+	int hits[3] = { 0 }, k;
+
+	(void)state;
+	team_make(&t, NULL, "weighted", NULL, 0, 3, NULL, NULL);
+	assert_int_equal(lbfo_team_set_weight(&t, 0, 3, 0), 0);
+	assert_int_equal(lbfo_team_set_weight(&t, 1, 2, 0), 0);
+	for (k = 0; k < 300; k++) {
+		int m = lbfo_team_select_excluding(&t, LBFO_READ, 0, 0, 1u << 0);
+
+		assert_in_range(m, 1, 2);
+		hits[m]++;
+	}
+	assert_int_equal(hits[1], 200);
+	assert_int_equal(hits[2], 100);
+	lbfo_team_destroy(&t);
+}
+
+/* Weights changed at run time reach the policy at once; bad ones are
+ * refused with a reason naming the member. */
+static void test_set_weight(void **state)
+{
+	struct lbfo_team t;
+	int hits[2] = { 0 }, k;
+
+	(void)state;
+	team_make(&t, NULL, "weighted", NULL, 0, 2, NULL, NULL);
+	assert_int_equal(lbfo_team_set_weight(&t, 0, 0, 0), -1);
+	assert_non_null(strstr(lbfo_team_error(&t), "member p0: weight 0 out of range 1..1000"));
+	assert_int_equal(lbfo_team_set_weight(&t, 1, LBFO_WEIGHT_MAX + 1, 0), -1);
+	assert_int_equal(lbfo_team_set_weight(&t, 2, 5, 0), -1);
+	assert_non_null(strstr(lbfo_team_error(&t), "no member 2"));
+	assert_int_equal(t.m[0].weight, 1);
+	assert_int_equal(lbfo_team_set_weight(&t, 0, 2, 0), 0);
+	for (k = 0; k < 300; k++)
+		hits[lbfo_team_select(&t, LBFO_READ, 0, 0)]++;
+	assert_int_equal(hits[0], 200);
+	assert_int_equal(hits[1], 100);
+	/* least connections per unit of weight follows too */
+	assert_int_equal(lbfo_team_set_policy(&t, "queue-depth", NULL, 0, 0), 0);
+	assert_int_equal(lbfo_team_set_weight(&t, 1, 4, 0), 0);
+	assert_int_equal(lbfo_team_select(&t, LBFO_READ, 0, 0), 1);
+	lbfo_team_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -850,6 +937,9 @@ int main(void)
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_policy_switch),
 		cmocka_unit_test(test_shares_sum_property),
+		cmocka_unit_test(test_select_excluding_every_policy),
+		cmocka_unit_test(test_select_excluding_keeps_weights),
+		cmocka_unit_test(test_set_weight),
 	};
 	return cmocka_run_group_tests_name("team", tests, NULL, NULL);
 }
