@@ -338,7 +338,7 @@ static int set_nodes(struct rt_config *c, struct rt_service_cfg *s, const char *
 
 		if (colon) {
 			*colon = '\0';
-			if (parse_u32(colon + 1, 1, 1000, &w, why, len) < 0)
+			if (parse_u32(colon + 1, 1, LBFO_WEIGHT_MAX, &w, why, len) < 0)
 				return -1;
 		}
 		if (!valid_name(tok)) {

@@ -549,24 +549,13 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 	return 0;
 }
 
-/* A member for a new session, avoiding the ones already tried. */
+/* A member for a new session, avoiding the ones already tried: the
+ * policy's next best (weights and least connections still apply). */
 static int pick_member(struct rt_service *s, uint32_t tried, uint64_t now)
 {
-	int i, m;
+	int m = lbfo_team_select_excluding(&s->team, LBFO_READ, 0, now, tried);
 
-	for (i = 0; i < s->team.n + 1; i++) {
-		m = lbfo_team_select(&s->team, LBFO_READ, 0, now);
-		if (m < 0)
-			return -1;
-		if (!(tried & (1u << m)))
-			return m;
-	}
-	/* The policy keeps answering tried members (e.g. least connections
-	 * with one member far ahead): take the first usable untried one. */
-	for (m = 0; m < s->team.n; m++)
-		if (!(tried & (1u << m)) && lbfo_member_usable(&s->team, m))
-			return m;
-	return -1;
+	return m >= 0 ? m : -1;
 }
 
 static void conn_connect_failed(struct router *r, struct rt_conn *c, const char *why,
@@ -828,7 +817,10 @@ static int open_service(struct router *r, int i, char *err, size_t errlen)
 			return -1;
 		}
 		/* FIG 5's "allocate twice" is the member's weight. */
-		s->team.m[m].weight = sc->nodes[j].weight;
+		if (lbfo_team_set_weight(&s->team, m, sc->nodes[j].weight, now) < 0) {
+			snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
+			return -1;
+		}
 		s->member_node[m] = ni;
 		s->node_member[ni] = m;
 	}
