@@ -27,7 +27,7 @@ void rt_config_defaults(struct rt_config *c)
 	c->miss_limit = 3;
 	c->session_idle_ms = 300000;
 	c->session_table_size = 65536;
-	c->pipe_size = 0;
+	c->pipe_size = 256u << 10;
 	snprintf(c->control, sizeof(c->control), "/run/lbfo/router.sock");
 }
 

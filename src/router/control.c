@@ -410,6 +410,10 @@ void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
 	fprintf(f, "lbfo_router_session_evictions_total %" PRIu64 "\n", r->sessions.evicted);
 	HDR("lbfo_router_session_expired_total", "counter", "Sessions expired after the idle timeout.");
 	fprintf(f, "lbfo_router_session_expired_total %" PRIu64 "\n", r->sessions.expired);
+	HDR("lbfo_router_pipes_grown_total", "counter", "Bulk connections' pipes grown to pipe_size.");
+	fprintf(f, "lbfo_router_pipes_grown_total %" PRIu64 "\n", r->pipes_grown);
+	HDR("lbfo_router_pipe_grow_refused_total", "counter", "Pipe growths the kernel refused (pipe-pages limit).");
+	fprintf(f, "lbfo_router_pipe_grow_refused_total %" PRIu64 "\n", r->pipe_grow_refused);
 	HDR("lbfo_router_service_accepted_total", "counter", "Client connections accepted on a service port.");
 	for (i = 0; i < r->nsvc; i++)
 		fprintf(f, "lbfo_router_service_accepted_total{service=\"%s\"} %" PRIu64 "\n",

@@ -106,7 +106,7 @@ struct router {
 	uint32_t nconns;
 	int pool[256][2];           /* empty pipes kept for reuse */
 	int npool;
-	uint64_t pipe_bytes_max;
+	uint64_t pipes_grown, pipe_grow_refused; /* bulk pipes (pipe_size) */
 
 	/* discovery */
 	int disc_fd;
