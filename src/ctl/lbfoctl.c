@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * lbfoctl: see and steer a running lbfo instance through its control
- * socket (nbdkit lbfo ... control=PATH).
+ * socket: a storage LU (nbdkit lbfo ... control=PATH) or the cluster
+ * router (lbfo-router, [router] control = PATH). Both speak the same
+ * protocol (one request line; "ok\n" + body or "error: MESSAGE\n"), so
+ * lbfoctl does not need to know which one it talks to: each verb is
+ * one request, and an instance that does not know a request says so.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,24 +22,47 @@
 #include "lbfo/lu.h"
 
 static const char usage[] =
-"usage: lbfoctl [--socket PATH] COMMAND [ARGS]\n"
+"usage: lbfoctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 "\n"
-"Talks to a running lbfo instance over its control socket: --socket PATH,\n"
+"Talks to a running lbfo instance over its control socket: a storage LU\n"
+"(nbdkit lbfo ... control=PATH) or the cluster router (lbfo-router, [router]\n"
+"control = PATH, default /run/lbfo/router.sock). The socket: --socket PATH,\n"
 "else $LBFO_SOCKET, else " LBFO_DEFAULT_CONTROL ".\n"
 "\n"
-"commands:\n"
-"  status [--json]                  per path: state, role, read/write share, actual\n"
-"                                   share and MB/s over the last second, commands in\n"
-"                                   flight, latency p50/p99, errors, retries\n"
+"commands for both an LU and the router:\n"
+"  status [--json]                  LU: per path: state, role, read/write share,\n"
+"                                   actual share and MB/s over the last second,\n"
+"                                   commands in flight, latency p50/p99, errors,\n"
+"                                   retries. Router: discovery, services, nodes\n"
 "  watch [--interval S] [--count N] status, refreshed (default every 1 s, until Ctrl-C)\n"
-"  policy set NAME [KEY=VALUE ...]  switch the policy at run time (shares recomputed)\n"
-"  shares set PATH=R[/W] ...        configured read[/write] shares in percent\n"
-"  path fail PATH                   take a path out; it stays out until restore\n"
-"  path restore PATH                put it back (also reinstates after manual failback)\n"
-"  path drain PATH [--timeout S]    stop new commands on PATH and wait (default 30 s)\n"
-"                                   until none is in flight; then print 'drained'\n"
 "  events [--json]                  the last state changes, with time and reason\n"
 "  metrics                          Prometheus text exposition\n"
+"  path fail NAME                   take a path (router: a node) out; it stays out\n"
+"                                   until restore\n"
+"  path restore NAME                put it back (LU: also reinstates after manual\n"
+"                                   failback; router: the same as node restore)\n"
+"\n"
+"commands for a storage LU only:\n"
+"  policy set NAME [KEY=VALUE ...]  switch the policy at run time (shares recomputed)\n"
+"  shares set PATH=R[/W] ...        configured read[/write] shares in percent\n"
+"  path drain PATH [--timeout S]    stop new commands on PATH and wait (default 30 s)\n"
+"                                   until none is in flight; then print 'drained'\n"
+"\n"
+"commands for the router (lbfo-router) only:\n"
+"  services [--json]                per service: listen address, policy, ACL,\n"
+"                                   counters; per node: state, weight, connections,\n"
+"                                   bytes\n"
+"  nodes [--json]                   per node: state, priority, last heard, reason\n"
+"  sessions [--json]                the session table, most recent first: client,\n"
+"                                   port, group, node, connections, idle time\n"
+"  node fail NAME                   take a node out of every service; it stays out\n"
+"                                   (whatever it announces) until restore\n"
+"  node restore NAME                put it back (discovery off: at once; on: at its\n"
+"                                   next announcement)\n"
+"\n"
+"A command the instance at the socket does not know (a router command sent to\n"
+"an LU's socket, or the other way round) is refused: lbfoctl prints the\n"
+"instance's error with the socket path and exits 1.\n"
 "\n"
 "exit status: 0 done, 1 the instance refused the request or a wait timed out,\n"
 "2 bad usage, 3 no instance at the socket.\n";
@@ -128,6 +155,47 @@ static int request(const char *req, char **out)
 	return rc;
 }
 
+/* Requests only one kind of instance knows: 'R' the router, 'L' a
+ * storage LU; 'B' both. */
+static char request_kind(const char *req)
+{
+	static const char *const router_only[] = { "services", "nodes", "sessions", "node" };
+	static const char *const lu_only[] = { "policy", "shares" };
+	size_t w = strcspn(req, " ");
+	size_t i;
+
+	for (i = 0; i < sizeof(router_only) / sizeof(router_only[0]); i++)
+		if (strlen(router_only[i]) == w && !strncmp(req, router_only[i], w))
+			return 'R';
+	for (i = 0; i < sizeof(lu_only) / sizeof(lu_only[0]); i++)
+		if (strlen(lu_only[i]) == w && !strncmp(req, lu_only[i], w))
+			return 'L';
+	if (!strncmp(req, "path drain ", 11))
+		return 'L';
+	return 'B';
+}
+
+/* The instance refused `req` with `msg`: say so, naming the socket, and
+ * when the request is one the other kind of instance would know, say
+ * which kind the socket seems to belong to. */
+static void refused(const char *req, const char *msg)
+{
+	size_t n = strlen(msg);
+	char kind = request_kind(req);
+	int w = !strncmp(req, "path drain ", 11) ? 10 : (int)strcspn(req, " ");
+	bool unknown = !strncmp(msg, "unknown request", 15);
+
+	fprintf(stderr, "lbfoctl: %s: %s%s", sock_path, n ? msg : "refused (no reason given)",
+		n && msg[n - 1] == '\n' ? "" : "\n");
+	if (kind == 'R' && unknown)
+		fprintf(stderr, "lbfoctl: '%.*s' is a command of the cluster router (lbfo-router); "
+			"%s seems to be a storage LU's control socket\n", w, req, sock_path);
+	else if (kind == 'L' && (unknown || !strncmp(msg, "no node ", 8) ||
+				 !strncmp(msg, "node: ", 6)))
+		fprintf(stderr, "lbfoctl: '%.*s' is a command of a storage LU; "
+			"%s seems to be the cluster router's control socket\n", w, req, sock_path);
+}
+
 static int simple(const char *req)
 {
 	char *out;
@@ -136,7 +204,7 @@ static int simple(const char *req)
 	if (rc == 0)
 		fputs(out, stdout);
 	else if (rc == 1)
-		fprintf(stderr, "lbfoctl: %s", out);
+		refused(req, out);
 	free(out);
 	return rc;
 }
@@ -201,6 +269,8 @@ static int drain(const char *name, double timeout_s)
 	for (i = 0; i <= rounds; i++) {
 		rc = request("status json", &out);
 		if (rc) {
+			if (rc == 1)
+				refused("status json", out);
 			free(out);
 			return rc;
 		}
@@ -292,6 +362,29 @@ int main(int argc, char **argv)
 		return simple(json ? "events json" : "events");
 	if (!strcmp(cmd, "metrics") && optind == argc)
 		return simple("metrics");
+	/* The router's tables. */
+	if ((!strcmp(cmd, "services") || !strcmp(cmd, "nodes") || !strcmp(cmd, "sessions")) &&
+	    optind == argc) {
+		char req[32];
+
+		snprintf(req, sizeof(req), "%s%s", cmd, json ? " json" : "");
+		return simple(req);
+	}
+	if (!strcmp(cmd, "node") && optind + 2 == argc) {
+		const char *what = argv[optind], *name = argv[optind + 1];
+		char req[LBFO_STR_MAX];
+
+		if (strcmp(what, "fail") && strcmp(what, "restore")) {
+			fprintf(stderr, "lbfoctl: node: expected fail or restore, not '%s'\n", what);
+			return 2;
+		}
+		if (!*name || strpbrk(name, " \t\r\n") || strlen(name) > LBFO_STR_MAX - 16) {
+			fprintf(stderr, "lbfoctl: node: bad node name '%s'\n", name);
+			return 2;
+		}
+		snprintf(req, sizeof(req), "node %s %s", what, name);
+		return simple(req);
+	}
 	if (!strcmp(cmd, "watch") && optind == argc) {
 		long n;
 
@@ -301,7 +394,7 @@ int main(int argc, char **argv)
 
 			if (rc) {
 				if (rc == 1)
-					fprintf(stderr, "lbfoctl: %s", out);
+					refused("status", out);
 				free(out);
 				return rc;
 			}
@@ -329,6 +422,10 @@ int main(int argc, char **argv)
 			return drain(name, timeout_s);
 		if (strcmp(what, "fail") && strcmp(what, "restore")) {
 			fprintf(stderr, "lbfoctl: path: expected fail, restore or drain, not '%s'\n", what);
+			return 2;
+		}
+		if (!*name || strpbrk(name, " \t\r\n") || strlen(name) > LBFO_STR_MAX - 16) {
+			fprintf(stderr, "lbfoctl: path: bad name '%s'\n", name);
 			return 2;
 		}
 		snprintf(req, sizeof(req), "path %s %s", what, name);

@@ -1,0 +1,231 @@
+#!/bin/bash
+# lbfoctl against a running lbfo-router: the router verbs (services, nodes,
+# sessions, node fail|restore) on real backends (lbfo-testsrv) with real
+# client connections (curl from distinct loopback source addresses).
+# Addresses 127.0.79.x, ports 279xx (no other test uses them); discovery
+# off (static nodes). Prints "PASS name" / "FAIL name: why"; exits
+# non-zero on any failure. Every loop bounded; everything started is
+# killed on exit, also on failure.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
+CTL=$ROOT/build/src/mpio/lbfoctl
+T=$(mktemp -d /tmp/lbfo-router-ctl-test.XXXXXX)
+PIDS=()
+FAILS=0
+
+# shellcheck disable=SC2317  # run by the trap
+cleanup() {
+	local p
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+
+for x in "$B/lbfo-router" "$B/lbfo-testsrv" "$CTL"; do
+	if [ ! -x "$x" ]; then
+		fail router_ctl_build "$x missing (build with ninja -C build)"
+		exit 1
+	fi
+done
+for x in curl jq; do
+	command -v $x >/dev/null || { fail router_ctl_tools "$x not installed (scripts/setup)"; exit 1; }
+done
+
+RA=127.0.79.10; N1=127.0.79.11; N2=127.0.79.12
+SPORT=27980; NPORT=27981
+SOCK=$T/router.sock
+
+cat >"$T/router.ini" <<CFG
+[router]
+discovery = off
+control = $SOCK
+
+[service web]
+listen = $RA:$SPORT
+policy = weighted
+allow = 127.0.79.0/24
+nodes = n1:2, n2:1
+port = $NPORT
+sticky = address
+
+[node n1]
+address = $N1
+[node n2]
+address = $N2
+CFG
+
+"$B/lbfo-testsrv" --listen "$N1:$NPORT" --name n1 2>>"$T/n1.log" & PIDS+=($!)
+"$B/lbfo-testsrv" --listen "$N2:$NPORT" --name n2 2>>"$T/n2.log" & PIDS+=($!)
+"$B/lbfo-router" -c "$T/router.ini" 2>"$T/router.log" & PIDS+=($!)
+
+ctl() { "$CTL" --socket "$SOCK" "$@"; }
+# GET /node through the router from source address $1: lbfo-testsrv answers
+# with its --name (the body, also in header X-Node).
+get() { curl -s --max-time 3 --interface "$1" "http://$RA:$SPORT/node" || echo ERR; }
+
+# Router socket answering and both backends listening (bounded: 5 s).
+ready=0
+end=$((SECONDS + 5))
+for _ in $(seq 1 50); do
+	[ "$SECONDS" -le "$end" ] || break
+	if ctl status >/dev/null 2>&1 &&
+	   [ "$(curl -s --max-time 1 "http://$N1:$NPORT/node")" = n1 ] &&
+	   [ "$(curl -s --max-time 1 "http://$N2:$NPORT/node")" = n2 ]; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+	fail router_ctl_start "router or backends not up after 5 s; router log: $(tail -5 "$T/router.log")"
+	exit 1
+fi
+
+# --- real connections from distinct clients --------------------------------------
+declare -A WENT
+bad=""
+for i in 50 51 52 53 54 55; do
+	a=127.0.79.$i
+	WENT[$a]=$(get "$a")
+	case "${WENT[$a]}" in n1|n2) ;; *) bad="$bad $a:${WENT[$a]}";; esac
+done
+if [ -z "$bad" ]; then
+	pass "router_ctl_traffic (6 clients: $(for a in "${!WENT[@]}"; do echo "${a##*.}->${WENT[$a]}"; done | sort | tr '\n' ' '))"
+else
+	fail router_ctl_traffic "bad replies:$bad"
+fi
+
+# --- nodes --json: both nodes, their state; weights per service ----------------
+nj=$(ctl nodes --json); rc=$?
+nodes=$(jq -r '[.[] | "\(.name)=\(.state)"] | sort | join(" ")' <<<"$nj" 2>/dev/null)
+weights=$(ctl services --json | jq -r \
+	'[.[] | select(.name == "web") | .nodes[] | "\(.name):\(.weight):\(.state)"] | join(" ")' 2>/dev/null)
+if [ "$rc" = 0 ] && [ "$nodes" = "n1=up n2=up" ] &&
+   [ "$(jq -r '.[] | select(.name == "n1") | .address' <<<"$nj")" = "$N1" ] &&
+   [ "$weights" = "n1:2:active n2:1:active" ]; then
+	pass "router_ctl_nodes_json (nodes: $nodes; web weights/states: $weights)"
+else
+	fail router_ctl_nodes_json "rc $rc; nodes '$nodes'; web weights '$weights'; got: $nj"
+fi
+nt=$(ctl nodes)
+if [[ "$nt" == *NODE*STATE* ]] && grep -qE "^n1 +$N1 +up " <<<"$nt" && grep -qE "^n2 +$N2 +up " <<<"$nt"; then
+	pass router_ctl_nodes_text
+else
+	fail router_ctl_nodes_text "got: $nt"
+fi
+
+# --- sessions --json: each client with the node its backend answered ----------
+sj=$(ctl sessions --json); rc=$?
+bad=""
+for a in "${!WENT[@]}"; do
+	n=$(jq -r --arg a "$a" '[.entries[] | select(.client == $a) | .node] | join(",")' <<<"$sj" 2>/dev/null)
+	[ "$n" = "${WENT[$a]}" ] || bad="$bad $a: table '$n' backend '${WENT[$a]}';"
+done
+cnt=$(jq -r '.count' <<<"$sj" 2>/dev/null)
+if [ "$rc" = 0 ] && [ -z "$bad" ] && [ "$cnt" = 6 ]; then
+	pass "router_ctl_sessions_json (6 sessions, each on the node that answered)"
+else
+	fail router_ctl_sessions_json "rc $rc; count '$cnt';$bad got: $sj"
+fi
+st=$(ctl sessions)
+if [[ "$st" == "sessions 6 / "* ]] && grep -qE "^[0-9]+ +127\.0\.79\.50 .* ${WENT[127.0.79.50]} " <<<"$st"; then
+	pass router_ctl_sessions_text
+else
+	fail router_ctl_sessions_text "got: $st"
+fi
+
+# --- services: the service, its listen address, policy, ACL ---------------------
+sv=$(ctl services); rc=$?
+if [ "$rc" = 0 ] && [[ "$sv" == *"service web  listen $RA:$SPORT  policy weighted  allow 127.0.79.0/24"* ]] &&
+   [ "$(ctl --json services | jq -r '.[0].accepted')" = 6 ]; then
+	pass "router_ctl_services ($(head -1 <<<"$sv"))"
+else
+	fail router_ctl_services "rc $rc; got: $sv"
+fi
+
+# --- node fail n1: new clients all on n2; n1 admin-down -------------------------
+out=$(ctl node fail n1); rc=$?
+after=""
+for i in $(seq 60 69); do after="$after $(get "127.0.79.$i")"; done
+n1st=$(ctl nodes --json | jq -r '.[] | select(.name == "n1") | "\(.state) \(.reason)"')
+m1st=$(ctl services --json | jq -r '.[0].nodes[] | select(.name == "n1") | .state')
+on2=$(tr ' ' '\n' <<<"$after" | grep -c '^n2$')
+if [ "$rc" = 0 ] && [ "$out" = "node n1 down" ] && [ "$on2" = 10 ] &&
+   [[ "$n1st" == admin-down* ]] && [ "$m1st" = failed ] &&
+   grep -qE "^n1 +$N1 +admin-down " <<<"$(ctl nodes)"; then
+	pass "router_ctl_node_fail ('$out'; 10/10 new clients on n2; n1 $n1st, in service web $m1st)"
+else
+	fail router_ctl_node_fail "rc $rc '$out'; new clients:$after; n1 '$n1st' member '$m1st'"
+fi
+# a client that was on n1 moves to n2, and the table says so
+mover=""
+for a in "${!WENT[@]}"; do [ "${WENT[$a]}" = n1 ] && { mover=$a; break; }; done
+if [ -n "$mover" ]; then
+	now=$(get "$mover")
+	tab=$(ctl sessions --json | jq -r --arg a "$mover" '.entries[] | select(.client == $a) | .node')
+	if [ "$now" = n2 ] && [ "$tab" = n2 ]; then
+		pass "router_ctl_session_moved ($mover: n1 -> n2, in the table too)"
+	else
+		fail router_ctl_session_moved "$mover now '$now', table '$tab'"
+	fi
+fi
+
+# --- node restore n1: up, and new clients reach it again ------------------------
+out=$(ctl node restore n1); rc=$?
+back=""
+for i in $(seq 70 75); do back="$back $(get "127.0.79.$i")"; done
+n1st=$(ctl nodes --json | jq -r '.[] | select(.name == "n1") | .state')
+if [ "$rc" = 0 ] && [ "$out" = "node n1 up" ] && [ "$n1st" = up ] &&
+   [[ " $back " == *" n1 "* ]] && [[ "$back" != *ERR* ]] &&
+   ctl events | grep -q "node n1 taken down: operator"; then
+	pass "router_ctl_node_restore ('$out'; new clients:$back)"
+else
+	fail router_ctl_node_restore "rc $rc '$out'; n1 '$n1st'; new clients:$back"
+fi
+
+# --- refusals: an unknown node, a verb the router does not know -----------------
+out=$(ctl node fail nosuch 2>&1); rc=$?
+if [ "$rc" = 1 ] && [[ "$out" == *"$SOCK"*"no node 'nosuch'"* ]] &&
+   [ "$(ctl nodes --json | jq -r '[.[].state] | join(" ")')" = "up up" ]; then
+	pass "router_ctl_unknown_node (exit $rc: $out)"
+else
+	fail router_ctl_unknown_node "exit $rc: $out"
+fi
+out=$(ctl policy set round-robin 2>&1); rc=$?
+if [ "$rc" = 1 ] && [[ "$out" == *"$SOCK: unknown request"* ]] &&
+   [[ "$out" == *"'policy' is a command of a storage LU"* ]]; then
+	pass "router_ctl_lu_verb_refused (exit $rc)"
+else
+	fail router_ctl_lu_verb_refused "exit $rc: $out"
+fi
+out=$(ctl node drain n1 2>&1); rc=$?
+if [ "$rc" = 2 ] && [[ "$out" == *"node: expected fail or restore, not 'drain'"* ]]; then
+	pass router_ctl_bad_usage
+else
+	fail router_ctl_bad_usage "exit $rc: $out"
+fi
+
+# --- no instance at the socket ----------------------------------------------------
+out=$("$CTL" --socket "$T/nothing.sock" nodes 2>&1); rc=$?
+if [ "$rc" = 3 ] && [[ "$out" == *"no lbfo instance at $T/nothing.sock"* ]]; then
+	pass "router_ctl_no_socket (exit $rc: $out)"
+else
+	fail router_ctl_no_socket "exit $rc: $out"
+fi
+
+if [ "$FAILS" -ne 0 ]; then
+	echo "--- router log"; tail -30 "$T/router.log"
+	exit 1
+fi
+exit 0
