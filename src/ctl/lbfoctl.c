@@ -52,13 +52,16 @@ static const char usage[] =
 "  services [--json]                per service: listen address, policy, ACL,\n"
 "                                   counters; per node: state, weight, connections,\n"
 "                                   bytes\n"
-"  nodes [--json]                   per node: state, priority, last heard, reason\n"
+"  nodes [--json]                   per node: state, priority, last heard, weight in\n"
+"                                   each service, connections, sessions, bytes, reason\n"
 "  sessions [--json]                the session table, most recent first: client,\n"
 "                                   port, group, node, connections, idle time\n"
 "  node fail NAME                   take a node out of every service; it stays out\n"
 "                                   (whatever it announces) until restore\n"
 "  node restore NAME                put it back (discovery off: at once; on: at its\n"
 "                                   next announcement)\n"
+"  weight set SERVICE NODE N        allocate N times (1..1000) to NODE in SERVICE from\n"
+"                                   now on; existing sessions stay where they are\n"
 "\n"
 "A command the instance at the socket does not know (a router command sent to\n"
 "an LU's socket, or the other way round) is refused: lbfoctl prints the\n"
@@ -159,7 +162,8 @@ static int request(const char *req, char **out)
  * storage LU; 'B' both. */
 static char request_kind(const char *req)
 {
-	static const char *const router_only[] = { "services", "nodes", "sessions", "node" };
+	static const char *const router_only[] = { "services", "nodes", "sessions", "node",
+						   "weight" };
 	static const char *const lu_only[] = { "policy", "shares" };
 	size_t w = strcspn(req, " ");
 	size_t i;
@@ -383,6 +387,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		snprintf(req, sizeof(req), "node %s %s", what, name);
+		return simple(req);
+	}
+	if (!strcmp(cmd, "weight") && optind + 4 == argc && !strcmp(argv[optind], "set")) {
+		char req[3 * LBFO_STR_MAX];
+		int k;
+
+		for (k = optind + 1; k < argc; k++)
+			if (!*argv[k] || strpbrk(argv[k], " \t\r\n") || strlen(argv[k]) >= LBFO_STR_MAX) {
+				fprintf(stderr, "lbfoctl: weight set: bad argument '%s'\n", argv[k]);
+				return 2;
+			}
+		snprintf(req, sizeof(req), "weight %s %s %s", argv[optind + 1], argv[optind + 2],
+			 argv[optind + 3]);
 		return simple(req);
 	}
 	if (!strcmp(cmd, "watch") && optind == argc) {

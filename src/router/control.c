@@ -45,7 +45,9 @@ static const char ctl_help[] =
 	"sessions [json]          session table, most recent first\n"
 	"events [json]            the last events\n"
 	"metrics                  Prometheus text exposition\n"
-	"node fail|restore NAME   take a node out (until restore) / put it back\n";
+	"node fail|restore NAME   take a node out (until restore) / put it back\n"
+	"path fail|restore NAME   the same (lbfoctl's storage verb)\n"
+	"weight SERVICE NODE N    allocate N times (1..1000) to NODE in SERVICE\n";
 
 int rt_ctl_open(struct router *r, char *err, size_t errlen)
 {
@@ -165,34 +167,88 @@ static void services_text(struct router *r, FILE *f)
 	}
 }
 
+/* One node summed over the services it serves. */
+struct node_sum {
+	uint64_t active, sessions, conns, bytes_in, bytes_out, connect_fail;
+};
+
+static void node_sum(const struct router *r, int ni, struct node_sum *t)
+{
+	int k;
+
+	memset(t, 0, sizeof(*t));
+	for (k = 0; k < r->nsvc; k++) {
+		int m = r->svc[k].node_member[ni];
+		const struct rt_member_stats *ms;
+
+		if (m < 0)
+			continue;
+		ms = &r->svc[k].ms[m];
+		t->active += ms->active;
+		t->sessions += ms->sessions;
+		t->conns += ms->conns;
+		t->bytes_in += ms->bytes_in;
+		t->bytes_out += ms->bytes_out;
+		t->connect_fail += ms->connect_fail;
+	}
+}
+
+/* "web:2,load:1": the node's weight in each service it serves. */
+static void node_weights(const struct router *r, int ni, char *buf, size_t len)
+{
+	size_t o = 0;
+	int k;
+
+	buf[0] = '\0';
+	for (k = 0; k < r->nsvc && o < len; k++) {
+		int m = r->svc[k].node_member[ni];
+		int w;
+
+		if (m < 0)
+			continue;
+		w = snprintf(buf + o, len - o, "%s%s:%u", o ? "," : "", r->svc[k].cfg->name,
+			     r->svc[k].team.m[m].weight);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
 static void nodes_text(struct router *r, FILE *f, uint64_t now)
 {
-	int i, k;
+	int i;
 
-	fprintf(f, "%-12s %-15s %-10s %8s %10s %8s %8s  %s\n", "NODE", "ADDRESS", "STATE",
-		"PRIORITY", "HEARD(ms)", "ACTIVE", "SESSIONS", "REASON");
+	fprintf(f, "%-12s %-15s %-10s %8s %10s %-16s %6s %8s %12s %12s  %s\n", "NODE", "ADDRESS",
+		"STATE", "PRIORITY", "HEARD(ms)", "WEIGHTS", "ACTIVE", "SESSIONS", "BYTES IN",
+		"BYTES OUT", "REASON");
 	for (i = 0; i < r->nnode; i++) {
 		struct rt_node *n = &r->node[i];
-		uint64_t active = 0, sessions = 0;
+		struct node_sum t;
+		char heard[24], weights[128];
 
-		for (k = 0; k < r->nsvc; k++) {
-			int m = r->svc[k].node_member[i];
-
-			if (m >= 0) {
-				active += r->svc[k].ms[m].active;
-				sessions += r->svc[k].ms[m].sessions;
-			}
-		}
+		node_sum(r, i, &t);
+		node_weights(r, i, weights, sizeof(weights));
 		if (n->last_hello_ns)
-			fprintf(f, "%-12s %-15s %-10s %8u %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-				"  %s\n", n->cfg->name, n->cfg->addr_text,
-				rt_node_state_name(n->state), n->priority,
-				ms_since(now, n->last_hello_ns), active, sessions, n->reason);
+			snprintf(heard, sizeof(heard), "%" PRIu64, ms_since(now, n->last_hello_ns));
 		else
-			fprintf(f, "%-12s %-15s %-10s %8u %10s %8" PRIu64 " %8" PRIu64 "  %s\n",
-				n->cfg->name, n->cfg->addr_text, rt_node_state_name(n->state),
-				n->priority, "-", active, sessions, n->reason);
+			snprintf(heard, sizeof(heard), "-");
+		fprintf(f, "%-12s %-15s %-10s %8u %10s %-16s %6" PRIu64 " %8" PRIu64 " %12" PRIu64
+			" %12" PRIu64 "  %s\n", n->cfg->name, n->cfg->addr_text,
+			rt_node_state_name(n->state), n->priority, heard, weights, t.active,
+			t.sessions, t.bytes_in, t.bytes_out, n->reason);
 	}
+}
+
+static const char *group_name(const struct router *r, uint16_t id)
+{
+	int k;
+
+	for (k = 0; k < r->nsvc; k++)
+		if (r->svc[k].cfg->group_id == id)
+			return r->svc[k].cfg->group;
+	return "?";
 }
 
 static void sessions_text(struct router *r, FILE *f, uint64_t now, size_t limit)
@@ -209,14 +265,10 @@ static void sessions_text(struct router *r, FILE *f, uint64_t now, size_t limit)
 	for (s = sess_next(&r->sessions, NULL); s && n < limit; s = sess_next(&r->sessions, s), n++) {
 		char a[INET6_ADDRSTRLEN];
 		struct rt_addr ra;
-		const char *group = "?";
-		int k;
+		const char *group = group_name(r, s->key.group);
 
 		memcpy(ra.b, s->key.addr, 16);
 		rt_addr_text(&ra, a, sizeof(a));
-		for (k = 0; k < r->nsvc; k++)
-			if (r->svc[k].cfg->group_id == s->key.group)
-				group = r->svc[k].cfg->group;
 		fprintf(f, "%-10" PRIu64 " %-39s %6u %-10s %-12s %6u %8" PRIu64 " %10" PRIu64 "\n",
 			s->handle, a, s->key.port, group, r->cfg->node[s->node].name, s->conns,
 			s->total, ms_since(now, s->last_ns));
@@ -299,20 +351,41 @@ static void services_json(struct router *r, FILE *f)
 
 static void nodes_json(struct router *r, FILE *f, uint64_t now)
 {
-	int i;
+	int i, k;
 
 	fprintf(f, "[");
 	for (i = 0; i < r->nnode; i++) {
 		struct rt_node *n = &r->node[i];
+		struct node_sum t;
+		bool first = true;
 
+		node_sum(r, i, &t);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
 		json_str(f, n->cfg->name);
-		fprintf(f, ",\"address\":\"%s\",\"state\":\"%s\",\"priority\":%u,"
-			"\"heard_ms_ago\":%" PRIu64 ",\"announcements\":%" PRIu64
-			",\"joins\":%" PRIu64 ",\"fails\":%" PRIu64 ",\"leaves\":%" PRIu64
-			",\"reason\":", n->cfg->addr_text, rt_node_state_name(n->state),
-			n->priority, n->last_hello_ns ? ms_since(now, n->last_hello_ns) : 0,
-			n->hellos, n->joins, n->fails, n->leaves);
+		fprintf(f, ",\"address\":\"%s\",\"state\":\"%s\",\"priority\":%u,\"heard_ms_ago\":",
+			n->cfg->addr_text, rt_node_state_name(n->state), n->priority);
+		if (n->last_hello_ns)
+			fprintf(f, "%" PRIu64, ms_since(now, n->last_hello_ns));
+		else
+			fprintf(f, "null");
+		fprintf(f, ",\"announcements\":%" PRIu64 ",\"joins\":%" PRIu64 ",\"fails\":%" PRIu64
+			",\"leaves\":%" PRIu64 ",\"active\":%" PRIu64 ",\"sessions\":%" PRIu64
+			",\"conns\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+			",\"connect_fail\":%" PRIu64 ",\"services\":[",
+			n->hellos, n->joins, n->fails, n->leaves, t.active, t.sessions, t.conns,
+			t.bytes_in, t.bytes_out, t.connect_fail);
+		for (k = 0; k < r->nsvc; k++) {
+			int m = r->svc[k].node_member[i];
+
+			if (m < 0)
+				continue;
+			fprintf(f, "%s{\"service\":", first ? "" : ",");
+			json_str(f, r->svc[k].cfg->name);
+			fprintf(f, ",\"weight\":%u,\"state\":\"%s\"}", r->svc[k].team.m[m].weight,
+				lbfo_member_state_name(r->svc[k].team.m[m].state));
+			first = false;
+		}
+		fprintf(f, "],\"reason\":");
 		json_str(f, n->reason);
 		fprintf(f, "}");
 	}
@@ -333,8 +406,10 @@ static void sessions_json(struct router *r, FILE *f, uint64_t now, size_t limit)
 
 		memcpy(ra.b, s->key.addr, 16);
 		rt_addr_text(&ra, a, sizeof(a));
-		fprintf(f, "%s{\"handle\":%" PRIu64 ",\"client\":\"%s\",\"port\":%u,\"group\":%u,"
-			"\"node\":", n ? "," : "", s->handle, a, s->key.port, s->key.group);
+		fprintf(f, "%s{\"handle\":%" PRIu64 ",\"client\":\"%s\",\"port\":%u,\"group\":",
+			n ? "," : "", s->handle, a, s->key.port);
+		json_str(f, group_name(r, s->key.group));
+		fprintf(f, ",\"group_id\":%u,\"node\":", s->key.group);
 		json_str(f, r->cfg->node[s->node].name);
 		fprintf(f, ",\"open\":%u,\"total\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
 			s->conns, s->total, ms_since(now, s->last_ns));
@@ -505,6 +580,46 @@ static int node_index(struct router *r, const char *name)
 	return -1;
 }
 
+/* weight SERVICE NODE N: FIG 5's "allocate N times", changed at run time.
+ * Existing sessions stay where they are; new ones follow the new weight. */
+static int ctl_weight(struct router *r, int n, char **tok, FILE *f, char *err,
+		      size_t errlen, uint64_t now)
+{
+	struct rt_service *s = NULL;
+	unsigned long w;
+	char *end;
+	int i, ni, m;
+
+	if (n != 4) {
+		snprintf(err, errlen, "usage: weight SERVICE NODE N");
+		return -1;
+	}
+	for (i = 0; i < r->nsvc; i++)
+		if (!strcmp(r->svc[i].cfg->name, tok[1]))
+			s = &r->svc[i];
+	if (!s) {
+		snprintf(err, errlen, "no service '%s'", tok[1]);
+		return -1;
+	}
+	ni = node_index(r, tok[2]);
+	m = ni < 0 ? -1 : s->node_member[ni];
+	if (m < 0) {
+		snprintf(err, errlen, "node '%s' does not serve service '%s'", tok[2], tok[1]);
+		return -1;
+	}
+	errno = 0;
+	w = strtoul(tok[3], &end, 10);
+	if (errno || *end || end == tok[3] || w > UINT32_MAX ||
+	    lbfo_team_set_weight(&s->team, m, (uint32_t)w, now) < 0) {
+		snprintf(err, errlen, "weight '%s' for node %s: expected 1..%u", tok[3], tok[2],
+			 LBFO_WEIGHT_MAX);
+		return -1;
+	}
+	rt_event(r, "service %s: node %s weight set to %lu by operator", tok[1], tok[2], w);
+	fprintf(f, "service %s: node %s weight %lu\n", tok[1], tok[2], w);
+	return 0;
+}
+
 /* Handle one request line; the reply body goes to f. Returns 0, or -1
  * with a message in err. */
 static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errlen,
@@ -521,7 +636,8 @@ static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errle
 		return -1;
 	}
 	json = n == 2 && !strcmp(tok[1], "json");
-	if (strcmp(tok[0], "node") && strcmp(tok[0], "path") && (n > 2 || (n == 2 && !json)))
+	if (strcmp(tok[0], "node") && strcmp(tok[0], "path") && strcmp(tok[0], "weight") &&
+	    (n > 2 || (n == 2 && !json)))
 		goto bad;
 	if (!strcmp(tok[0], "help") && n == 1) {
 		fputs(ctl_help, f);
@@ -555,6 +671,8 @@ static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errle
 		events_out(r, f, json);
 	} else if (!strcmp(tok[0], "metrics") && n == 1) {
 		rt_metrics_text(r, f, now);
+	} else if (!strcmp(tok[0], "weight")) {
+		return ctl_weight(r, n, tok, f, err, errlen, now);
 	} else if (!strcmp(tok[0], "node") || !strcmp(tok[0], "path")) {
 		int ni;
 
@@ -581,11 +699,11 @@ static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errle
 					 tok[2]);
 				fprintf(f, "node %s: up at its next announcement\n", tok[2]);
 			} else {
-				rt_node_up(r, ni, "operator", now);
+				rt_node_up(r, ni, "restored by operator (discovery off)", now);
 				fprintf(f, "node %s up\n", tok[2]);
 			}
 		} else {
-			snprintf(err, errlen, "node: expected fail or restore, not '%s'", tok[1]);
+			snprintf(err, errlen, "%s: expected fail or restore, not '%s'", tok[0], tok[1]);
 			return -1;
 		}
 	} else {
@@ -593,7 +711,7 @@ static int ctl_do(struct router *r, char *line, FILE *f, char *err, size_t errle
 	}
 	return 0;
 bad:
-	snprintf(err, errlen, "unknown request (try 'help')");
+	snprintf(err, errlen, "unknown request '%s' (try 'help')", tok[0]);
 	return -1;
 }
 

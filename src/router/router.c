@@ -47,6 +47,7 @@ struct rt_conn {
 	bool c_eof, b_eof;    /* read side saw EOF */
 	bool c_shut, b_shut;  /* we shut the write side */
 	bool connecting, dead, started;
+	bool new_session;     /* allocated afresh, not a sticky hit */
 	bool up_stalled, down_stalled; /* pipe may be full: wait for the writer */
 	uint32_t c_mask, b_mask;       /* epoll interest registered now */
 	bool c_reg, b_reg;             /* fd is in the epoll set */
@@ -568,7 +569,6 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 	lbfo_team_start(&s->team, &c->cmd, m, LBFO_READ, 0, now);
 	c->started = true;
 	s->ms[m].active++;
-	s->ms[m].conns++;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -621,10 +621,26 @@ static void conn_connect_failed(struct router *r, struct rt_conn *c, const char 
 	m = pick_member(s, c->tried, now);
 	if (m < 0) {
 		s->failed_connect++;
+		if (c->new_session) {
+			/* No node took it: it was never a session. */
+			struct sess *se = c->handle ? sess_find(&r->sessions, &c->key) : NULL;
+
+			s->ms[old].sessions--;
+			s->new_sessions--;
+			if (se && se->handle == c->handle && se->total <= 1) {
+				sess_remove(&r->sessions, se);
+				c->handle = 0;
+			}
+		}
 		conn_close(r, c, now);
 		return;
 	}
 	s->retries++;
+	if (c->new_session) {
+		/* The new session is counted where it lands. */
+		s->ms[old].sessions--;
+		s->ms[m].sessions++;
+	}
 	if (c->handle) {
 		/* The session moves with the connection. */
 		struct sess *se = sess_find(&r->sessions, &c->key);
@@ -651,6 +667,7 @@ static void conn_connected(struct router *r, struct rt_conn *c, uint64_t now)
 		return;
 	}
 	c->connecting = false;
+	c->svc->ms[c->member].conns++;
 	conn_pump(r, c, PUMP_UP | PUMP_DOWN, now);
 }
 
@@ -705,6 +722,7 @@ static int allocate(struct router *r, struct rt_conn *c, uint64_t now)
 		return -1;
 	s->new_sessions++;
 	s->ms[m].sessions++;
+	c->new_session = true;
 	if (s->cfg->sticky == RT_STICKY_NONE)
 		return m;
 	if (se) {

@@ -194,6 +194,38 @@ else
 	fail router_ctl_node_restore "rc $rc '$out'; n1 '$n1st'; new clients:$back"
 fi
 
+# --- weight set: FIG 5's "allocate N times" changed at run time ---------------
+out=$(ctl weight set web n2 2); rc=$?
+split=""
+for i in $(seq 100 119); do split="$split $(get "127.0.79.$i")"; done
+on1=$(tr ' ' '\n' <<<"$split" | grep -c '^n1$'); on2=$(tr ' ' '\n' <<<"$split" | grep -c '^n2$')
+w2=$(ctl nodes --json | jq -r '.[] | select(.name == "n2") | .services[] | select(.service == "web") | .weight')
+if [ "$rc" = 0 ] && [ "$out" = "service web: node n2 weight 2" ] && [ "$on1" = 10 ] &&
+   [ "$on2" = 10 ] && [ "$w2" = 2 ] && ctl events | grep -q "node n2 weight set to 2 by operator"; then
+	pass "router_ctl_weight_set (2:1 -> 2:2: 20 new clients split $on1/$on2)"
+else
+	fail router_ctl_weight_set "rc $rc '$out'; split n1 $on1 n2 $on2; nodes json weight '$w2'"
+fi
+out=$(ctl weight set web n2 0 2>&1); rc=$?
+out2=$(ctl weight set mail n2 1 2>&1); rc2=$?
+if [ "$rc" = 1 ] && [[ "$out" == *"weight '0' for node n2: expected 1..1000"* ]] &&
+   [ "$rc2" = 1 ] && [[ "$out2" == *"no service 'mail'"* ]] &&
+   [ "$(ctl services --json | jq -r '.[0].nodes[] | select(.name == "n2") | .weight')" = 2 ]; then
+	pass "router_ctl_weight_refused ($out; $out2)"
+else
+	fail router_ctl_weight_refused "exit $rc: $out; exit $rc2: $out2"
+fi
+# nodes: per node bytes and sessions summed over services; sessions name their group
+nj=$(ctl nodes --json)
+b1=$(jq -r '.[] | select(.name == "n1") | .bytes_out' <<<"$nj")
+grp=$(ctl sessions --json | jq -r '[.entries[].group] | unique | join(",")')
+if [ "${b1:-0}" -gt 0 ] && [ "$grp" = web ] &&
+   [ "$(jq -r '.[] | select(.name == "n1") | .heard_ms_ago' <<<"$nj")" = null ]; then
+	pass "router_ctl_nodes_totals (n1 bytes out $b1; session group '$grp'; never heard = null)"
+else
+	fail router_ctl_nodes_totals "n1 bytes_out '$b1'; groups '$grp'; got: $nj"
+fi
+
 # --- refusals: an unknown node, a verb the router does not know -----------------
 out=$(ctl node fail nosuch 2>&1); rc=$?
 if [ "$rc" = 1 ] && [[ "$out" == *"$SOCK"*"no node 'nosuch'"* ]] &&
@@ -203,7 +235,7 @@ else
 	fail router_ctl_unknown_node "exit $rc: $out"
 fi
 out=$(ctl policy set round-robin 2>&1); rc=$?
-if [ "$rc" = 1 ] && [[ "$out" == *"$SOCK: unknown request"* ]] &&
+if [ "$rc" = 1 ] && [[ "$out" == *"$SOCK: unknown request 'policy'"* ]] &&
    [[ "$out" == *"'policy' is a command of a storage LU"* ]]; then
 	pass "router_ctl_lu_verb_refused (exit $rc)"
 else
