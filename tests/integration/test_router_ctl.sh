@@ -59,6 +59,15 @@ nodes = n1:2, n2:1
 port = $NPORT
 sticky = address
 
+; its nodes' port has no listener: every connect is refused
+[service nowhere]
+listen = $RA:27982
+policy = round-robin
+allow = 127.0.79.0/24
+nodes = n1, n2
+port = 27989
+sticky = address
+
 [node n1]
 address = $N1
 [node n2]
@@ -224,6 +233,18 @@ if [ "${b1:-0}" -gt 0 ] && [ "$grp" = web ] &&
 	pass "router_ctl_nodes_totals (n1 bytes out $b1; session group '$grp'; never heard = null)"
 else
 	fail router_ctl_nodes_totals "n1 bytes_out '$b1'; groups '$grp'; got: $nj"
+fi
+
+# --- every node refuses: the client is closed, nothing counts as a session -----
+out=$(curl -s --max-time 3 --interface 127.0.79.90 "http://$RA:27982/node"; echo "rc=$?")
+nw=$(ctl services --json | jq -c '.[] | select(.name == "nowhere") |
+	[.accepted, .new_sessions, .connect_failed, .connect_retries,
+	 ([.nodes[] | .sessions, .conns, .connect_fail] | add)]')
+in_tab=$(ctl sessions --json | jq '[.entries[] | select(.client == "127.0.79.90")] | length')
+if [[ "$out" != *n1* && "$out" != *n2* ]] && [ "$nw" = "[1,0,1,1,2]" ] && [ "$in_tab" = 0 ]; then
+	pass "router_ctl_all_refused (client closed; accepted 1, sessions 0, both nodes tried once, no table entry)"
+else
+	fail router_ctl_all_refused "curl '$out'; [accepted,new_sessions,failed,retries,node sessions+conns+connfail] $nw; table entries $in_tab"
 fi
 
 # --- refusals: an unknown node, a verb the router does not know -----------------
