@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/socket.h>
 
 #include "../common/inifile.h"
 #include "lbfo/policy.h"
@@ -27,7 +29,7 @@ void rt_config_defaults(struct rt_config *c)
 	c->miss_limit = 3;
 	c->session_idle_ms = 300000;
 	c->session_table_size = 65536;
-	c->pipe_size = 256u << 10;
+	c->pipe_size = 0;
 	snprintf(c->control, sizeof(c->control), "/run/lbfo/router.sock");
 }
 
@@ -265,7 +267,71 @@ static int parse_ipv4(const char *v, struct in_addr *a, char *why, size_t len)
 	return 0;
 }
 
-static int set_router(struct rt_config *c, const char *k, const char *v,
+bool rt_disc_is_multicast(const struct rt_config *c)
+{
+	return c->discovery && IN_MULTICAST(ntohl(c->disc_listen.sin_addr.s_addr));
+}
+
+/* A multicast discovery group: any of 224.0.0.0/4 except the blocks an
+ * any-source join (IP_ADD_MEMBERSHIP) cannot or must not use. */
+static int check_group(const char *v, struct in_addr g, char *why, size_t len)
+{
+	uint32_t a = ntohl(g.s_addr);
+
+	if ((a & 0xffffff00u) == 0xe0000000u) {
+		snprintf(why, len, "invalid value '%s': 224.0.0.0/24 is reserved for local "
+			 "network control protocols; choose a group such as one in "
+			 "239.255.0.0/16 (organization-local scope)", v);
+		return -1;
+	}
+	if ((a & 0xff000000u) == 0xe8000000u) {
+		snprintf(why, len, "invalid value '%s': 232.0.0.0/8 is for source-specific "
+			 "multicast, which needs a per-source join; choose a group such as "
+			 "one in 239.255.0.0/16", v);
+		return -1;
+	}
+	return 0;
+}
+
+/* discovery_interface: "any" / 0.0.0.0, or an address of this host (the
+ * kernel picks the interface that has it). Local = bindable. */
+static int set_disc_iface(struct rt_config *c, const char *v, char *why, size_t len)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd, rc, e;
+
+	if (!strcmp(v, "any")) {
+		c->disc_iface.s_addr = htonl(INADDR_ANY);
+		return 0;
+	}
+	if (parse_ipv4(v, &sa.sin_addr, why, len) < 0)
+		return -1;
+	if (IN_MULTICAST(ntohl(sa.sin_addr.s_addr)) ||
+	    sa.sin_addr.s_addr == htonl(INADDR_BROADCAST)) {
+		snprintf(why, len, "invalid value '%s': expected an address of this host "
+			 "(the interface to join the group on), or any", v);
+		return -1;
+	}
+	if (sa.sin_addr.s_addr != htonl(INADDR_ANY)) {
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(why, len, "cannot check '%s': socket: %s", v, strerror(errno));
+			return -1;
+		}
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		e = errno;
+		close(fd);
+		if (rc < 0) {
+			snprintf(why, len, "invalid value '%s': not an address of this host "
+				 "(bind: %s)", v, strerror(e));
+			return -1;
+		}
+	}
+	c->disc_iface = sa.sin_addr;
+	return 0;
+}
+
+static int set_router(struct rt_config *c, const char *k, const char *v, int line,
 		      char *why, size_t len)
 {
 	uint32_t x;
@@ -278,16 +344,24 @@ static int set_router(struct rt_config *c, const char *k, const char *v,
 		struct sockaddr_storage ss;
 		socklen_t sl;
 
+		c->disc_line = line;
 		if (!strcmp(v, "off") || !strcmp(v, "none")) {
 			c->discovery = false;
 			return 0;
 		}
 		if (rt_parse_hostport(v, &ss, &sl) < 0 || ss.ss_family != AF_INET) {
-			snprintf(why, len, "invalid value '%s': expected IPv4:PORT or off", v);
+			snprintf(why, len, "invalid value '%s': expected IPv4:PORT, "
+				 "MULTICAST-GROUP:PORT or off", v);
 			return -1;
 		}
 		memcpy(&c->disc_listen, &ss, sizeof(c->disc_listen));
+		if (IN_MULTICAST(ntohl(c->disc_listen.sin_addr.s_addr)) &&
+		    check_group(v, c->disc_listen.sin_addr, why, len) < 0)
+			return -1;
 		c->discovery = true;
+	} else if (!strcmp(k, "discovery_interface")) {
+		c->disc_iface_line = line;
+		return set_disc_iface(c, v, why, len);
 	} else if (!strcmp(k, "address")) {
 		return parse_ipv4(v, &c->router_addr, why, len);
 	} else if (!strcmp(k, "management")) {
@@ -311,8 +385,8 @@ static int set_router(struct rt_config *c, const char *k, const char *v,
 		}
 		snprintf(c->control, sizeof(c->control), "%s", v);
 	} else {
-		snprintf(why, len, "unknown key (expected cluster_id, discovery, address, "
-			 "management, announce_interval_ms, miss_limit, session_idle_ms, "
+		snprintf(why, len, "unknown key (expected cluster_id, discovery, "
+			 "discovery_interface, address, management, announce_interval_ms, miss_limit, session_idle_ms, "
 			 "session_table_size, max_conns, pipe_size, control)");
 		return -1;
 	}
@@ -511,7 +585,7 @@ static int ini_cb(void *user, const char *section, const char *name,
 	if (x->failed)
 		return 0;
 	if (!strcmp(section, "router")) {
-		rc = name ? set_router(x->c, name, value, why, sizeof(why)) : 0;
+		rc = name ? set_router(x->c, name, value, x->lineno, why, sizeof(why)) : 0;
 	} else if (!strncmp(section, "service ", 8)) {
 		struct rt_service_cfg *s;
 
@@ -549,6 +623,32 @@ static int ini_cb(void *user, const char *section, const char *name,
 	return 0;
 }
 
+/* The discovery keys together, with the line of the key at fault. */
+static int check_discovery(struct rt_config *c, const char *file, char *err,
+			   size_t errlen)
+{
+	char g[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &c->disc_listen.sin_addr, g, sizeof(g));
+	if (c->disc_iface_line && !rt_disc_is_multicast(c)) {
+		snprintf(err, errlen, "%s:%d: [router]: discovery_interface: only used when "
+			 "discovery is a multicast group (discovery is %s)", file,
+			 c->disc_iface_line, c->discovery ? g : "off");
+		return -1;
+	}
+	if (rt_disc_is_multicast(c) && !c->router_addr.s_addr) {
+		if (!c->disc_iface.s_addr) {
+			snprintf(err, errlen, "%s:%d: [router]: discovery: %s is a multicast "
+				 "group, not the router's address: set 'address' (told to "
+				 "nodes, FIG 8/9) or 'discovery_interface'", file,
+				 c->disc_line, g);
+			return -1;
+		}
+		c->router_addr = c->disc_iface;
+	}
+	return 0;
+}
+
 int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errlen)
 {
 	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
@@ -561,6 +661,8 @@ int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errl
 		snprintf(err, errlen, "%s:%d: syntax error", file, rc);
 		return -1;
 	}
+	if (check_discovery(c, file, err, errlen) < 0)
+		return -1;
 	{
 		char why[LBFO_ERR_MAX + 64];
 

@@ -71,7 +71,9 @@ struct rt_node_cfg {
 struct rt_config {
 	uint16_t cluster_id;
 	bool discovery;                  /* false: nodes are static, always up */
-	struct sockaddr_in disc_listen;  /* UDP */
+	struct sockaddr_in disc_listen;  /* UDP; may be an IPv4 multicast group */
+	struct in_addr disc_iface;       /* discovery_interface: joins the group there */
+	int disc_line, disc_iface_line;  /* where discovery keys were set (0 = not) */
 	struct in_addr router_addr;      /* told to nodes (FIG 8, 9) */
 	struct in_addr mgmt_addr;        /* management node (FIG 9) */
 	uint32_t announce_interval_ms;   /* nodes' period, expected */
@@ -97,6 +99,8 @@ int rt_config_check(struct rt_config *c, char *err, size_t errlen);
 /* Helpers, exported for the unit tests. */
 int rt_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 int rt_parse_cidr(const char *s, struct rt_cidr *c);
+/* True when the discovery address is an IPv4 multicast group (224.0.0.0/4). */
+bool rt_disc_is_multicast(const struct rt_config *c);
 void rt_addr_from_sockaddr(const struct sockaddr *sa, struct rt_addr *a, uint16_t *port);
 bool rt_cidr_match(const struct rt_cidr *c, const struct rt_addr *a);
 /* True when the service admits the client (allow = any, or a CIDR match). */

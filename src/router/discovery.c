@@ -6,6 +6,12 @@
  * rejoins, tells it the router and management-node addresses (FIG 9).
  * A node that misses miss_limit announcement periods is failed through
  * the core; an announcement brings it back.
+ *
+ * Nodes address announcements to the router (unicast), to a broadcast
+ * address, or to a multicast group: with `discovery = GROUP:PORT` the
+ * socket is bound to the group (so it hears that group only) and joins it
+ * on discovery_interface. Replies always go back by unicast to the
+ * announcing agent's address and port.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +23,39 @@
 #include <sys/socket.h>
 
 #include "router.h"
+
+/* Join the discovery group; on failure say which group, where and why. */
+static int join_group(struct router *r, char *err, size_t errlen)
+{
+	struct ip_mreqn mr = { .imr_address = r->cfg->disc_iface };
+	char g[INET_ADDRSTRLEN], i[INET_ADDRSTRLEN];
+	int zero = 0;
+
+	mr.imr_multiaddr = r->cfg->disc_listen.sin_addr;
+	inet_ntop(AF_INET, &mr.imr_multiaddr, g, sizeof(g));
+	if (mr.imr_address.s_addr)
+		inet_ntop(AF_INET, &mr.imr_address, i, sizeof(i));
+	else
+		snprintf(i, sizeof(i), "any");
+	if (setsockopt(r->disc_fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "discovery: cannot join multicast group %s on interface "
+			 "%s (IP_ADD_MEMBERSHIP): %s%s", g, i, strerror(e),
+			 e == ENODEV ? " (the interface needs the MULTICAST flag and a "
+			 "route for the group, e.g. ip route add 224.0.0.0/4 dev IF)" : "");
+		return -1;
+	}
+	/* Only this socket's own groups, not every group the host joined. */
+	if (setsockopt(r->disc_fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero)) < 0) {
+		snprintf(err, errlen, "discovery: multicast group %s: IP_MULTICAST_ALL: %s",
+			 g, strerror(errno));
+		return -1;
+	}
+	rt_event(r, "discovery: joined multicast group %s:%u on interface %s", g,
+		 ntohs(r->cfg->disc_listen.sin_port), i);
+	return 0;
+}
 
 int rt_disc_open(struct router *r, char *err, size_t errlen)
 {
@@ -34,6 +73,11 @@ int rt_disc_open(struct router *r, char *err, size_t errlen)
 	if (bind(r->disc_fd, (struct sockaddr *)&r->cfg->disc_listen,
 		 sizeof(r->cfg->disc_listen)) < 0)
 		goto sys;
+	if (rt_disc_is_multicast(r->cfg) && join_group(r, err, errlen) < 0) {
+		close(r->disc_fd);
+		r->disc_fd = -1;
+		return -1;
+	}
 	r->disc_ev.kind = RT_EV_DISC;
 	r->disc_ev.ptr = r;
 	ev.data.ptr = &r->disc_ev;

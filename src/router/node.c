@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * lbfo-node: the node agent of seed 002. Announces the node to the
- * router(s) every interval (FIG 7): unicast to a list, or to a broadcast
- * address. Learns the router's address from its reply
- * (FIG 8) and the router and management-node addresses from FIG 9, and
- * says so on stderr (and in --state FILE). On SIGTERM/SIGINT it announces
- * that it leaves, so the router fails it at once rather than after the
- * detection window.
+ * router(s) every interval (FIG 7): unicast to a list, to a broadcast
+ * address, or to a multicast group (sent out of --address's interface,
+ * TTL --ttl, looped back to routers on this host). Learns the router's
+ * address from its reply (FIG 8) and the router and management-node
+ * addresses from FIG 9, and says so on stderr (and in --state FILE). On
+ * SIGTERM/SIGINT it announces that it leaves, so the router fails it at
+ * once rather than after the detection window.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,16 +37,20 @@ static void on_signal(int sig)
 
 static const char usage[] =
 "usage: lbfo-node --address IP --router IP:PORT [--router IP:PORT ...]\n"
-"                 [--cluster ID] [--priority N] [--interval MS] [--state FILE]\n"
+"                 [--cluster ID] [--priority N] [--interval MS] [--ttl N]\n"
+"                 [--state FILE]\n"
 "\n"
 "Announces this node to lbfo-router(s) (discovery protocol, docs/protocol.md).\n"
 "  --address IP       the node's address: announcements are sent from it and\n"
 "                     name it as source (the router knows nodes by address)\n"
 "  --router IP:PORT   where to announce: a router (repeat for a unicast list),\n"
-"                     or a broadcast address\n"
+"                     a broadcast address, or a multicast group (224.0.0.0/4;\n"
+"                     sent out of --address's interface, which needs the\n"
+"                     MULTICAST flag and a route for the group)\n"
 "  --cluster ID       cluster ID, 0..65535 (default 1)\n"
 "  --priority N       0..65535 (default 100); 0 asks for no new sessions (drain)\n"
 "  --interval MS      announcement period (default 1000)\n"
+"  --ttl N            multicast TTL, 0..255 (default 1: this link only)\n"
 "  --state FILE       rewrite 'router A\\nmanagement B\\n' there when told\n";
 
 static uint64_t now_ms(void)
@@ -95,6 +100,34 @@ static void write_state(const char *file, uint32_t router, uint32_t mgmt)
 		rename(tmp, file);
 }
 
+/* Multicast sending options, set once when a target is a group. */
+static int set_multicast(int fd, const struct sockaddr_in *to, struct in_addr self, int ttl)
+{
+	unsigned char t = (unsigned char)ttl, loop = 1;
+	char g[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN];
+	const char *what;
+
+	inet_ntop(AF_INET, &to->sin_addr, g, sizeof(g));
+	inet_ntop(AF_INET, &self, a, sizeof(a));
+	what = "IP_MULTICAST_IF";
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &self, sizeof(self)) < 0)
+		goto bad;
+	what = "IP_MULTICAST_TTL";
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof(t)) < 0)
+		goto bad;
+	what = "IP_MULTICAST_LOOP";
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop)) < 0)
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "lbfo-node: multicast group %s: %s (interface %s): %s\n", g, what,
+		a, strerror(errno));
+	return -1;
+}
+
+/* Per target: the errno of the last failed send, to say so once per change. */
+static int send_err[MAX_TARGETS];
+
 static void announce(int fd, const struct sockaddr_in *to, int n, uint32_t self,
 		     uint16_t cluster, uint16_t prio, uint16_t func)
 {
@@ -111,7 +144,20 @@ static void announce(int fd, const struct sockaddr_in *to, int n, uint32_t self,
 		m.type = LBFO_DISC_ANNOUNCE;
 		m.func = func;
 		lbfo_disc_encode(&m, buf, sizeof(buf));
-		sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)&to[i], sizeof(to[i]));
+		if (sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)&to[i],
+			   sizeof(to[i])) == (ssize_t)sizeof(buf)) {
+			if (send_err[i])
+				fprintf(stderr, "lbfo-node: announcing to %s:%u works again\n",
+					inet_ntoa(to[i].sin_addr), ntohs(to[i].sin_port));
+			send_err[i] = 0;
+		} else if (errno != send_err[i]) {
+			send_err[i] = errno;
+			fprintf(stderr, "lbfo-node: announcing to %s:%u: %s%s\n",
+				inet_ntoa(to[i].sin_addr), ntohs(to[i].sin_port), strerror(errno),
+				IN_MULTICAST(ntohl(to[i].sin_addr.s_addr)) ?
+				" (multicast needs the MULTICAST flag on the interface and a "
+				"route for the group)" : "");
+		}
 	}
 }
 
@@ -124,19 +170,20 @@ int main(int argc, char **argv)
 		{ "priority", required_argument, NULL, 'p' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "state", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_in to[MAX_TARGETS], self = { .sin_family = AF_INET };
 	int nto = 0, c, fd, one = 1;
-	long cluster = 1, prio = 100, interval = 1000;
+	long cluster = 1, prio = 100, interval = 1000, ttl = 1;
 	const char *state = NULL;
 	uint32_t router = 0, mgmt = 0;
 	bool have_self = false;
 	uint64_t next = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:t:h", opts, NULL)) != -1) {
 		char *end = NULL;
 
 		switch (c) {
@@ -168,6 +215,11 @@ int main(int argc, char **argv)
 		case 's':
 			state = optarg;
 			break;
+		case 't':
+			ttl = strtol(optarg, &end, 10);
+			if (*end || !*optarg || ttl < 0 || ttl > 255)
+				goto bad;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -190,6 +242,14 @@ int main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	for (c = 0; c < nto; c++)
+		if (IN_MULTICAST(ntohl(to[c].sin_addr.s_addr))) {
+			if (set_multicast(fd, &to[c], self.sin_addr, (int)ttl) < 0) {
+				close(fd);
+				return 1;
+			}
+			break;
+		}
 	while (!stop) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t t = now_ms();

@@ -150,12 +150,98 @@ static void test_errors(void **state)
 	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\nnodes = n\n", "[node n] (line 4): no address");
 }
 
+/* Multicast discovery: the group is heard on discovery_interface, and the
+ * router's address (FIG 8/9) is not the group. */
+static void test_multicast(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "";
+	static const char tail[] =
+		"[service s]\nlisten = 127.0.0.1:8080\nallow = any\nnodes = n\n"
+		"[node n]\naddress = 127.0.0.11\n";
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "[router]\ndiscovery = 239.255.78.1:7400\n"
+		 "discovery_interface = 127.0.0.1\n%s", tail);
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_true(c->discovery);
+	assert_true(rt_disc_is_multicast(c));
+	assert_int_equal(c->disc_listen.sin_addr.s_addr, htonl(0xefff4e01));
+	assert_int_equal(ntohs(c->disc_listen.sin_port), 7400);
+	assert_int_equal(c->disc_iface.s_addr, htonl(0x7f000001));
+	/* No 'address': the router's address is the interface's. */
+	assert_int_equal(c->router_addr.s_addr, htonl(0x7f000001));
+
+	/* Default interface (any), 'address' given; the order does not matter. */
+	snprintf(text, sizeof(text), "[router]\naddress = 127.0.0.5\n"
+		 "discovery_interface = any\ndiscovery = 224.0.1.200:7400\n%s", tail);
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_true(rt_disc_is_multicast(c));
+	assert_int_equal(c->disc_iface.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(c->router_addr.s_addr, htonl(0x7f000005));
+
+	/* Unicast and broadcast discovery are no multicast. */
+	assert_int_equal(load(good, c, err, sizeof(err)), 0);
+	assert_false(rt_disc_is_multicast(c));
+	snprintf(text, sizeof(text), "[router]\ndiscovery = 0.0.0.0:7400\n"
+		 "address = 127.0.0.1\n%s", tail);
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_false(rt_disc_is_multicast(c));
+	free(c);
+}
+
+static int nonlocal_bind(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_nonlocal_bind", "r");
+	int v = 0;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static void test_multicast_errors(void **state)
+{
+	(void)state;
+	/* 192.0.2.1 (TEST-NET-1) is no address of this host. */
+	if (!nonlocal_bind())
+		expect_err("[router]\ndiscovery = 239.255.78.1:7400\n"
+			   "discovery_interface = 192.0.2.1\n",
+			   ":3: [router]: discovery_interface: invalid value '192.0.2.1': "
+			   "not an address of this host");
+	expect_err("[router]\ndiscovery_interface = 239.1.2.3\n",
+		   ":2: [router]: discovery_interface: invalid value '239.1.2.3'");
+	expect_err("[router]\ndiscovery_interface = eth0\n",
+		   ":2: [router]: discovery_interface: invalid value 'eth0'");
+	expect_err("[router]\ndiscovery = 224.0.0.5:7400\n",
+		   ":2: [router]: discovery: invalid value '224.0.0.5:7400': 224.0.0.0/24");
+	expect_err("[router]\n\ndiscovery = 232.1.2.3:7400\n",
+		   ":3: [router]: discovery: invalid value '232.1.2.3:7400': 232.0.0.0/8");
+	/* The interface only means something for a group. */
+	expect_err("[router]\ndiscovery = 127.0.0.1:7400\ndiscovery_interface = 127.0.0.1\n",
+		   ":3: [router]: discovery_interface: only used when discovery is a "
+		   "multicast group (discovery is 127.0.0.1)");
+	expect_err("[router]\ndiscovery_interface = 127.0.0.1\n",
+		   ":2: [router]: discovery_interface: only used when discovery is a "
+		   "multicast group (discovery is off)");
+	/* A group is not the router's address: 'address' or the interface. */
+	expect_err("[router]\ncluster_id = 7\ndiscovery = 239.255.78.1:7400\n",
+		   ":3: [router]: discovery: 239.255.78.1 is a multicast group, not the "
+		   "router's address");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_acl),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_multicast),
+		cmocka_unit_test(test_multicast_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
