@@ -715,6 +715,17 @@ bad:
 	return -1;
 }
 
+/* Placeholders until control clients are served from the event loop. */
+void rt_ctl_client_io(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now)
+{
+	(void)r, (void)e, (void)events, (void)now;
+}
+
+void rt_ctl_tick(struct router *r, uint64_t now)
+{
+	(void)r, (void)now;
+}
+
 void rt_ctl_accept(struct router *r, uint64_t now)
 {
 	for (;;) {

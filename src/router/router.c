@@ -1079,6 +1079,9 @@ int main(int argc, char **argv)
 			case RT_EV_CTL:
 				rt_ctl_accept(r, now);
 				break;
+			case RT_EV_CTL_CLIENT:
+				rt_ctl_client_io(r, e, evs[i].events, now);
+				break;
 			case RT_EV_SIGNAL:
 				r->stop = true;
 				break;
@@ -1090,6 +1093,7 @@ int main(int argc, char **argv)
 			check_connect_deadlines(r, now);
 			conn_reap(r);
 			rt_disc_tick(r, now);
+			rt_ctl_tick(r, now);
 			sess_expire(&r->sessions, now, (uint64_t)cfg.session_idle_ms * LBFO_NS_PER_MS);
 			for (i = 0; i < r->nsvc; i++)
 				lbfo_team_tick(&r->svc[i].team, now);

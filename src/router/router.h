@@ -23,7 +23,7 @@
 
 /* What an epoll registration points at. */
 enum rt_ev_kind { RT_EV_LISTEN, RT_EV_CLIENT, RT_EV_BACKEND, RT_EV_DISC,
-		  RT_EV_CTL, RT_EV_SIGNAL };
+		  RT_EV_CTL, RT_EV_CTL_CLIENT, RT_EV_SIGNAL };
 
 struct rt_ev {
 	enum rt_ev_kind kind;
@@ -89,6 +89,7 @@ struct rt_event {
 };
 
 struct rt_conn;
+struct rt_ctl_client; /* control.c */
 
 struct router {
 	struct rt_config *cfg;
@@ -118,6 +119,7 @@ struct router {
 	int ctl_fd;
 	struct rt_ev ctl_ev;
 	char ctl_path[RT_STR_MAX];
+	struct rt_ctl_client *ctl_client[RT_CTL_CLIENTS];
 
 	struct rt_event events[RT_EVENTS_MAX];
 	unsigned ev_head, ev_n;
@@ -142,6 +144,10 @@ void rt_disc_tick(struct router *r, uint64_t now);
 int rt_ctl_open(struct router *r, char *err, size_t errlen);
 void rt_ctl_close(struct router *r);
 void rt_ctl_accept(struct router *r, uint64_t now);
+/* A control client's socket is ready (e->ptr: its struct rt_ctl_client). */
+void rt_ctl_client_io(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now);
+/* Deadlines of control clients; called every tick. */
+void rt_ctl_tick(struct router *r, uint64_t now);
 /* Exposed for tests and the status file. */
 void rt_status_text(struct router *r, FILE *f, uint64_t now);
 void rt_status_json(struct router *r, FILE *f, uint64_t now);
