@@ -48,7 +48,7 @@ struct rt_conn {
 	bool c_shut, b_shut;  /* we shut the write side */
 	bool connecting, dead, started;
 	bool new_session;     /* allocated afresh, not a sticky hit */
-	bool up_stalled, down_stalled; /* pipe may be full: wait for the writer */
+	bool grow_up, grow_down; /* pipe growth done or refused */
 	uint32_t c_mask, b_mask;       /* epoll interest registered now */
 	bool c_reg, b_reg;             /* fd is in the epoll set */
 	uint64_t deadline_ns;
@@ -118,6 +118,25 @@ static void set_node_state(struct rt_node *n, enum rt_node_state st, const char 
 	snprintf(n->reason, sizeof(n->reason), "%s", why);
 }
 
+/*
+ * A failed node's connections keep running (it may only have lost its
+ * agent), but the core handed their records back when it failed. When it
+ * comes back, count them on it again, so that least connections sees the
+ * node's real load rather than an empty node (and piles new ones onto it).
+ */
+static void recount_node(struct router *r, int ni, uint64_t now)
+{
+	struct rt_conn *c;
+
+	for (c = r->conns; c; c = c->next) {
+		struct rt_service *s = c->svc;
+
+		if (c->started && c->cmd.state == LBFO_CMD_RETURNED &&
+		    s->member_node[c->member] == ni && lbfo_member_usable(&s->team, c->member))
+			lbfo_team_start(&s->team, &c->cmd, c->member, LBFO_READ, 0, now);
+	}
+}
+
 void rt_node_up(struct router *r, int ni, const char *why, uint64_t now)
 {
 	struct rt_node *n = &r->node[ni];
@@ -137,6 +156,7 @@ void rt_node_up(struct router *r, int ni, const char *why, uint64_t now)
 		if (s->team.m[m].state == LBFO_MS_PROBING)
 			lbfo_team_member_reinstate(&s->team, m, now);
 	}
+	recount_node(r, ni, now);
 	rt_node_priority(r, ni, n->priority, now);
 	rt_event(r, "node %s %s: %s", n->cfg->name, n->joins > 1 ? "rejoined" : "joined", why);
 }
@@ -263,10 +283,11 @@ static size_t get_pipe(struct router *r, int p[2])
  */
 #define RT_BULK_BYTES (1u << 20)
 
-static void grow_pipe(struct router *r, int p[2], size_t *cap)
+static void grow_pipe(struct router *r, int p[2], size_t *cap, bool *done)
 {
 	int sz;
 
+	*done = true; /* once: a refusal is not asked again */
 	if (!r->cfg->pipe_size || *cap >= r->cfg->pipe_size)
 		return;
 	sz = fcntl(p[0], F_SETPIPE_SZ, (int)r->cfg->pipe_size);
@@ -276,8 +297,6 @@ static void grow_pipe(struct router *r, int p[2], size_t *cap)
 	} else {
 		r->pipe_grow_refused++;
 	}
-	if (*cap < r->cfg->pipe_size)
-		*cap = r->cfg->pipe_size; /* do not ask again */
 }
 
 static void put_pipe(struct router *r, int p[2], size_t inpipe, size_t cap)
@@ -375,11 +394,14 @@ static void conn_reap(struct router *r)
 /*
  * Forwarding, level-triggered. Each socket's epoll interest says what it
  * is waiting for:
- *   EPOLLIN  on a source while its direction may read: no EOF yet and room
- *            in the pipe (backpressure: a full pipe stops reading its
- *            source until the destination drains it);
+ *   EPOLLIN  on a source while its pipe is empty and no EOF was read;
  *   EPOLLOUT on a destination while bytes wait in the pipe towards it.
- * So a short read or write can stop at once (epoll will say when there is
+ * A pipe with bytes in it waits for its destination alone: its source is
+ * read again once the pipe is empty (backpressure). Reading a source
+ * into a partly full pipe would gain nothing (the destination is the
+ * bottleneck) and, level-triggered, would wake the loop for every byte
+ * the source has ready while the destination is full.
+ * A short read or write can stop at once (epoll will say when there is
  * more), and in the steady state of request/response traffic a message
  * costs one splice in and one splice out, with no epoll_ctl.
  * A socket done both ways (EOF read, write side shut) leaves the set.
@@ -388,7 +410,7 @@ static void conn_reap(struct router *r)
 
 /* One direction: src -> pipe -> dst. Returns -1 on a hard error. */
 static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *src_eof,
-		bool *dst_shut, bool *stalled, uint64_t *bytes)
+		bool *dst_shut, uint64_t *bytes)
 {
 	int round;
 
@@ -398,42 +420,31 @@ static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *sr
 
 		if (*inpipe > 0) {
 			n = splice(p[0], NULL, dst, NULL, *inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n > 0) {
+			if (n > 0)
 				*inpipe -= (size_t)n;
-				*stalled = false;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
 				return -1;
-			}
 			if (*inpipe > 0)
 				break; /* dst is full: EPOLLOUT will tell */
 		}
-		if (!*src_eof && !*stalled && *inpipe < cap) {
-			size_t want = cap - *inpipe;
-
-			n = splice(src, NULL, p[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (!*src_eof) {
+			n = splice(src, NULL, p[1], NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
-				*inpipe += (size_t)n;
+				*inpipe = (size_t)n;
 				*bytes += (uint64_t)n;
-				more = (size_t)n == want; /* maybe more waiting */
+				more = (size_t)n == cap; /* maybe more waiting */
 			} else if (n == 0) {
 				*src_eof = true;
-			} else if (errno == EAGAIN) {
-				/* Nothing to read, or (with bytes in the pipe) no
-				 * pipe slot left: wait for the writer either way. */
-				if (*inpipe > 0)
-					*stalled = true;
-			} else if (errno != EINTR) {
+			} else if (errno != EAGAIN && errno != EINTR) {
 				return -1;
 			}
 			if (*inpipe > 0) {
 				n = splice(p[0], NULL, dst, NULL, *inpipe,
 					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-				if (n > 0) {
+				if (n > 0)
 					*inpipe -= (size_t)n;
-					*stalled = false;
-				} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				else if (n < 0 && errno != EAGAIN && errno != EINTR)
 					return -1;
-				}
 			}
 		}
 		if (*src_eof && *inpipe == 0 && !*dst_shut) {
@@ -479,11 +490,11 @@ static int conn_interest(struct router *r, struct rt_conn *c)
 		 * waits in its socket. */
 		return set_interest(r, c->bfd, &c->bev, &c->b_reg, &c->b_mask, EPOLLOUT, false);
 	}
-	if (!c->c_eof && !c->up_stalled && c->in_up < c->cap_up)
+	if (!c->c_eof && c->in_up == 0)
 		cm |= EPOLLIN;
 	if (c->in_down > 0)
 		cm |= EPOLLOUT;
-	if (!c->b_eof && !c->down_stalled && c->in_down < c->cap_down)
+	if (!c->b_eof && c->in_down == 0)
 		bm |= EPOLLIN;
 	if (c->in_up > 0)
 		bm |= EPOLLOUT;
@@ -507,19 +518,19 @@ static void conn_pump(struct router *r, struct rt_conn *c, unsigned dirs, uint64
 
 	if (((dirs & PUMP_UP) &&
 	     pump(c->cfd, c->bfd, c->p_up, c->cap_up, &c->in_up, &c->c_eof, &c->b_shut,
-		  &c->up_stalled, &ms->bytes_in) < 0) ||
+		  &ms->bytes_in) < 0) ||
 	    ((dirs & PUMP_DOWN) &&
 	     pump(c->bfd, c->cfd, c->p_down, c->cap_down, &c->in_down, &c->b_eof, &c->c_shut,
-		  &c->down_stalled, &ms->bytes_out) < 0)) {
+		  &ms->bytes_out) < 0)) {
 		conn_close(r, c, now);
 		return;
 	}
 	c->moved_up += ms->bytes_in - up0;
 	c->moved_down += ms->bytes_out - down0;
-	if (c->moved_up >= RT_BULK_BYTES)
-		grow_pipe(r, c->p_up, &c->cap_up);
-	if (c->moved_down >= RT_BULK_BYTES)
-		grow_pipe(r, c->p_down, &c->cap_down);
+	if (c->moved_up >= RT_BULK_BYTES && !c->grow_up)
+		grow_pipe(r, c->p_up, &c->cap_up, &c->grow_up);
+	if (c->moved_down >= RT_BULK_BYTES && !c->grow_down)
+		grow_pipe(r, c->p_down, &c->cap_down, &c->grow_down);
 	if ((c->c_eof && c->b_eof && c->b_shut && c->c_shut) || conn_interest(r, c) < 0)
 		conn_close(r, c, now);
 }
@@ -706,7 +717,11 @@ static int allocate(struct router *r, struct rt_conn *c, uint64_t now)
 		se = sess_find(&r->sessions, &c->key);
 		if (se && se->node >= 0 && se->node < r->nnode) {
 			m = s->node_member[se->node];
-			if (m >= 0 && lbfo_member_usable(&s->team, m)) {
+			/* A draining node (priority 0) takes no new sessions but
+			 * keeps its clients: an FTP data connection must follow
+			 * its control connection. */
+			if (m >= 0 && (lbfo_member_usable(&s->team, m) ||
+				       s->team.m[m].state == LBFO_MS_DRAINING)) {
 				s->sticky_hits++;
 				se->conns++;
 				se->total++;
@@ -727,6 +742,7 @@ static int allocate(struct router *r, struct rt_conn *c, uint64_t now)
 		return m;
 	if (se) {
 		se->node = s->member_node[m];
+		sess_touch(&r->sessions, se, now);
 	} else {
 		struct sess ev;
 		bool evicted;

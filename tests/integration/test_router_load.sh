@@ -1,0 +1,256 @@
+#!/bin/bash
+# lbfo-router under awkward load, on real sockets (127.0.76.x only):
+#   - a backend slower than its client: the router waits, it does not spin;
+#   - least connections after a node failed and came back counts the
+#     connections that kept running on it;
+#   - a draining node (priority 0) keeps its clients' sessions and takes
+#     no new ones.
+# Prints "PASS name" / "FAIL name: why"; exits non-zero on any failure.
+# Every loop is bounded; everything started is killed on exit.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
+CTL=$ROOT/build/src/mpio/lbfoctl
+T=$(mktemp -d /tmp/lbfo-router-load.XXXXXX)
+PIDS=()
+FAILS=0
+# python3 may be a slow shim: resolve the interpreter once.
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+
+for x in "$B/lbfo-router" "$B/lbfo-node" "$B/lbfo-testsrv" "$CTL"; do
+	[ -x "$x" ] || { fail router_load_build "$x missing (ninja -C build)"; exit 1; }
+done
+
+RA=127.0.76.1; N1=127.0.76.11; N2=127.0.76.12; N3=127.0.76.13
+DPORT=27699
+SOCK=$T/router.sock
+
+cat >"$T/router.ini" <<CFG
+[router]
+cluster_id = 3
+discovery = $RA:$DPORT
+announce_interval_ms = 100
+miss_limit = 5
+control = $SOCK
+
+; least connections over n1, n2
+[service lc]
+listen = $RA:27680
+policy = queue-depth
+allow = any
+nodes = n1, n2
+port = 27681
+sticky = none
+
+; clients stick to their node
+[service web]
+listen = $RA:27684
+policy = round-robin
+allow = any
+nodes = n1, n2
+port = 27681
+sticky = address
+
+; n3 is a backend that reads slowly
+[service slow]
+listen = $RA:27683
+policy = round-robin
+allow = any
+nodes = n3
+port = 27682
+sticky = none
+
+[node n1]
+address = $N1
+[node n2]
+address = $N2
+[node n3]
+address = $N3
+CFG
+
+ctl() { "$CTL" --socket "$SOCK" "$@"; }
+agent() { # name address [priority]
+	"$B/lbfo-node" --address "$2" --router "$RA:$DPORT" --cluster 3 --interval 100 \
+		--priority "${3:-100}" 2>>"$T/$1.agent.log" &
+	eval "AGENT_$1=$!"; PIDS+=($!)
+}
+node_field() { ctl nodes --json | jq -r --arg n "$1" ".[] | select(.name == \$n) | $2"; }
+lines_are() { [ "$(cat "$1" 2>/dev/null | wc -l)" = "$2" ]; }
+active() { # service node: open connections on it, from the metrics
+	ctl metrics | awk -v k="lbfo_router_node_active{service=\"$1\",node=\"$2\"}" '$1 == k {print $2}'
+}
+wait_for() { # tries command...: poll every 0.1 s
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+"$B/lbfo-testsrv" --listen "$N1:27681" --name n1 2>>"$T/n1.log" & PIDS+=($!)
+"$B/lbfo-testsrv" --listen "$N2:27681" --name n2 2>>"$T/n2.log" & PIDS+=($!)
+# The slow backend: reads 1 KiB every 10 ms through a 4 KiB receive buffer
+# and writes the count it got to a file when it ends.
+"$PY" - "$N3" 27682 "$T/sink.count" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(4)
+s.settimeout(20)
+c, _ = s.accept()
+got, end = 0, time.time() + 20
+while time.time() < end:
+    d = c.recv(1024)
+    if not d:
+        break
+    got += len(d)
+    with open(sys.argv[3], "w") as f:
+        f.write(str(got))
+    time.sleep(0.01)
+PY
+PIDS+=($!)
+"$B/lbfo-router" -c "$T/router.ini" 2>"$T/router.log" &
+ROUTER=$!; PIDS+=($ROUTER)
+agent n1 $N1; agent n2 $N2; agent n3 $N3
+all_up() { [ "$(ctl nodes --json 2>/dev/null | jq '[.[] | select(.state == "up")] | length')" = 3 ]; }
+if ! wait_for 50 all_up; then
+	fail router_load_start "nodes not up after 5 s: $(ctl nodes 2>&1); $(tail -3 "$T/router.log")"
+	exit 1
+fi
+
+# --- a slow backend: the router waits for it instead of spinning -------------
+# A client pushes as fast as it can for 4 s; the backend takes ~100 KB/s.
+"$PY" - "$RA" 27683 <<'PY' &
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+c.setblocking(False)
+buf, end = b"x" * 65536, time.time() + 4
+while time.time() < end:
+    try:
+        c.send(buf)
+    except BlockingIOError:
+        time.sleep(0.001)
+PY
+SRC=$!; PIDS+=($SRC)
+sleep 1
+t0=$(awk '{print $14 + $15}' "/proc/$ROUTER/stat")
+sleep 2
+t1=$(awk '{print $14 + $15}' "/proc/$ROUTER/stat")
+hz=$(getconf CLK_TCK)
+cpu=$(( (t1 - t0) * 100 / (2 * hz) ))
+got=$(cat "$T/sink.count" 2>/dev/null || echo 0)
+# Spinning was 100 % of a CPU; waiting is ~0 %.
+if [ "$cpu" -lt 20 ] && [ "$got" -gt 10000 ]; then
+	pass "router_slow_backend_no_spin (router CPU ${cpu} % over 2 s while the backend took $got bytes)"
+else
+	fail router_slow_backend_no_spin "router CPU ${cpu} % over 2 s; backend got $got bytes"
+fi
+kill "$SRC" 2>/dev/null
+
+# --- least connections after a node failed and came back ----------------------
+# Holders open N keep-alive connections each (one request each, then idle)
+# and print the node of each; they hold them until killed.
+hold() { # count file
+	"$PY" - "$RA" 27680 "$1" "$2" <<'PY' &
+import socket, sys, time
+conns = []
+with open(sys.argv[4], "w") as out:
+    for _ in range(int(sys.argv[3])):
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+        c.sendall(b"GET /node HTTP/1.1\r\nHost: x\r\n\r\n")
+        d = c.recv(4096)
+        node = d.split(b"\r\n\r\n", 1)[1].decode() if b"\r\n\r\n" in d else "ERR"
+        out.write(node + "\n")
+        out.flush()
+        conns.append(c)
+time.sleep(30)
+PY
+	PIDS+=($!)
+}
+hold 4 "$T/first.txt"
+wait_for 30 lines_are "$T/first.txt" 4
+a1=$(active lc n1); a2=$(active lc n2)
+ctl node fail n1 >/dev/null
+ctl node restore n1 >/dev/null
+n1_up() { [ "$(node_field n1 .state)" = up ]; }
+wait_for 20 n1_up
+hold 4 "$T/second.txt"
+wait_for 30 lines_are "$T/second.txt" 4
+b1=$(active lc n1); b2=$(active lc n2)
+if [ "$a1/$a2" = 2/2 ] && [ "$b1/$b2" = 4/4 ] && ! grep -q ERR "$T/first.txt" "$T/second.txt"; then
+	pass "router_least_conn_after_flap (2/2 open; n1 failed and restored; 4 more -> 4/4)"
+else
+	fail router_least_conn_after_flap "before $a1/$a2, after $b1/$b2 (want 2/2 then 4/4); second: $(tr '\n' ' ' <"$T/second.txt")"
+fi
+
+# --- a draining node keeps its clients' sessions, takes no new ones ---------------
+"$PY" - "$RA" 27684 "$T/drain.txt" <<'PY' &
+import socket, sys, time
+def get(src):
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3,
+                                 source_address=(src, 0))
+    c.sendall(b"GET /node HTTP/1.1\r\nHost: x\r\n\r\n")
+    d = c.recv(4096)
+    return c, d.split(b"\r\n\r\n", 1)[1].decode() if b"\r\n\r\n" in d else "ERR"
+with open(sys.argv[3], "w") as out:
+    keep, first = get("127.0.76.50")   # held open, like an FTP control connection
+    out.write("first " + first + "\n")
+    out.flush()
+    # wait for the test to drain that node (it touches drain.go)
+    end = time.time() + 10
+    while time.time() < end:
+        try:
+            open(sys.argv[3] + ".go").close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    c, again = get("127.0.76.50")       # the same client's data connection
+    out.write("again " + again + "\n")
+    for i in range(10):
+        c, n = get("127.0.76.%d" % (60 + i))
+        out.write("new " + n + "\n")
+    out.write("done\n")
+time.sleep(30)
+PY
+PIDS+=($!)
+wait_for 30 grep -qs "^first" "$T/drain.txt"
+X=$(awk '$1 == "first" {print $2}' "$T/drain.txt")
+if [ "$X" = n1 ] || [ "$X" = n2 ]; then
+	# Its agent restarts announcing priority 0: drain.
+	v=AGENT_$X; kill -9 "${!v}" 2>/dev/null; wait "${!v}" 2>/dev/null
+	agent "$X" "$([ "$X" = n1 ] && echo $N1 || echo $N2)" 0
+	drained() { [ "$(node_field "$X" .priority)" = 0 ]; }
+	wait_for 30 drained
+	touch "$T/drain.txt.go"
+	wait_for 50 grep -qs "^done" "$T/drain.txt"
+	again=$(awk '$1 == "again" {print $2}' "$T/drain.txt")
+	onx=$(grep -c "^new $X\$" "$T/drain.txt")
+	if [ "$again" = "$X" ] && [ "$onx" = 0 ] && [ "$(grep -c '^new n[12]$' "$T/drain.txt")" = 10 ]; then
+		pass "router_drain_keeps_sessions ($X drained: its client's second connection stayed on $X; 10/10 new clients elsewhere)"
+	else
+		fail router_drain_keeps_sessions "$X drained: client's second connection on '$again'; new clients on $X: $onx; $(tr '\n' ' ' <"$T/drain.txt")"
+	fi
+else
+	fail router_drain_keeps_sessions "first connection got '$X'"
+fi
+
+if [ "$FAILS" -ne 0 ]; then
+	echo "--- router log"; tail -20 "$T/router.log"
+	exit 1
+fi
+exit 0
