@@ -120,6 +120,8 @@ void sess_remove(struct sess_table *t, struct sess *s)
 	t->n--;
 }
 
+#define SESS_EVICT_SCAN 64
+
 struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
 			 int node, uint64_t now, struct sess *evicted,
 			 bool *did_evict)
@@ -132,12 +134,23 @@ struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
 	if (!t->cap)
 		return NULL;
 	if (!t->free_list) {
-		/* Full: the least recently used entry goes. */
+		/* Full: the least recently used entry with no open connection
+		 * goes (a client still connected keeps its node), looking at
+		 * most SESS_EVICT_SCAN entries up from the tail; failing that,
+		 * the least recently used one. */
+		struct sess *v = t->lru_tail, *x = t->lru_tail;
+		int i;
+
+		for (i = 0; x && i < SESS_EVICT_SCAN; i++, x = x->lru_prev)
+			if (x->conns == 0) {
+				v = x;
+				break;
+			}
 		if (evicted)
-			*evicted = *t->lru_tail;
+			*evicted = *v;
 		if (did_evict)
 			*did_evict = true;
-		sess_remove(t, t->lru_tail);
+		sess_remove(t, v);
 		t->evicted++;
 	}
 	s = t->free_list;
@@ -170,6 +183,11 @@ size_t sess_expire(struct sess_table *t, uint64_t now, uint64_t idle_ns)
 			sess_remove(t, s);
 			t->expired++;
 			n++;
+		} else {
+			/* Open connections: in use now. To the head, so the
+			 * next pass stops before it and eviction prefers
+			 * idle entries. */
+			sess_touch(t, s, now);
 		}
 		s = prev;
 	}

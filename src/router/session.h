@@ -4,8 +4,10 @@
  * service with sticky = address+port) -> node, session handle, last use.
  *
  * Bounded: at most `cap` entries, all allocated up front. When it is
- * full, inserting evicts the least recently used entry and says so.
- * Idle entries (no open connection, unused for idle_ns) expire.
+ * full, inserting evicts the least recently used entry without open
+ * connections (else the least recently used) and says so. Idle entries
+ * (no open connection, unused for idle_ns) expire; one with connections
+ * open counts as used when the expiry pass reaches it.
  * Pure: time is passed in, no I/O, no clock reads.
  */
 #ifndef LBFO_ROUTER_SESSION_H

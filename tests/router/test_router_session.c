@@ -112,12 +112,55 @@ static void test_expire(void **state)
 	assert_null(sess_find(&t, &k1));
 	assert_non_null(sess_find(&t, &k2));
 	assert_non_null(sess_find(&t, &k3));
+	/* In use when the pass reached it: last use 4500, now the newest. */
+	assert_int_equal(s2->last_ns, 4500);
+	assert_ptr_equal(sess_next(&t, NULL), s2);
 	s2->conns = 0;
-	assert_int_equal(sess_expire(&t, 7000, 3000), 1);
+	assert_int_equal(sess_expire(&t, 7000, 3000), 0); /* k2 idle 2500 */
+	assert_int_equal(sess_expire(&t, 8000, 3000), 2); /* k3 idle since 5000, k2 4500 */
+	assert_null(sess_find(&t, &k3));
 	assert_null(sess_find(&t, &k2));
-	assert_int_equal(sess_expire(&t, 8100, 3000), 1);
 	assert_int_equal(t.n, 0);
 	assert_int_equal(t.expired, 3);
+	sess_table_destroy(&t);
+}
+
+/* A full table evicts the oldest entry without open connections: a client
+ * still connected keeps its node. With every entry busy, the oldest goes. */
+static void test_evict_prefers_idle(void **state)
+{
+	struct sess_table t;
+	struct sess ev;
+	bool did;
+	int i;
+
+	(void)state;
+	assert_int_equal(sess_table_init(&t, 3), 0);
+	for (i = 1; i <= 3; i++) {
+		struct sess_key k = key((uint8_t)i, 0);
+		struct sess *s = sess_insert(&t, &k, i, (uint64_t)i, NULL, NULL);
+
+		s->conns = i == 3 ? 0 : 1; /* 1 and 2 (the oldest) are connected */
+	}
+	{
+		struct sess_key k4 = key(4, 0), k1 = key(1, 0), k3 = key(3, 0);
+
+		assert_non_null(sess_insert(&t, &k4, 4, 10, &ev, &did));
+		assert_true(did);
+		assert_int_equal(ev.key.addr[15], 3);
+		assert_non_null(sess_find(&t, &k1));
+		assert_null(sess_find(&t, &k3));
+		sess_find(&t, &k4)->conns = 1;
+	}
+	{
+		struct sess_key k5 = key(5, 0), k1 = key(1, 0);
+
+		assert_non_null(sess_insert(&t, &k5, 5, 11, &ev, &did));
+		assert_true(did);
+		assert_int_equal(ev.key.addr[15], 1); /* all busy: the oldest */
+		assert_null(sess_find(&t, &k1));
+	}
+	assert_int_equal(t.evicted, 2);
 	sess_table_destroy(&t);
 }
 
@@ -127,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_evict),
 		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_evict_prefers_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
