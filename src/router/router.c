@@ -36,6 +36,7 @@
 /* One proxied connection: client <-> node. */
 struct rt_conn {
 	struct rt_conn *prev, *next; /* r->conns, or r->dead */
+	struct rt_conn *kprev, *knext; /* r->connecting, while connecting */
 	struct rt_service *svc;
 	int cfd, bfd;
 	struct rt_ev cev, bev;
@@ -328,6 +329,30 @@ static void conn_unlink(struct rt_conn **head, struct rt_conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* The connecting list: only its members have a connect deadline, so the
+ * tick checks them and not every connection. */
+static void set_connecting(struct router *r, struct rt_conn *c, bool on)
+{
+	if (on == c->connecting)
+		return;
+	c->connecting = on;
+	if (on) {
+		c->kprev = NULL;
+		c->knext = r->connecting;
+		if (r->connecting)
+			r->connecting->kprev = c;
+		r->connecting = c;
+		return;
+	}
+	if (c->kprev)
+		c->kprev->knext = c->knext;
+	else
+		r->connecting = c->knext;
+	if (c->knext)
+		c->knext->kprev = c->kprev;
+	c->kprev = c->knext = NULL;
+}
+
 static void conn_push(struct rt_conn **head, struct rt_conn *c)
 {
 	c->prev = NULL;
@@ -357,6 +382,7 @@ static void conn_close(struct router *r, struct rt_conn *c, uint64_t now)
 	if (c->dead)
 		return;
 	c->dead = true;
+	set_connecting(r, c, false);
 	conn_release_member(r, c, now);
 	if (c->cfd >= 0)
 		close(c->cfd);
@@ -552,6 +578,28 @@ static unsigned event_dirs(uint32_t events, bool client)
 	return d;
 }
 
+/*
+ * TCP options of both sockets of a connection: no Nagle delay (the router
+ * must not add latency to small messages), and keepalive, so that a peer
+ * that vanished without a reset (a host gone, a half-closed client that
+ * never returns) is noticed after about two minutes instead of holding
+ * its descriptors and pipes for ever.
+ */
+#define RT_KEEPIDLE_S 60
+#define RT_KEEPINTVL_S 10
+#define RT_KEEPCNT 6
+
+static void tune_socket(int fd)
+{
+	int one = 1, idle = RT_KEEPIDLE_S, intvl = RT_KEEPINTVL_S, cnt = RT_KEEPCNT;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static struct sockaddr_in node_sockaddr(struct router *r, struct rt_service *s, int m)
 {
 	int ni = s->member_node[m];
@@ -573,7 +621,7 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 {
 	struct rt_service *s = c->svc;
 	struct sockaddr_in sa = node_sockaddr(r, s, m);
-	int one = 1, fd;
+	int fd;
 
 	c->member = m;
 	c->tried |= 1u << m;
@@ -583,12 +631,12 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tune_socket(fd);
 	c->bfd = fd;
 	c->bev.kind = RT_EV_BACKEND;
 	c->bev.ptr = c;
 	c->b_reg = false;
-	c->connecting = true;
+	set_connecting(r, c, true);
 	if (conn_interest(r, c) < 0)
 		return -1;
 	c->deadline_ns = now + (uint64_t)s->cfg->connect_timeout_ms * LBFO_NS_PER_MS;
@@ -623,7 +671,7 @@ static void conn_connect_failed(struct router *r, struct rt_conn *c, const char 
 		c->bfd = -1;
 	}
 	c->b_reg = false;
-	c->connecting = false;
+	set_connecting(r, c, false);
 	conn_release_member(r, c, now);
 	if (s->ms[old].connect_fail <= 3 || s->ms[old].connect_fail % 1000 == 0)
 		rt_event(r, "service %s: node %s: %s (%llu so far); trying another node",
@@ -677,7 +725,7 @@ static void conn_connected(struct router *r, struct rt_conn *c, uint64_t now)
 		conn_connect_failed(r, c, why, now);
 		return;
 	}
-	c->connecting = false;
+	set_connecting(r, c, false);
 	c->svc->ms[c->member].conns++;
 	conn_pump(r, c, PUMP_UP | PUMP_DOWN, now);
 }
@@ -686,9 +734,9 @@ static void check_connect_deadlines(struct router *r, uint64_t now)
 {
 	struct rt_conn *c, *next;
 
-	for (c = r->conns; c; c = next) {
-		next = c->next;
-		if (c->connecting && now >= c->deadline_ns)
+	for (c = r->connecting; c; c = next) {
+		next = c->knext;
+		if (now >= c->deadline_ns)
 			conn_connect_failed(r, c, "connect timed out", now);
 	}
 }
@@ -774,7 +822,7 @@ static void accept_one(struct router *r, struct rt_service *s, int fd,
 		       const struct sockaddr_storage *peer, uint64_t now)
 {
 	struct rt_conn *c;
-	int m, one = 1, si = (int)(s - r->svc);
+	int m, si = (int)(s - r->svc);
 
 	s->accepted++;
 	c = calloc(1, sizeof(*c));
@@ -828,7 +876,7 @@ static void accept_one(struct router *r, struct rt_service *s, int fd,
 		}
 		goto refuse;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tune_socket(fd);
 	c->cev.kind = RT_EV_CLIENT;
 	c->cev.ptr = c;
 	s->active++;
@@ -855,9 +903,17 @@ static void accept_all(struct router *r, struct rt_service *s, uint64_t now)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
+				/* The listener is edge-triggered: clients already
+				 * queued would wait for the next arrival. Try again
+				 * on the next tick, when connections may have closed. */
+				if (!s->accept_retry)
+					rt_event(r, "service %s: accept: %s; retrying every tick",
+						 s->cfg->name, strerror(errno));
+				s->accept_retry = true;
 				s->refused_limit++;
-				rt_event(r, "service %s: accept: %s", s->cfg->name, strerror(errno));
+				return;
 			}
+			s->accept_retry = false;
 			return;
 		}
 		accept_one(r, s, fd, &peer, now);
@@ -985,7 +1041,7 @@ int main(int argc, char **argv)
 	const char *file = NULL;
 	char err[512];
 	bool check = false;
-	int c, i, sfd, rc = 1;
+	int c, i, sfd = -1, rc = 1;
 	sigset_t mask;
 	struct rt_ev sig_ev = { .kind = RT_EV_SIGNAL };
 	uint64_t last_tick = 0;
@@ -1047,15 +1103,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, err);
 		goto out;
 	}
+	/* SIGTERM/SIGINT stop, SIGHUP is logged and ignored (no reload:
+	 * restart to change the configuration; the default would kill the
+	 * router and leave its control socket behind). */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd >= 0) {
+	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sig_ev };
 
-		epoll_ctl(r->ep, EPOLL_CTL_ADD, sfd, &ev);
+		if (sfd < 0 || epoll_ctl(r->ep, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+			fprintf(stderr, "%s: signalfd: %s\n", prog, strerror(errno));
+			goto out;
+		}
 	}
 	rt_event(r, "router started: %d service(s), %d node(s), cluster %u, discovery %s",
 		 r->nsvc, r->nnode, cfg.cluster_id, cfg.discovery ? "on" : "off");
@@ -1098,15 +1161,27 @@ int main(int argc, char **argv)
 			case RT_EV_CTL_CLIENT:
 				rt_ctl_client_io(r, e, evs[i].events, now);
 				break;
-			case RT_EV_SIGNAL:
-				r->stop = true;
+			case RT_EV_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						rt_event(r, "SIGHUP ignored: the router does not reload "
+							 "its configuration; restart it");
+					else
+						r->stop = true;
+				}
 				break;
+			}
 			}
 		}
 		conn_reap(r);
 		if (now - last_tick >= 50 * LBFO_NS_PER_MS) {
 			last_tick = now;
 			check_connect_deadlines(r, now);
+			for (i = 0; i < r->nsvc; i++)
+				if (r->svc[i].accept_retry)
+					accept_all(r, &r->svc[i], now);
 			conn_reap(r);
 			rt_disc_tick(r, now);
 			rt_ctl_tick(r, now);
@@ -1119,5 +1194,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	router_free(r);
+	if (sfd >= 0)
+		close(sfd);
 	return rc;
 }

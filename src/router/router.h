@@ -73,6 +73,7 @@ struct rt_service {
 		 refused_no_node, failed_connect, retries, sticky_hits, moved,
 		 new_sessions;
 	uint32_t active;
+	bool accept_retry; /* accept() ran out of descriptors: retry on the tick */
 };
 
 /* Active connections per (service, client address), for max_conns_per_client. */
@@ -103,6 +104,7 @@ struct router {
 	struct sess_table sessions;
 	struct rt_client *clients[4096];
 	struct rt_conn *conns;      /* all live connections */
+	struct rt_conn *connecting; /* those waiting for their node's answer */
 	struct rt_conn *dead;       /* closed during this batch, freed after */
 	uint32_t nconns;
 	int pool[256][2];           /* empty pipes kept for reuse */

@@ -4,7 +4,8 @@
 #   - least connections after a node failed and came back counts the
 #     connections that kept running on it;
 #   - a draining node (priority 0) keeps its clients' sessions and takes
-#     no new ones.
+#     no new ones;
+#   - SIGHUP is logged and ignored.
 # Prints "PASS name" / "FAIL name: why"; exits non-zero on any failure.
 # Every loop is bounded; everything started is killed on exit.
 set -u
@@ -247,6 +248,16 @@ if [ "$X" = n1 ] || [ "$X" = n2 ]; then
 	fi
 else
 	fail router_drain_keeps_sessions "first connection got '$X'"
+fi
+
+# --- SIGHUP does not kill the router (no reload; it says so) ---------------------
+kill -HUP "$ROUTER"
+sleep 0.2
+if kill -0 "$ROUTER" 2>/dev/null && ctl events | grep -q "SIGHUP ignored" &&
+   [ "$(ctl nodes --json | jq length)" = 3 ]; then
+	pass router_sighup_ignored
+else
+	fail router_sighup_ignored "router $(kill -0 "$ROUTER" 2>/dev/null && echo alive || echo gone); $(tail -2 "$T/router.log")"
 fi
 
 if [ "$FAILS" -ne 0 ]; then
