@@ -4,7 +4,9 @@
  * the file, the line, the section and the key.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,7 @@ bool rt_service_allows(const struct rt_service_cfg *s, const struct rt_addr *a)
 
 /* ---- sections ----------------------------------------------------------- */
 
+/* The service called name; with add, a new one when there is none. */
 static struct rt_service_cfg *find_service(struct rt_config *c, const char *name,
 					   bool add, int line)
 {
@@ -231,8 +234,9 @@ static struct rt_service_cfg *find_service(struct rt_config *c, const char *name
 	}
 }
 
-static struct rt_node_cfg *find_node(struct rt_config *c, const char *name,
-				     bool add, int line)
+/* The node called name; with add, a new one (not yet declared by a [node]
+ * section: 'nodes =' may name it before its section). */
+static struct rt_node_cfg *find_node(struct rt_config *c, const char *name, bool add)
 {
 	int i;
 
@@ -243,7 +247,6 @@ static struct rt_node_cfg *find_node(struct rt_config *c, const char *name,
 		return NULL;
 	memset(&c->node[c->nnode], 0, sizeof(c->node[0]));
 	snprintf(c->node[c->nnode].name, LBFO_NAME_MAX, "%s", name);
-	c->node[c->nnode].line = line;
 	return &c->node[c->nnode++];
 }
 
@@ -423,10 +426,14 @@ static int set_nodes(struct rt_config *c, struct rt_service_cfg *s, const char *
 			snprintf(why, len, "too many nodes (max %d per service)", LBFO_MAX_MEMBERS);
 			return -1;
 		}
-		n = find_node(c, tok, true, line);
+		n = find_node(c, tok, true);
 		if (!n) {
 			snprintf(why, len, "too many nodes (max %d)", RT_MAX_NODES);
 			return -1;
+		}
+		if (!n->declared && !n->ref_line) {
+			n->ref_svc = (int)(s - c->svc);
+			n->ref_line = line;
 		}
 		for (i = 0; i < s->nnodes; i++)
 			if (s->nodes[i].node == (int)(n - c->node)) {
@@ -440,6 +447,7 @@ static int set_nodes(struct rt_config *c, struct rt_service_cfg *s, const char *
 		snprintf(why, len, "empty node list");
 		return -1;
 	}
+	s->nodes_line = line;
 	return 0;
 }
 
@@ -487,6 +495,7 @@ static int set_service(struct rt_config *c, struct rt_service_cfg *s, const char
 			return -1;
 		}
 		snprintf(s->listen_text, sizeof(s->listen_text), "%s", v);
+		s->listen_line = line;
 	} else if (!strcmp(k, "policy")) {
 		if (strcmp(v, "weighted") && strcmp(v, "round-robin") && strcmp(v, "queue-depth")) {
 			snprintf(why, len, "invalid value '%s': expected weighted, round-robin or "
@@ -533,31 +542,43 @@ static int set_service(struct rt_config *c, struct rt_service_cfg *s, const char
 	return 0;
 }
 
-static int set_node(struct rt_config *c, struct rt_node_cfg *n, const char *k,
-		    const char *v, int line, char *why, size_t len)
+/* port.SERVICE is kept by name: the [service] may come later in the file,
+ * or not at all (rt_config_check says so). */
+static int set_node(struct rt_node_cfg *n, const char *k, const char *v, int line,
+		    char *why, size_t len)
 {
 	if (!strcmp(k, "address")) {
 		if (parse_ipv4(v, &n->addr, why, len) < 0)
 			return -1;
 		inet_ntop(AF_INET, &n->addr, n->addr_text, sizeof(n->addr_text));
+		n->addr_line = line;
 		return 0;
 	}
 	if (!strncmp(k, "port.", 5)) {
-		struct rt_service_cfg *s;
+		struct rt_port_key *pk = NULL;
 		uint32_t x;
+		int i;
 
 		if (!valid_name(k + 5)) {
 			snprintf(why, len, "invalid service name in '%s'", k);
 			return -1;
 		}
-		s = find_service(c, k + 5, true, line);
-		if (!s) {
-			snprintf(why, len, "too many services (max %d)", RT_MAX_SERVICES);
-			return -1;
-		}
 		if (parse_u32(v, 1, 65535, &x, why, len) < 0)
 			return -1;
-		n->port[s - c->svc] = (uint16_t)x;
+		for (i = 0; i < n->nport_key; i++)
+			if (!strcmp(n->port_key[i].service, k + 5))
+				pk = &n->port_key[i];
+		if (!pk) {
+			if (n->nport_key >= RT_MAX_SERVICES) {
+				snprintf(why, len, "too many port.SERVICE keys (max %d, one per "
+					 "service)", RT_MAX_SERVICES);
+				return -1;
+			}
+			pk = &n->port_key[n->nport_key++];
+			snprintf(pk->service, sizeof(pk->service), "%s", k + 5);
+		}
+		pk->port = (uint16_t)x;
+		pk->line = line;
 		return 0;
 	}
 	snprintf(why, len, "unknown key (expected address or port.SERVICE)");
@@ -566,6 +587,12 @@ static int set_node(struct rt_config *c, struct rt_node_cfg *n, const char *k,
 
 /* ---- file ------------------------------------------------------------------ */
 
+/* A section header line: "[NAME]" as inih reads it. */
+struct ini_hdr {
+	char name[64];
+	int line;
+};
+
 struct ini_ctx {
 	struct rt_config *c;
 	const char *file;
@@ -573,7 +600,120 @@ struct ini_ctx {
 	size_t errlen;
 	bool failed;
 	int lineno;
+	struct ini_hdr *hdr; /* every section header, in file order */
+	int nhdr, next_hdr;  /* next_hdr: the first not yet opened */
 };
+
+/*
+ * libinih calls the handler for keys only, never for a section header, so
+ * an empty section or a second [node n1] would go unseen. The headers are
+ * found here first, by inih's own rules (the same INI_MAX_LINE pieces that
+ * src/common/inifile.c counts as lines; a leading BOM; comments ';' '#';
+ * an indented line after a key continues its value; "[" up to "]" unless a
+ * " ;" comment comes first), and opened in line order as parsing passes
+ * them. Returns -1 only when out of memory.
+ */
+static int scan_headers(struct ini_ctx *x)
+{
+	char line[INI_MAX_LINE];
+	FILE *f = fopen(x->file, "r");
+	int lineno = 0, cap = 0;
+	bool after_key = false;
+
+	if (!f)
+		return 0; /* lbfo_ini_parse says why */
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *e;
+
+		lineno++;
+		if (lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+			p += 3;
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == ';' || *p == '#')
+			continue;
+		if (after_key && p > line)
+			continue;
+		if (*p != '[') {
+			after_key = true;
+			continue;
+		}
+		for (e = p + 1; *e && *e != ']' && !(*e == ';' && isspace((unsigned char)e[-1])); e++)
+			;
+		if (*e != ']')
+			continue; /* inih: syntax error */
+		after_key = false;
+		if (x->nhdr == cap) {
+			struct ini_hdr *h;
+
+			cap = cap ? 2 * cap : 16;
+			h = realloc(x->hdr, (size_t)cap * sizeof(*h));
+			if (!h) {
+				fclose(f);
+				snprintf(x->err, x->errlen, "%s: out of memory", x->file);
+				return -1;
+			}
+			x->hdr = h;
+		}
+		snprintf(x->hdr[x->nhdr].name, sizeof(x->hdr[0].name), "%.*s", (int)(e - p - 1),
+			 p + 1);
+		x->hdr[x->nhdr++].line = lineno;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* A [service NAME] or [node NAME] header: the section exists from here on,
+ * once. Other sections are judged by their keys (ini_cb). */
+static int open_section(struct ini_ctx *x, const struct ini_hdr *h)
+{
+	struct rt_config *c = x->c;
+	char why[LBFO_ERR_MAX] = "";
+
+	if (!strncmp(h->name, "service ", 8)) {
+		const char *name = h->name + 8;
+		struct rt_service_cfg *s = find_service(c, name, false, 0);
+
+		if (!valid_name(name))
+			snprintf(why, sizeof(why), "invalid service name");
+		else if (s)
+			snprintf(why, sizeof(why), "duplicate section (the first [service %s] "
+				 "is at line %d; one section per service)", name, s->line);
+		else if (!find_service(c, name, true, h->line))
+			snprintf(why, sizeof(why), "too many services (max %d)", RT_MAX_SERVICES);
+	} else if (!strncmp(h->name, "node ", 5)) {
+		const char *name = h->name + 5;
+		struct rt_node_cfg *n = find_node(c, name, false);
+
+		if (!valid_name(name))
+			snprintf(why, sizeof(why), "invalid node name");
+		else if (n && n->declared)
+			snprintf(why, sizeof(why), "duplicate section (the first [node %s] is "
+				 "at line %d; one section per node)", name, n->line);
+		else if (!n && !(n = find_node(c, name, true)))
+			snprintf(why, sizeof(why), "too many nodes (max %d)", RT_MAX_NODES);
+		if (!why[0]) {
+			n->declared = true;
+			n->line = h->line;
+		}
+	}
+	if (!why[0])
+		return 0;
+	snprintf(x->err, x->errlen, "%s:%d: [%s]: %s", x->file, h->line, h->name, why);
+	x->failed = true;
+	return -1;
+}
+
+/* Open the section headers above line `before`. */
+static int open_sections(struct ini_ctx *x, int before)
+{
+	while (x->next_hdr < x->nhdr && x->hdr[x->next_hdr].line < before) {
+		if (open_section(x, &x->hdr[x->next_hdr]) < 0)
+			return -1;
+		x->next_hdr++;
+	}
+	return 0;
+}
 
 static int ini_cb(void *user, const char *section, const char *name,
 		  const char *value)
@@ -582,20 +722,20 @@ static int ini_cb(void *user, const char *section, const char *name,
 	char why[LBFO_ERR_MAX] = "";
 	int rc = -1;
 
-	if (x->failed)
+	if (x->failed || open_sections(x, x->lineno) < 0)
 		return 0;
 	if (!strcmp(section, "router")) {
 		rc = name ? set_router(x->c, name, value, x->lineno, why, sizeof(why)) : 0;
 	} else if (!strncmp(section, "service ", 8)) {
 		struct rt_service_cfg *s;
 
+		/* Opened at its header; created here only should the scan
+		 * and inih ever disagree about a header. */
 		if (!valid_name(section + 8)) {
 			snprintf(why, sizeof(why), "invalid service name");
 		} else if (!(s = find_service(x->c, section + 8, true, x->lineno))) {
 			snprintf(why, sizeof(why), "too many services (max %d)", RT_MAX_SERVICES);
 		} else {
-			if (!s->line)
-				s->line = x->lineno;
 			rc = name ? set_service(x->c, s, name, value, x->lineno, why, sizeof(why)) : 0;
 		}
 	} else if (!strncmp(section, "node ", 5)) {
@@ -603,10 +743,14 @@ static int ini_cb(void *user, const char *section, const char *name,
 
 		if (!valid_name(section + 5)) {
 			snprintf(why, sizeof(why), "invalid node name");
-		} else if (!(n = find_node(x->c, section + 5, true, x->lineno))) {
+		} else if (!(n = find_node(x->c, section + 5, true))) {
 			snprintf(why, sizeof(why), "too many nodes (max %d)", RT_MAX_NODES);
 		} else {
-			rc = name ? set_node(x->c, n, name, value, x->lineno, why, sizeof(why)) : 0;
+			if (!n->declared) {
+				n->declared = true;
+				n->line = x->lineno;
+			}
+			rc = name ? set_node(n, name, value, x->lineno, why, sizeof(why)) : 0;
 		}
 	} else {
 		snprintf(why, sizeof(why), "unknown section (expected [router], [service NAME] "
@@ -654,7 +798,14 @@ int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errl
 	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
 	int rc;
 
+	snprintf(c->file, sizeof(c->file), "%s", file);
+	if (scan_headers(&x) < 0)
+		return -1;
 	rc = lbfo_ini_parse(file, ini_cb, &x, &x.lineno, err, errlen);
+	/* Headers after the last key, up to a syntax error: empty sections. */
+	if (!x.failed && rc >= 0)
+		open_sections(&x, rc > 0 ? rc : x.lineno + 1);
+	free(x.hdr);
 	if (x.failed || rc < 0)
 		return -1;
 	if (rc > 0) {
@@ -663,49 +814,151 @@ int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errl
 	}
 	if (check_discovery(c, file, err, errlen) < 0)
 		return -1;
-	{
-		char why[LBFO_ERR_MAX + 64];
+	return rt_config_check(c, err, errlen);
+}
 
-		if (rt_config_check(c, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "%s: %s", file, why);
-			return -1;
-		}
+/* ---- cross-checks ------------------------------------------------------------ */
+
+/* Would two listen addresses take the same port? Equal addresses, or one
+ * the wildcard of the other's family ([::] is dual-stack: it takes IPv4's
+ * port as well). */
+static bool listen_overlap(const struct rt_service_cfg *a, const struct rt_service_cfg *b)
+{
+	static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t zero[16];
+	struct rt_addr x, y;
+	uint16_t px, py;
+	bool x4, y4;
+
+	rt_addr_from_sockaddr((const struct sockaddr *)&a->listen, &x, &px);
+	rt_addr_from_sockaddr((const struct sockaddr *)&b->listen, &y, &py);
+	if (px != py)
+		return false;
+	if (!memcmp(&x, &y, sizeof(x)) || !memcmp(x.b, zero, 16) || !memcmp(y.b, zero, 16))
+		return true;
+	x4 = !memcmp(x.b, v4map, 12);
+	y4 = !memcmp(y.b, v4map, 12);
+	return x4 && y4 && (!memcmp(x.b + 12, zero, 4) || !memcmp(y.b + 12, zero, 4));
+}
+
+/* Take out nodes that no section declares and no service names (a 'nodes'
+ * key given twice names nodes the second one dropped). */
+static void drop_stray_nodes(struct rt_config *c)
+{
+	int map[RT_MAX_NODES], i, j, k = 0;
+
+	for (i = 0; i < c->nnode; i++) {
+		map[i] = -1;
+		if (!c->node[i].declared)
+			continue;
+		if (k != i)
+			c->node[k] = c->node[i];
+		map[i] = k++;
 	}
-	return 0;
+	if (k == c->nnode)
+		return;
+	c->nnode = k;
+	for (i = 0; i < c->nsvc; i++)
+		for (j = 0; j < c->svc[i].nnodes; j++)
+			c->svc[i].nodes[j].node = map[c->svc[i].nodes[j].node];
+}
+
+/* The cross-checks' findings: the one at the first line is reported. */
+struct check_err {
+	char *err;
+	size_t errlen;
+	int line; /* of the finding kept, 0 = none yet */
+};
+
+static void found(struct check_err *e, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void found(struct check_err *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->line && e->line <= line)
+		return;
+	e->line = line;
+	va_start(ap, fmt);
+	vsnprintf(e->err, e->errlen, fmt, ap);
+	va_end(ap);
 }
 
 int rt_config_check(struct rt_config *c, char *err, size_t errlen)
 {
+	const char *file = c->file[0] ? c->file : "(configuration)";
+	struct check_err e = { .err = err, .errlen = errlen };
 	int i, j;
 
 	if (!c->nsvc) {
-		snprintf(err, errlen, "no [service NAME] section");
+		snprintf(err, errlen, "%s: no [service NAME] section", file);
 		return -1;
 	}
-	for (i = 0; i < c->nnode; i++)
-		if (!c->node[i].addr.s_addr) {
-			snprintf(err, errlen, "[node %s] (line %d): no address", c->node[i].name,
-				 c->node[i].line);
-			return -1;
+	for (i = 0; i < c->nsvc; i++) {
+		struct rt_service_cfg *s = &c->svc[i];
+
+		if (!s->listen_len)
+			found(&e, s->line, "%s:%d: [service %s]: listen: missing (IP:PORT or "
+			      "[IPv6]:PORT to accept clients on)", file, s->line, s->name);
+		if (!s->allow_any && !s->nallow)
+			found(&e, s->line, "%s:%d: [service %s]: allow: missing (a CIDR list, "
+			      "or 'any' for no authorization required)", file, s->line, s->name);
+		if (!s->nnodes)
+			found(&e, s->line, "%s:%d: [service %s]: nodes: missing "
+			      "(NAME[:WEIGHT], ...)", file, s->line, s->name);
+		for (j = 0; j < s->nnodes; j++)
+			if (!c->node[s->nodes[j].node].declared)
+				found(&e, s->nodes_line, "%s:%d: [service %s]: nodes: no [node %s] "
+				      "section", file, s->nodes_line, s->name,
+				      c->node[s->nodes[j].node].name);
+		for (j = 0; j < c->nsvc && s->listen_len; j++)
+			if (c->svc[j].listen_len && c->svc[j].listen_line < s->listen_line &&
+			    listen_overlap(&c->svc[j], s))
+				found(&e, s->listen_line, "%s:%d: [service %s]: listen: %s is taken "
+				      "by [service %s] (listen = %s, line %d)", file, s->listen_line,
+				      s->name, s->listen_text, c->svc[j].name,
+				      c->svc[j].listen_text, c->svc[j].listen_line);
+	}
+	for (i = 0; i < c->nnode; i++) {
+		struct rt_node_cfg *n = &c->node[i];
+
+		if (!n->declared)
+			continue; /* named by a service (found above) or by nobody */
+		if (!n->addr.s_addr)
+			found(&e, n->line, "%s:%d: [node %s]: address: missing (the node's "
+			      "IPv4 address)", file, n->line, n->name);
+		for (j = 0; j < c->nnode && n->addr.s_addr; j++)
+			if (c->node[j].declared && c->node[j].addr.s_addr == n->addr.s_addr &&
+			    c->node[j].addr_line < n->addr_line)
+				found(&e, n->addr_line, "%s:%d: [node %s]: address: %s is also the "
+				      "address of [node %s] (line %d); discovery tells nodes "
+				      "apart by address", file, n->addr_line, n->name,
+				      n->addr_text, c->node[j].name, c->node[j].addr_line);
+		for (j = 0; j < n->nport_key; j++) {
+			const struct rt_port_key *pk = &n->port_key[j];
+
+			if (!find_service(c, pk->service, false, 0))
+				found(&e, pk->line, "%s:%d: [node %s]: port.%s: no [service %s]",
+				      file, pk->line, n->name, pk->service, pk->service);
 		}
+	}
+	if (e.line)
+		return -1;
+
+	drop_stray_nodes(c);
+	for (i = 0; i < c->nnode; i++) {
+		struct rt_node_cfg *n = &c->node[i];
+
+		memset(n->port, 0, sizeof(n->port));
+		for (j = 0; j < n->nport_key; j++)
+			n->port[find_service(c, n->port_key[j].service, false, 0) - c->svc] =
+				n->port_key[j].port;
+	}
 	c->ngroups = 0;
 	for (i = 0; i < c->nsvc; i++) {
 		struct rt_service_cfg *s = &c->svc[i];
 
-		if (!s->listen_len) {
-			snprintf(err, errlen, "[service %s] (line %d): no listen address",
-				 s->name, s->line);
-			return -1;
-		}
-		if (!s->allow_any && !s->nallow) {
-			snprintf(err, errlen, "[service %s] (line %d): no 'allow' (a CIDR list, "
-				 "or 'any' for no authorization required)", s->name, s->line);
-			return -1;
-		}
-		if (!s->nnodes) {
-			snprintf(err, errlen, "[service %s] (line %d): no 'nodes'", s->name, s->line);
-			return -1;
-		}
 		if (!s->group[0])
 			memcpy(s->group, s->name, sizeof(s->group));
 		s->group_id = -1;

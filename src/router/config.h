@@ -57,7 +57,15 @@ struct rt_service_cfg {
 	enum rt_sticky sticky;
 	char group[LBFO_NAME_MAX]; /* session group (default: the service) */
 	int group_id;
-	int line;                /* where it was defined, for errors */
+	int line;                /* its [service NAME] line, for errors */
+	int listen_line, nodes_line; /* where those keys were set (0 = not) */
+};
+
+/* A port.SERVICE key, kept by name until every [service] is known. */
+struct rt_port_key {
+	char service[LBFO_NAME_MAX];
+	uint16_t port;
+	int line;
 };
 
 struct rt_node_cfg {
@@ -65,7 +73,12 @@ struct rt_node_cfg {
 	struct in_addr addr;
 	char addr_text[INET_ADDRSTRLEN];
 	uint16_t port[RT_MAX_SERVICES]; /* static port per service, 0 = default */
-	int line;
+	int line;                /* its [node NAME] line (0 = no such section) */
+	int addr_line;           /* where address was set (0 = not) */
+	bool declared;           /* has a [node NAME] section */
+	int ref_svc, ref_line;   /* first 'nodes =' naming it, for errors */
+	struct rt_port_key port_key[RT_MAX_SERVICES]; /* port.SERVICE as read */
+	int nport_key;
 };
 
 struct rt_config {
@@ -88,12 +101,17 @@ struct rt_config {
 	struct rt_node_cfg node[RT_MAX_NODES];
 	int nnode;
 	int ngroups;
+	char file[RT_STR_MAX];           /* the file loaded, for errors */
 };
 
 void rt_config_defaults(struct rt_config *c);
-/* Load file; errors read "FILE:LINE: [SECTION]: KEY: why". */
+/* Load file; errors read "FILE:LINE: [SECTION]: KEY: why" (a whole
+ * section's: "FILE:LINE: [SECTION]: why"). */
 int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errlen);
-/* Cross-checks after loading (nodes exist, listen set, ...). */
+/* Cross-checks after loading, called by rt_config_load: required keys set,
+ * every node named in 'nodes' and every port.SERVICE has its section, no
+ * two nodes share an address, no two services a listen address. Errors in
+ * the same form as rt_config_load's, naming c->file. */
 int rt_config_check(struct rt_config *c, char *err, size_t errlen);
 
 /* Helpers, exported for the unit tests. */

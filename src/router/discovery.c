@@ -3,7 +3,10 @@
  * The router's side of the discovery protocol (seed 002, FIG 7-9; bytes
  * in docs/protocol.md). Nodes announce (FIG 7); the router answers each
  * announcement with its address (FIG 8) and, when a node joins or
- * rejoins, tells it the router and management-node addresses (FIG 9).
+ * rejoins, tells it the router and management-node addresses (FIG 9);
+ * also when a node's agent announces from another address or port than
+ * before: a restarted agent, which knows neither address yet, whose node
+ * is still up because it came back within the detection window.
  * A node that misses miss_limit announcement periods is failed through
  * the core; an announcement brings it back.
  *
@@ -119,6 +122,40 @@ static void send_msg(struct router *r, struct rt_node *n, uint16_t type, uint16_
 		r->disc_tx++;
 }
 
+/* Agent restarts seen per node (agent_restarted). */
+static uint64_t agent_restarts[RT_MAX_NODES];
+
+/* The node's agent announces from somewhere new (address or port; the
+ * address is the node's, so in practice a new port): it was restarted and
+ * lost what FIG 9 told its predecessor. Tell it again. */
+static void agent_restarted(struct router *r, int ni, uint32_t old_ip, uint16_t old_port)
+{
+	struct rt_node *n = &r->node[ni];
+	char was[32], now[32];
+	uint64_t k = ++agent_restarts[ni];
+
+	if (old_ip == n->agent_ip) {
+		snprintf(was, sizeof(was), "%u", old_port);
+		snprintf(now, sizeof(now), "%u", n->agent_port);
+	} else {
+		struct in_addr a = { .s_addr = htonl(old_ip) }, b = { .s_addr = htonl(n->agent_ip) };
+		char as[INET_ADDRSTRLEN], bs[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &a, as, sizeof(as));
+		inet_ntop(AF_INET, &b, bs, sizeof(bs));
+		snprintf(was, sizeof(was), "%s:%u", as, old_port);
+		snprintf(now, sizeof(now), "%s:%u", bs, n->agent_port);
+	}
+	send_msg(r, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
+	/* Two agents for one node would alternate on every announcement:
+	 * the first 10, then every 1000th. */
+	if (k <= 10 || k % 1000 == 0)
+		rt_event(r, "agent of node %s restarted (%s %s -> %s): told router and "
+			 "management again (restart %llu of its agent; node still %s)",
+			 n->cfg->name, old_ip == n->agent_ip ? "port" : "address", was, now,
+			 (unsigned long long)k, rt_node_state_name(n->state));
+}
+
 static int node_by_ip(struct router *r, uint32_t ip)
 {
 	int i;
@@ -133,6 +170,9 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 		   const struct sockaddr_in *from, uint64_t now)
 {
 	struct rt_node *n;
+	uint32_t old_ip;
+	uint16_t old_port;
+	bool moved;
 	int ni;
 
 	if (m->type != LBFO_DISC_ANNOUNCE) {
@@ -156,8 +196,12 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 	r->disc_ok++;
 	n->hellos++;
 	n->last_hello_ns = now;
+	old_ip = n->agent_ip;
+	old_port = n->agent_port;
 	n->agent_ip = ntohl(from->sin_addr.s_addr);
 	n->agent_port = ntohs(from->sin_port);
+	/* Heard before (port 0 = never), and now from somewhere else. */
+	moved = old_port && (old_ip != n->agent_ip || old_port != n->agent_port);
 	if (m->func == LBFO_DISC_F_LEAVE) {
 		send_msg(r, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK);
 		n->leaves++;
@@ -173,9 +217,13 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 		snprintf(why, sizeof(why), "announced (priority %u)", m->priority);
 		rt_node_up(r, ni, why, now);
 		send_msg(r, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
-	} else if (n->state == RT_NODE_UP && m->priority != n->priority) {
-		rt_node_priority(r, ni, m->priority, now);
+		return;
 	}
+	/* Up (or admin-down): a new agent gets FIG 9 as well. */
+	if (moved)
+		agent_restarted(r, ni, old_ip, old_port);
+	if (n->state == RT_NODE_UP && m->priority != n->priority)
+		rt_node_priority(r, ni, m->priority, now);
 }
 
 void rt_disc_input(struct router *r, uint64_t now)

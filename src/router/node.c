@@ -5,7 +5,12 @@
  * address, or to a multicast group (sent out of --address's interface,
  * TTL --ttl, looped back to routers on this host). Learns the router's
  * address from its reply (FIG 8) and the router and management-node
- * addresses from FIG 9, and says so on stderr (and in --state FILE). On
+ * addresses from FIG 9, and says so on stderr (and in --state FILE: the
+ * router line from the first reply, the management line only once FIG 9
+ * has told it, never a management address it does not know). When every
+ * --router target is unicast, replies are taken from those targets only;
+ * a broadcast or multicast target's router is not known in advance, so
+ * then any sender is believed. On
  * SIGTERM/SIGINT it announces that it leaves, so the router fails it at
  * once rather than after the detection window.
  */
@@ -20,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -46,12 +53,19 @@ static const char usage[] =
 "  --router IP:PORT   where to announce: a router (repeat for a unicast list),\n"
 "                     a broadcast address, or a multicast group (224.0.0.0/4;\n"
 "                     sent out of --address's interface, which needs the\n"
-"                     MULTICAST flag and a route for the group)\n"
+"                     MULTICAST flag and a route for the group). When all\n"
+"                     targets are unicast, replies are accepted from them\n"
+"                     only (IP:PORT); others are dropped, the first reported.\n"
+"                     With a broadcast or multicast target any router's\n"
+"                     replies are accepted\n"
 "  --cluster ID       cluster ID, 0..65535 (default 1)\n"
 "  --priority N       0..65535 (default 100); 0 asks for no new sessions (drain)\n"
 "  --interval MS      announcement period (default 1000)\n"
 "  --ttl N            multicast TTL, 0..255 (default 1: this link only)\n"
-"  --state FILE       rewrite 'router A\\nmanagement B\\n' there when told\n";
+"  --state FILE       rewrite 'router A\\n' there when a router answers (FIG 8),\n"
+"                     'router A\\nmanagement B\\n' once it has also told the\n"
+"                     management address (FIG 9); a management line is never\n"
+"                     written before that\n";
 
 static uint64_t now_ms(void)
 {
@@ -81,7 +95,8 @@ static int parse_target(const char *s, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-static void write_state(const char *file, uint32_t router, uint32_t mgmt)
+/* "router A" and, once known (FIG 9), "management B". */
+static void write_state(const char *file, uint32_t router, bool mgmt_known, uint32_t mgmt)
 {
 	char tmp[4096], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 	struct in_addr ra = { .s_addr = htonl(router) }, ma = { .s_addr = htonl(mgmt) };
@@ -95,7 +110,9 @@ static void write_state(const char *file, uint32_t router, uint32_t mgmt)
 		return;
 	inet_ntop(AF_INET, &ra, a, sizeof(a));
 	inet_ntop(AF_INET, &ma, b, sizeof(b));
-	fprintf(f, "router %s\nmanagement %s\n", a, b);
+	fprintf(f, "router %s\n", a);
+	if (mgmt_known)
+		fprintf(f, "management %s\n", b);
 	if (fclose(f) == 0)
 		rename(tmp, file);
 }
@@ -123,6 +140,39 @@ bad:
 	fprintf(stderr, "lbfo-node: multicast group %s: %s (interface %s): %s\n", g, what,
 		a, strerror(errno));
 	return -1;
+}
+
+/* Is the target a broadcast address: the limited one, or the broadcast
+ * address of one of this host's interfaces? (A directed broadcast to a
+ * remote subnet cannot be told from unicast; name its router instead.) */
+static bool is_broadcast(struct in_addr a)
+{
+	struct ifaddrs *ifs, *i;
+	bool yes = false;
+
+	if (a.s_addr == htonl(INADDR_BROADCAST) || a.s_addr == htonl(INADDR_ANY))
+		return true;
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	for (i = ifs; i && !yes; i = i->ifa_next)
+		yes = (i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr &&
+		      i->ifa_broadaddr->sa_family == AF_INET &&
+		      ((struct sockaddr_in *)i->ifa_broadaddr)->sin_addr.s_addr == a.s_addr;
+	freeifaddrs(ifs);
+	return yes;
+}
+
+/* Only a --router target may tell this agent where its router and
+ * management node are, when every target is a unicast address. */
+static bool from_target(const struct sockaddr_in *from, const struct sockaddr_in *to, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (from->sin_addr.s_addr == to[i].sin_addr.s_addr &&
+		    from->sin_port == to[i].sin_port)
+			return true;
+	return false;
 }
 
 /* Per target: the errno of the last failed send, to say so once per change. */
@@ -179,7 +229,9 @@ int main(int argc, char **argv)
 	long cluster = 1, prio = 100, interval = 1000, ttl = 1;
 	const char *state = NULL;
 	uint32_t router = 0, mgmt = 0;
-	bool have_self = false;
+	bool have_self = false, router_known = false, mgmt_known = false;
+	bool only_targets = true; /* every target unicast: replies from them only */
+	uint64_t foreign = 0;
 	uint64_t next = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 
@@ -244,12 +296,16 @@ int main(int argc, char **argv)
 	}
 	for (c = 0; c < nto; c++)
 		if (IN_MULTICAST(ntohl(to[c].sin_addr.s_addr))) {
+			only_targets = false;
 			if (set_multicast(fd, &to[c], self.sin_addr, (int)ttl) < 0) {
 				close(fd);
 				return 1;
 			}
 			break;
 		}
+	for (c = 0; c < nto && only_targets; c++)
+		if (is_broadcast(to[c].sin_addr))
+			only_targets = false;
 	while (!stop) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t t = now_ms();
@@ -264,25 +320,42 @@ int main(int argc, char **argv)
 		if (poll(&pfd, 1, wait) > 0) {
 			uint8_t buf[2048];
 			struct lbfo_disc_msg m;
-			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+			bool assign;
 
 			if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)cluster, &m))
 				continue;
-			if ((m.type == LBFO_DISC_REPLY || m.type == LBFO_DISC_ASSIGN) &&
-			    (m.router_ip != router || (m.type == LBFO_DISC_ASSIGN && m.mgmt_ip != mgmt))) {
+			if (m.type != LBFO_DISC_REPLY && m.type != LBFO_DISC_ASSIGN)
+				continue;
+			if (only_targets && !from_target(&from, to, nto)) {
+				if (!foreign++)
+					fprintf(stderr, "lbfo-node: ignoring %s from %s:%u, which is "
+						"no --router target (reported once; further ones "
+						"are dropped silently)\n", lbfo_disc_type_name(m.type),
+						inet_ntoa(from.sin_addr), ntohs(from.sin_port));
+				continue;
+			}
+			assign = m.type == LBFO_DISC_ASSIGN;
+			if (!router_known || m.router_ip != router ||
+			    (assign && (!mgmt_known || m.mgmt_ip != mgmt))) {
 				char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 				struct in_addr ra, ma;
 
 				router = m.router_ip;
-				if (m.type == LBFO_DISC_ASSIGN)
+				router_known = true;
+				if (assign) {
 					mgmt = m.mgmt_ip;
+					mgmt_known = true;
+				}
 				ra.s_addr = htonl(router);
 				ma.s_addr = htonl(mgmt);
 				inet_ntop(AF_INET, &ra, a, sizeof(a));
 				inet_ntop(AF_INET, &ma, b, sizeof(b));
-				fprintf(stderr, "lbfo-node: router %s management %s (%s)\n", a, b,
-					lbfo_disc_type_name(m.type));
-				write_state(state, router, mgmt);
+				fprintf(stderr, "lbfo-node: router %s management %s (%s)\n", a,
+					mgmt_known ? b : "not told yet", lbfo_disc_type_name(m.type));
+				write_state(state, router, mgmt_known, mgmt);
 			}
 		}
 	}

@@ -228,6 +228,89 @@ else
 	fail router_mcast_foreign_dropped "cluster drops ${before:-?} -> ${after:-?}; up $up; discovery: $(sj '.discovery' | tr -d ' \n')"
 fi
 
+# --- an agent killed and restarted at once, within the detection window -----
+# The node never fails; the new agent announces from another port, so the
+# router tells it FIG 9 again (before the fix only a reply came, and its
+# state file said "management 0.0.0.0"). The agent writes the router line
+# alone until FIG 9 has told it the management address.
+fails_before=$(sj '.nodes[] | select(.name == "n2") | .fails')
+joins_before=$(sj '.nodes[] | select(.name == "n2") | .joins')
+{ kill -9 "$AGENT_n2"; wait "$AGENT_n2"; } 2>/dev/null
+rm -f "$T/n2.state"
+: >"$T/n2.agent.log"
+start_agent n2 $N2 --ttl 1
+ok=0
+for _ in $(seq 1 60); do
+	grep -qx "management 127.0.78.9" "$T/n2.state" 2>/dev/null &&
+	grep -q "agent of node n2 restarted (port" "$T/router.log" && { ok=1; break; }
+	sleep 0.05
+done
+ev=$(rq events 2>/dev/null | grep -o "agent of node n2 restarted.*" | tail -1)
+st=$(node_state n2)
+fails_after=$(sj '.nodes[] | select(.name == "n2") | .fails')
+joins_after=$(sj '.nodes[] | select(.name == "n2") | .joins')
+if [ "$ok" = 1 ] && [ "$st" = up ] && [ "${fails_after:-x}" = "${fails_before:-y}" ] &&
+   [ "${joins_after:-x}" = "${joins_before:-y}" ] &&
+   [[ "$ev" == *"told router and management again"*"node still up"* ]] &&
+   [ "$(wc -l <"$T/n2.state")" = 2 ] && grep -qx "router $RA" "$T/n2.state" &&
+   ! grep -q "management 0.0.0.0" "$T/n2.agent.log" &&
+   grep -q "management 127.0.78.9 (assign)" "$T/n2.agent.log" &&
+   ! grep -q "node n2 failed\|node n2 rejoined" "$T/router.log"; then
+	pass "router_mcast_agent_restart (n2 $st, fails ${fails_before} -> ${fails_after}; event: $ev; state file: $(tr '\n' ' ' <"$T/n2.state"))"
+else
+	fail router_mcast_agent_restart "ok=$ok n2 '$st' fails ${fails_before:-?} -> ${fails_after:-?} joins ${joins_before:-?} -> ${joins_after:-?}; event: '$ev'; state: $(tr '\n' ' ' <"$T/n2.state" 2>/dev/null); agent: $(tr '\n' ' ' <"$T/n2.agent.log")"
+fi
+
+# --- an agent with unicast targets believes only them ----------------------
+# A stand-in router on 127.0.78.50:27802 (not lbfo-router: the real one
+# hears the group only); an ASSIGN from 127.0.78.51 is dropped and reported
+# once; the reply writes the router line alone, the ASSIGN the management.
+ip netns exec "$NS" "$B/lbfo-node" --address 127.0.78.13 --router 127.0.78.50:27802 \
+	--cluster 7 --interval 100 --state "$T/n3.state" 2>>"$T/n3.agent.log" &
+AGENT_n3=$!; PIDS+=($AGENT_n3)
+u=$(in_ns timeout 10 "$PY" - "$T/n3.state" <<'PY' 2>&1
+import os, socket, struct, sys, time
+state = sys.argv[1]
+def msg(typ, func, router, mgmt, to):
+    return (b"LBFO" + struct.pack("!BBH", 1, 0, 36) + socket.inet_aton(router) +
+            socket.inet_aton(to[0]) + struct.pack("!HHHH", 0, 7, typ, func) +
+            socket.inet_aton(router) + socket.inet_aton(mgmt) +
+            struct.pack("!HH", 27802, to[1]))
+def wait_state(cond):
+    for _ in range(100):
+        t = open(state).read() if os.path.exists(state) else ""
+        if cond(t):
+            break
+        time.sleep(0.02)
+    return t.strip().replace("\n", ";") or "none"
+real = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+real.bind(("127.0.78.50", 27802))
+real.settimeout(3)
+fake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fake.bind(("127.0.78.51", 27802))
+_, agent = real.recvfrom(2048)
+fake.sendto(msg(3, 4, "127.0.78.66", "127.0.78.67", agent), agent)
+fake.sendto(msg(2, 3, "127.0.78.66", "0.0.0.0", agent), agent)
+time.sleep(0.3)
+out = ["foreign=" + wait_state(lambda t: True)]
+real.sendto(msg(2, 3, "127.0.78.50", "0.0.0.0", agent), agent)
+out.append("reply=" + wait_state(lambda t: "router" in t))
+time.sleep(0.2)
+out.append("reply_later=" + wait_state(lambda t: True))
+real.sendto(msg(3, 4, "127.0.78.50", "127.0.78.9", agent), agent)
+out.append("assign=" + wait_state(lambda t: "management" in t))
+print(" ".join(out))
+PY
+)
+{ kill "$AGENT_n3"; wait "$AGENT_n3"; } 2>/dev/null
+if [ "$u" = "foreign=none reply=router 127.0.78.50 reply_later=router 127.0.78.50 assign=router 127.0.78.50;management 127.0.78.9" ] &&
+   [ "$(grep -c 'ignoring' "$T/n3.agent.log")" = 1 ] &&
+   grep -q "ignoring assign from 127.0.78.51:27802, which is no --router target" "$T/n3.agent.log"; then
+	pass "router_mcast_agent_unicast_only ($u; $(grep -o 'ignoring assign from [0-9.:]*' "$T/n3.agent.log"))"
+else
+	fail router_mcast_agent_unicast_only "$u; agent: $(tr '\n' ' ' <"$T/n3.agent.log" 2>/dev/null)"
+fi
+
 # --- killing an agent: failed within the detection window ---------------------
 # miss_limit 5 x 100 ms = 500 ms after its last hello (sent <= 100 ms before
 # the kill), checked every router tick (50 ms): 400..~700 ms after the kill.
@@ -277,7 +360,7 @@ fi
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "--- router log"; tail -30 "$T/router.log"
-	for n in n1 n2; do echo "--- $n agent log"; tail -5 "$T/$n.agent.log"; done
+	for n in n1 n2 n3; do echo "--- $n agent log"; tail -5 "$T/$n.agent.log" 2>/dev/null; done
 	exit 1
 fi
 exit 0

@@ -144,10 +144,113 @@ static void test_errors(void **state)
 	expect_err("[node n]\nport.x = 0\n", ":2: [node n]: port.x");
 	expect_err("[frob]\nx = 1\n", ":2: [frob]: x: unknown section");
 	expect_err("[router]\nthis is not ini\n", ":2: syntax error");
-	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\n", "[service a] (line 2): no 'nodes'");
+	/* Missing keys: the section's line, the section, the key. */
+	expect_err("\n[service a]\nlisten = 127.0.0.1:1\nallow = any\n",
+		   ":2: [service a]: nodes: missing");
 	expect_err("[service a]\nlisten = 127.0.0.1:1\nnodes = n\n[node n]\naddress = 127.0.0.2\n",
-		   "[service a] (line 2): no 'allow'");
-	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\nnodes = n\n", "[node n] (line 4): no address");
+		   ":1: [service a]: allow: missing (a CIDR list, or 'any'");
+	expect_err("[node n]\naddress = 127.0.0.2\n[service a]\nallow = any\nnodes = n\n",
+		   ":3: [service a]: listen: missing");
+	expect_err("[service a]\nlisten = 127.0.0.1:1\nallow = any\nnodes = n\n[node n]\n",
+		   ":5: [node n]: address: missing (the node's IPv4 address)");
+	expect_err("[router]\n", ": no [service NAME] section");
+}
+
+/* A service's line, plus the [node]s every one of them names. */
+static const char svc_web[] =
+	"[service web]\n"           /* 1 */
+	"listen = 127.0.0.1:8080\n" /* 2 */
+	"allow = any\n"             /* 3 */
+	"nodes = n1\n"              /* 4 */
+	"[node n1]\n"               /* 5 */
+	"address = 127.0.0.11\n";   /* 6 */
+
+static void expect_err_after(const char *more, const char *want)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s%s", svc_web, more);
+	expect_err(text, want);
+}
+
+/* port.SERVICE names a service; it does not make one (review finding 1). */
+static void test_port_key(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "";
+	char text[1024];
+
+	(void)state;
+	expect_err_after("port.sx = 81\n", ":7: [node n1]: port.sx: no [service sx]");
+	/* ... and is the only error, whatever the order of the sections. */
+	snprintf(text, sizeof(text), "[node n1]\naddress = 127.0.0.11\nport.web = 81\n"
+		 "port.sx = 82\n[service web]\nlisten = 127.0.0.1:8080\nallow = any\n"
+		 "nodes = n1\n");
+	assert_int_equal(load(text, c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":4: [node n1]: port.sx: no [service sx]"));
+	assert_null(strstr(err, "listen"));
+	/* A service declared after the node's port.SERVICE key. */
+	snprintf(text, sizeof(text), "[node n1]\naddress = 127.0.0.11\nport.web = 81\n"
+		 "[service web]\nlisten = 127.0.0.1:8080\nallow = any\nnodes = n1\n");
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_int_equal(c->nsvc, 1);
+	assert_int_equal(c->node[0].port[0], 81);
+	free(c);
+}
+
+/* 'nodes' names a node without a [node] section (review finding 2). */
+static void test_missing_node(void **state)
+{
+	(void)state;
+	expect_err("[service web]\nlisten = 127.0.0.1:8080\nallow = any\n"
+		   "nodes = n1, n2\n[node n1]\naddress = 127.0.0.11\n",
+		   ":4: [service web]: nodes: no [node n2] section");
+	/* An empty [node n2] section exists: its address is what is missing. */
+	expect_err("[service web]\nlisten = 127.0.0.1:8080\nallow = any\n"
+		   "nodes = n1, n2\n[node n1]\naddress = 127.0.0.11\n[node n2]\n",
+		   ":7: [node n2]: address: missing");
+}
+
+/* Accepted before, wrong at run time (review finding 3). */
+static void test_duplicates(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "";
+
+	(void)state;
+	/* Two nodes, one address: discovery would only ever find the first. */
+	expect_err_after("[node n2]\naddress = 127.0.0.11\n",
+			 ":8: [node n2]: address: 127.0.0.11 is also the address of [node n1] "
+			 "(line 6)");
+	/* The same section twice, also adjacent or empty. */
+	expect_err_after("[node n2]\naddress = 127.0.0.12\n[node n1]\naddress = 127.0.0.13\n",
+			 ":9: [node n1]: duplicate section (the first [node n1] is at line 5");
+	expect_err_after("[node n1]\n",
+			 ":7: [node n1]: duplicate section (the first [node n1] is at line 5");
+	expect_err_after("; comment\n[service web]\nlisten = 127.0.0.1:8081\n",
+			 ":8: [service web]: duplicate section (the first [service web] is "
+			 "at line 1");
+	/* ... reported before a later error, after an earlier one. */
+	expect_err_after("[service web]\nbogus = 1\n", ":7: [service web]: duplicate section");
+	expect_err_after("bogus = 1\n[service web]\n", ":7: [node n1]: bogus: unknown key");
+	expect_err_after("[node n1]\nthis is not ini\n", ":7: [node n1]: duplicate section");
+	/* Two services, one listen address: --check passed, bind failed. */
+	expect_err_after("[service api]\nlisten = 127.0.0.1:8080\nallow = any\nnodes = n1\n",
+			 ":8: [service api]: listen: 127.0.0.1:8080 is taken by [service web] "
+			 "(listen = 127.0.0.1:8080, line 2)");
+	/* The wildcard takes the port on every address ([::] IPv4's too). */
+	expect_err_after("[service api]\nlisten = 0.0.0.0:8080\nallow = any\nnodes = n1\n",
+			 ":8: [service api]: listen: 0.0.0.0:8080 is taken by [service web]");
+	expect_err_after("[service api]\nlisten = [::]:8080\nallow = any\nnodes = n1\n",
+			 ":8: [service api]: listen: [::]:8080 is taken by [service web]");
+	/* Other ports and other addresses are fine. */
+	assert_int_equal(load("[service web]\nlisten = 127.0.0.1:8080\nallow = any\nnodes = n1\n"
+			      "[service api]\nlisten = 127.0.0.2:8080\nallow = any\nnodes = n1\n"
+			      "[service v6]\nlisten = [::1]:8080\nallow = any\nnodes = n1\n"
+			      "[service alt]\nlisten = 0.0.0.0:8081\nallow = any\nnodes = n1\n"
+			      "[node n1]\naddress = 127.0.0.11\n", c, err, sizeof(err)), 0);
+	assert_int_equal(c->nsvc, 4);
+	free(c);
 }
 
 /* Multicast discovery: the group is heard on discovery_interface, and the
@@ -240,6 +343,9 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_acl),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_port_key),
+		cmocka_unit_test(test_missing_node),
+		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_multicast),
 		cmocka_unit_test(test_multicast_errors),
 	};
