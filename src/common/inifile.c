@@ -8,15 +8,28 @@
 struct lines {
 	FILE *f;
 	int *lineno;
+	int too_long; /* the line number of a line the parser cannot hold */
+	int max;
 };
 
+/* One line per call, counted. A line longer than the parser's buffer would
+ * reach it in pieces, each taken for a line of its own (and the count
+ * would drift): stop there instead, and say which line it is. */
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct lines *l = stream;
 	char *r = fgets(buf, size, l->f);
+	size_t n;
 
-	if (r)
-		(*l->lineno)++;
+	if (!r)
+		return NULL;
+	(*l->lineno)++;
+	n = strlen(buf);
+	if (n == (size_t)size - 1 && buf[n - 1] != '\n' && !feof(l->f)) {
+		l->too_long = *l->lineno;
+		l->max = size - 2;
+		return NULL;
+	}
 	return r;
 }
 
@@ -34,6 +47,12 @@ int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *linen
 	}
 	rc = ini_parse_stream(read_line, &l, handler, user);
 	fclose(l.f);
+	if (l.too_long && (rc == 0 || rc > l.too_long)) {
+		snprintf(err, errlen, "%s:%d: line too long (at most %d characters)", file,
+			 l.too_long, l.max);
+		*lineno = l.too_long;
+		return -1;
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot parse (out of memory?)", file);
 		return -1;

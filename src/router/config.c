@@ -607,8 +607,8 @@ struct ini_ctx {
 /*
  * libinih calls the handler for keys only, never for a section header, so
  * an empty section or a second [node n1] would go unseen. The headers are
- * found here first, by inih's own rules (the same INI_MAX_LINE pieces that
- * src/common/inifile.c counts as lines; a leading BOM; comments ';' '#';
+ * found here first, by inih's own rules (INI_MAX_LINE pieces as inih reads
+ * them; src/common/inifile.c stops at a longer line anyway; a leading BOM; comments ';' '#';
  * an indented line after a key continues its value; "[" up to "]" unless a
  * " ;" comment comes first), and opened in line order as parsing passes
  * them. Returns -1 only when out of memory.

@@ -211,6 +211,20 @@ static void test_missing_node(void **state)
 		   ":7: [node n2]: address: missing");
 }
 
+/* A line longer than the parser's buffer is refused at its own line (it
+ * used to be read in pieces, each counted as a line). */
+static void test_long_line(void **state)
+{
+	char text[1024];
+
+	(void)state;
+	snprintf(text, sizeof(text), "[router]\n; %0300d\ncluster_id = 70000\n", 0);
+	expect_err(text, ":2: line too long (at most 198 characters)");
+	/* Up to the limit is fine: the next error is found at its line. */
+	snprintf(text, sizeof(text), "[router]\n; %0190d\ncluster_id = 70000\n", 0);
+	expect_err(text, ":3: [router]: cluster_id: invalid value '70000'");
+}
+
 /* Accepted before, wrong at run time (review finding 3). */
 static void test_duplicates(void **state)
 {
@@ -345,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_port_key),
 		cmocka_unit_test(test_missing_node),
+		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_multicast),
 		cmocka_unit_test(test_multicast_errors),
