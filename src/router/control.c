@@ -15,9 +15,16 @@
  *   path fail|restore NAME    the same (lbfoctl's words)
  *   help
  *
- * A reply is built in memory and written before the next event is
- * handled; the socket has a send timeout so a stuck reader cannot hold
- * the loop for more than a second.
+ * The loop forwards every client's bytes, so no control client may hold
+ * it: a control client is served from the loop like a connection, its
+ * socket non-blocking. Its request is gathered as it comes, the reply is
+ * built in memory at once when the line is complete (the figures of one
+ * moment), then sent as the client takes it. A client gets CTL_DEADLINE_S
+ * from its accept for the whole exchange; one still short of a line then
+ * is told so, best effort, and every one past it is closed, so a
+ * trickling, idle or non-reading client costs a slot, never the loop. At
+ * most RT_CTL_CLIENTS at once: a newcomer beyond them is told
+ * "too many control clients" and closed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +44,22 @@
 #include "router.h"
 
 #define REQ_MAX 4096
+/* Generous for a human or a scraper: a request is one short line, and even
+ * sessions json (100000 entries, some 15 MB) is read in well under that. */
+#define CTL_DEADLINE_S 5
+
+/* One control client: reading its request line (reply == NULL), then
+ * sending the reply. */
+struct rt_ctl_client {
+	int fd;
+	int slot;                /* its index in r->ctl_client */
+	struct rt_ev ev;
+	uint64_t deadline_ns;
+	size_t len;              /* request bytes so far */
+	char req[REQ_MAX + 1];
+	char *reply;             /* "ok\n" + body, or "error: ...\n" */
+	size_t reply_len, sent;
+};
 
 static const char ctl_help[] =
 	"status [json]            router, services, nodes\n"
@@ -72,8 +95,15 @@ sys:
 	return -1;
 }
 
+static void client_free(struct router *r, struct rt_ctl_client *c);
+
 void rt_ctl_close(struct router *r)
 {
+	int i;
+
+	for (i = 0; i < RT_CTL_CLIENTS; i++)
+		if (r->ctl_client[i])
+			client_free(r, r->ctl_client[i]);
 	if (r->ctl_fd >= 0) {
 		close(r->ctl_fd);
 		unlink(r->ctl_path);
@@ -715,81 +745,198 @@ bad:
 	return -1;
 }
 
-/* Placeholders until control clients are served from the event loop. */
+/* ---- clients ------------------------------------------------------------------- */
+
+/* Closing the socket also takes it out of the epoll set (nothing else holds
+ * the descriptor). An epoll batch has at most one event per registration,
+ * the one being handled if any, so a client may go at once, mid-batch. */
+static void client_free(struct router *r, struct rt_ctl_client *c)
+{
+	r->ctl_client[c->slot] = NULL;
+	close(c->fd);
+	free(c->reply);
+	free(c);
+}
+
+/* The reply to what c->req holds: a line (its end found), or REQ_MAX bytes
+ * without one, or less and the client has stopped sending. The figures are
+ * taken now, in one piece, whatever pace the client reads them at. */
+static int client_build(struct router *r, struct rt_ctl_client *c, uint64_t now)
+{
+	char *nl = memchr(c->req, '\n', c->len);
+	FILE *f = open_memstream(&c->reply, &c->reply_len);
+
+	if (!f)
+		return -1;
+	if (!nl) {
+		fprintf(f, "error: %s\n", c->len >= REQ_MAX ? "request too long" :
+			"incomplete request (one line, ending in a newline)");
+	} else {
+		char err[256], *body = NULL;
+		size_t blen = 0;
+		FILE *out = open_memstream(&body, &blen);
+
+		*nl = '\0';
+		if (out && ctl_do(r, c->req, out, err, sizeof(err), now) == 0) {
+			fclose(out);
+			fprintf(f, "ok\n");
+			fwrite(body, 1, blen, f);
+		} else {
+			if (out)
+				fclose(out);
+			fprintf(f, "error: %s\n", out ? err : "out of memory");
+		}
+		free(body);
+	}
+	/* A failed write (memory) shows at fclose; then nothing is sent
+	 * rather than half a reply. */
+	if (fclose(f) != 0) {
+		free(c->reply);
+		c->reply = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Send what the socket takes. Returns 1 when all is sent, 0 to wait for
+ * EPOLLOUT, -1 when the client is gone. */
+static int client_send(struct rt_ctl_client *c)
+{
+	while (c->sent < c->reply_len) {
+		ssize_t k = send(c->fd, c->reply + c->sent, c->reply_len - c->sent, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (k <= 0)
+			return -1;
+		c->sent += (size_t)k;
+	}
+	return 1;
+}
+
+/* The request is complete (or can be no more): build the reply and send
+ * it, most often all at once; what the socket does not take waits for
+ * EPOLLOUT. Frees the client when done or gone. */
+static void client_reply(struct router *r, struct rt_ctl_client *c, uint64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &c->ev };
+	int rc = client_build(r, c, now) < 0 ? -1 : client_send(c);
+
+	if (rc == 0 && epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		return;
+	client_free(r, c);
+}
+
 void rt_ctl_client_io(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now)
 {
-	(void)r, (void)e, (void)events, (void)now;
+	struct rt_ctl_client *c = e->ptr;
+	ssize_t k;
+
+	/* Level-triggered: the read or send below tells all the event bits
+	 * would, EPOLLHUP and EPOLLERR included. */
+	(void)events;
+	if (c->reply) {
+		if (client_send(c) != 0)
+			client_free(r, c);
+		return;
+	}
+	k = read(c->fd, c->req + c->len, REQ_MAX - c->len);
+	if (k < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			client_free(r, c);
+		return;
+	}
+	if (k == 0) {
+		/* Half-closed without a newline: it may still read the error. */
+		client_reply(r, c, now);
+		return;
+	}
+	c->len += (size_t)k;
+	if (c->len >= REQ_MAX || memchr(c->req + c->len - (size_t)k, '\n', (size_t)k))
+		client_reply(r, c, now);
 }
 
 void rt_ctl_tick(struct router *r, uint64_t now)
 {
-	(void)r, (void)now;
+	int i;
+
+	if (r->ctl_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->ctl_ev };
+
+		if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->ctl_fd, &ev) == 0)
+			r->ctl_paused = false;
+	}
+
+	for (i = 0; i < RT_CTL_CLIENTS; i++) {
+		struct rt_ctl_client *c = r->ctl_client[i];
+
+		if (!c || now < c->deadline_ns)
+			continue;
+		/* Still writing its request: say why, if the socket takes it
+		 * now. A reply partly sent is cut short: the client sees no
+		 * clean end, which is the truth. */
+		if (!c->reply) {
+			char late[64];
+			int n = snprintf(late, sizeof(late),
+					 "error: no complete request within %d s\n",
+					 CTL_DEADLINE_S);
+
+			send(c->fd, late, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
+		client_free(r, c);
+	}
 }
 
 void rt_ctl_accept(struct router *r, uint64_t now)
 {
+	static const char too_many[] = "error: too many control clients\n";
+
 	for (;;) {
-		struct timeval tv = { .tv_sec = 1 };
-		char req[REQ_MAX + 1], err[256];
-		size_t len = 0;
-		char *body = NULL;
-		size_t blen = 0;
-		FILE *f;
-		int fd = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct rt_ctl_client *c;
+		int i, fd = accept4(r->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) && !r->ctl_paused &&
+			    epoll_ctl(r->ep, EPOLL_CTL_DEL, r->ctl_fd, NULL) == 0) {
+				/* Out of descriptors: the waiting client would
+				 * make level-triggered epoll report the socket
+				 * for ever. Listen again on the next tick. */
+				r->ctl_paused = true;
+				rt_event(r, "control socket: accept: %s; paused until the next tick",
+					 strerror(errno));
+			}
 			return;
-		/* Blocking, with 1 s timeouts: a request is one short line. */
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		while (len < REQ_MAX && !memchr(req, '\n', len)) {
-			ssize_t k = read(fd, req + len, REQ_MAX - len);
-
-			if (k <= 0)
-				break;
-			len += (size_t)k;
 		}
-		req[len] = '\0';
-		f = open_memstream(&body, &blen);
-		if (!f) {
+		for (i = 0; i < RT_CTL_CLIENTS && r->ctl_client[i]; i++)
+			;
+		if (i == RT_CTL_CLIENTS) {
+			/* Full: say so if the socket takes it at once, and close;
+			 * the client's request, sent or not, is not read. */
+			send(fd, too_many, sizeof(too_many) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 			close(fd);
 			continue;
 		}
-		if (!memchr(req, '\n', len)) {
-			fprintf(f, "error: %s\n", len >= REQ_MAX ? "request too long" :
-				"incomplete request (one line, ending in a newline)");
-		} else {
-			char *nl = memchr(req, '\n', len);
-			FILE *out;
-			char *obody = NULL;
-			size_t olen = 0;
-
-			*nl = '\0';
-			out = open_memstream(&obody, &olen);
-			if (out && ctl_do(r, req, out, err, sizeof(err), now) == 0) {
-				fclose(out);
-				fprintf(f, "ok\n");
-				fwrite(obody, 1, olen, f);
-			} else {
-				if (out)
-					fclose(out);
-				fprintf(f, "error: %s\n", out ? err : "out of memory");
-			}
-			free(obody);
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
 		}
-		fclose(f);
-		{
-			size_t off = 0;
-
-			while (off < blen) {
-				ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
-
-				if (k <= 0)
-					break;
-				off += (size_t)k;
-			}
+		c->fd = fd;
+		c->slot = i;
+		c->ev.kind = RT_EV_CTL_CLIENT;
+		c->ev.ptr = c;
+		c->deadline_ns = now + (uint64_t)CTL_DEADLINE_S * LBFO_NS_PER_SEC;
+		ev.data.ptr = &c->ev;
+		if (epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
 		}
-		free(body);
-		close(fd);
+		r->ctl_client[i] = c;
 	}
 }

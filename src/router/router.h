@@ -122,6 +122,7 @@ struct router {
 	struct rt_ev ctl_ev;
 	char ctl_path[RT_STR_MAX];
 	struct rt_ctl_client *ctl_client[RT_CTL_CLIENTS];
+	bool ctl_paused; /* listener out of the epoll set (no descriptors) */
 
 	struct rt_event events[RT_EVENTS_MAX];
 	unsigned ev_head, ev_n;
