@@ -341,6 +341,8 @@ static int ini_cb(void *user, const char *section, const char *name,
 
 	if (x->failed)
 		return 0;
+	if (!section) /* never from inih; says so to GCC's -O2 + sanitizer build */
+		section = "";
 	if (strcmp(section, x->section)) {
 		snprintf(x->section, sizeof(x->section), "%s", section);
 		x->path = NULL;
