@@ -50,6 +50,7 @@ struct rt_conn {
 	bool connecting, dead, started;
 	bool new_session;     /* allocated afresh, not a sticky hit */
 	bool grow_up, grow_down; /* pipe growth done or refused */
+	bool bulk_up, bulk_down; /* splicing (else copying small messages) */
 	uint32_t c_mask, b_mask;       /* epoll interest registered now */
 	bool c_reg, b_reg;             /* fd is in the epoll set */
 	uint64_t deadline_ns;
@@ -435,8 +436,43 @@ static void conn_reap(struct router *r)
 #define PUMP_ROUNDS 4
 
 /* One direction: src -> pipe -> dst. Returns -1 on a hard error. */
+/*
+ * Small messages are copied: recv() into a buffer on the stack and send()
+ * on at once costs less than two splices for a few KiB. What the
+ * destination does not take goes into the (empty) pipe, which drains as in
+ * the bulk case. A read that fills the buffer means a bulk transfer: the
+ * direction splices from then on, until a splice brings less than the
+ * buffer's worth (the burst is over).
+ */
+#define RT_COPY_BUF (16u << 10)
+
+static ssize_t copy_in(int src, int dst, int p[2], size_t *inpipe, uint64_t *bytes,
+		       bool *more)
+{
+	char buf[RT_COPY_BUF];
+	ssize_t n = recv(src, buf, sizeof(buf), 0), w;
+
+	if (n <= 0)
+		return n;
+	*bytes += (uint64_t)n;
+	*more = (size_t)n == sizeof(buf);
+	w = send(dst, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -2;
+		w = 0;
+	}
+	if (w < n) {
+		/* The pipe is empty and holds at least 64 KiB: the rest fits. */
+		if (write(p[1], buf + w, (size_t)(n - w)) != n - w)
+			return -2;
+		*inpipe = (size_t)(n - w);
+	}
+	return n;
+}
+
 static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *src_eof,
-		bool *dst_shut, uint64_t *bytes)
+		bool *dst_shut, uint64_t *bytes, bool *bulk)
 {
 	int round;
 
@@ -453,12 +489,20 @@ static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *sr
 			if (*inpipe > 0)
 				break; /* dst is full: EPOLLOUT will tell */
 		}
-		if (!*src_eof) {
+		if (!*src_eof && !*bulk) {
+			n = copy_in(src, dst, p, inpipe, bytes, &more);
+			*bulk = more;
+			if (n == 0)
+				*src_eof = true;
+			else if (n == -2 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				return -1;
+		} else if (!*src_eof) {
 			n = splice(src, NULL, p[1], NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				*inpipe = (size_t)n;
 				*bytes += (uint64_t)n;
 				more = (size_t)n == cap; /* maybe more waiting */
+				*bulk = (size_t)n >= RT_COPY_BUF;
 			} else if (n == 0) {
 				*src_eof = true;
 			} else if (errno != EAGAIN && errno != EINTR) {
@@ -544,10 +588,10 @@ static void conn_pump(struct router *r, struct rt_conn *c, unsigned dirs, uint64
 
 	if (((dirs & PUMP_UP) &&
 	     pump(c->cfd, c->bfd, c->p_up, c->cap_up, &c->in_up, &c->c_eof, &c->b_shut,
-		  &ms->bytes_in) < 0) ||
+		  &ms->bytes_in, &c->bulk_up) < 0) ||
 	    ((dirs & PUMP_DOWN) &&
 	     pump(c->bfd, c->cfd, c->p_down, c->cap_down, &c->in_down, &c->b_eof, &c->c_shut,
-		  &ms->bytes_out) < 0)) {
+		  &ms->bytes_out, &c->bulk_down) < 0)) {
 		conn_close(r, c, now);
 		return;
 	}

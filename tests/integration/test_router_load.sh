@@ -103,8 +103,9 @@ wait_for() { # tries command...: poll every 0.1 s
 
 "$B/lbfo-testsrv" --listen "$N1:27681" --name n1 2>>"$T/n1.log" & PIDS+=($!)
 "$B/lbfo-testsrv" --listen "$N2:27681" --name n2 2>>"$T/n2.log" & PIDS+=($!)
-# The slow backend: reads 1 KiB every 10 ms through a 4 KiB receive buffer
-# and writes the count it got to a file when it ends.
+# The slow backend: reads 1 KiB every 10 ms through a 4 KiB receive buffer,
+# checks each byte against the client's pattern (byte i of the stream is
+# i % 251), and writes the count of good bytes to a file (-1: a bad byte).
 "$PY" - "$N3" 27682 "$T/sink.count" <<'PY' &
 import socket, sys, time
 s = socket.socket()
@@ -114,14 +115,21 @@ s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(4)
 s.settimeout(20)
 c, _ = s.accept()
+pat = bytes(i % 251 for i in range(251)) * 300
 got, end = 0, time.time() + 20
 while time.time() < end:
     d = c.recv(1024)
     if not d:
         break
-    got += len(d)
+    o = got % 251
+    if d != pat[o:o + len(d)]:
+        got = -1
+    else:
+        got += len(d)
     with open(sys.argv[3], "w") as f:
         f.write(str(got))
+    if got < 0:
+        break
     time.sleep(0.01)
 PY
 PIDS+=($!)
@@ -140,10 +148,12 @@ fi
 import socket, sys, time
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 c.setblocking(False)
-buf, end = b"x" * 65536, time.time() + 4
+pat = bytes(i % 251 for i in range(251)) * 300
+sent, end = 0, time.time() + 4
 while time.time() < end:
+    o = sent % 251
     try:
-        c.send(buf)
+        sent += c.send(pat[o:o + 65536])
     except BlockingIOError:
         time.sleep(0.001)
 PY
@@ -157,7 +167,7 @@ cpu=$(( (t1 - t0) * 100 / (2 * hz) ))
 got=$(cat "$T/sink.count" 2>/dev/null || echo 0)
 # Spinning was 100 % of a CPU; waiting is ~0 %.
 if [ "$cpu" -lt 20 ] && [ "$got" -gt 10000 ]; then
-	pass "router_slow_backend_no_spin (router CPU ${cpu} % over 2 s while the backend took $got bytes)"
+	pass "router_slow_backend_no_spin (router CPU ${cpu} % over 2 s while the backend took $got bytes, each as sent)"
 else
 	fail router_slow_backend_no_spin "router CPU ${cpu} % over 2 s; backend got $got bytes"
 fi
