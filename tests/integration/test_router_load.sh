@@ -143,6 +143,9 @@ if ! wait_for 50 all_up; then
 fi
 
 # --- a slow backend: the router waits for it instead of spinning -------------
+# The sink accepts one connection: wait until it listens (python starts slowly).
+sink_listens() { ss -Hltn "src $N3:27682" | grep -q LISTEN; }
+wait_for 100 sink_listens || fail router_slow_backend_no_spin "the slow backend never listened"
 # A client pushes as fast as it can for 4 s; the backend takes ~100 KB/s.
 "$PY" - "$RA" 27683 <<'PY' &
 import socket, sys, time
