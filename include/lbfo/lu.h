@@ -52,6 +52,7 @@ struct lbfo_lu_config {
 	char mutual_user[LBFO_STR_MAX];
 	char mutual_password[LBFO_STR_MAX];
 	bool header_digest;            /* CRC32C header digest */
+	bool link_watch;               /* fail a path when its interface goes down */
 
 	char policy[LBFO_NAME_MAX];
 	char policy_keys[LBFO_MAX_POLICY_KV][LBFO_NAME_MAX];

@@ -31,6 +31,8 @@ const char lbfo_lu_config_help[] =
 "  no_path_timeout=MS     queue I/O this long with no path, then EIO (default 30000)\n"
 "  nop_interval=MS        NOP-Out keepalive period (default 200)\n"
 "  nop_timeout=MS         a path with no sign of life this long is failed (default 500)\n"
+"  link_watch=on|off      fail a path at once when the kernel reports its interface\n"
+"                         down or without carrier (rtnetlink; default on)\n"
 "  cmd_timeout=MS         a command older than this fails its path (default 10000)\n"
 "  login_timeout=MS       connect + login limit (default 3000)\n"
 "  reconnect_min=MS       first retry after a failure (default 250)\n"
@@ -72,6 +74,7 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	c->no_path_timeout_ms = 30000;
 	c->nop_interval_ms = 200;
 	c->nop_timeout_ms = 500;
+	c->link_watch = true;
 	c->cmd_timeout_ms = 10000;
 	c->login_timeout_ms = 3000;
 	c->reconnect_min_ms = 250;
@@ -293,6 +296,8 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 		return copy_str(c->status_file, sizeof(c->status_file), key, v, err, errlen);
 	if (!strcmp(key, "header_digest"))
 		return parse_bool(key, v, &c->header_digest, err, errlen);
+	if (!strcmp(key, "link_watch"))
+		return parse_bool(key, v, &c->link_watch, err, errlen);
 	if (!strcmp(key, "chap_user"))
 		return copy_str(c->chap_user, sizeof(c->chap_user), key, v, err, errlen);
 	if (!strcmp(key, "chap_password"))

@@ -396,6 +396,9 @@ static void path_up(struct lbfo_lu *lu, struct path *p, uint64_t now)
 	p->st = PATH_UP;
 	p->logins++;
 	p->backoff_ms = 0;
+	/* The interface this session leaves by, for the link watch. */
+	p->ifindex = lu->link_fd >= 0 ?
+		lu_link_of_socket(iscsi_get_fd(p->ctx), p->ifname, sizeof(p->ifname)) : 0;
 	p->up_since_ns = now;
 	p->last_life_ns = now;
 	p->last_outq = 0;
@@ -978,7 +981,7 @@ static void take_submissions(struct lbfo_lu *lu)
 static void *loop_main(void *arg)
 {
 	struct lbfo_lu *lu = arg;
-	struct pollfd pfd[1 + 2 * LBFO_MAX_MEMBERS + 1 + LBFO_CTL_CLIENTS];
+	struct pollfd pfd[1 + 2 * LBFO_MAX_MEMBERS + 1 + LBFO_CTL_CLIENTS + 1];
 	struct iscsi_context *pctx[1 + 2 * LBFO_MAX_MEMBERS];
 	int owner[1 + 2 * LBFO_MAX_MEMBERS];
 
@@ -1007,12 +1010,16 @@ static void *loop_main(void *arg)
 			}
 		}
 		nctl = lbfo_ctl_pollfds(lu, pfd + n, 1 + LBFO_CTL_CLIENTS);
+		/* The link watch, last. */
+		pfd[n + nctl].fd = lu->link_fd;
+		pfd[n + nctl].events = POLLIN;
+		pfd[n + nctl].revents = 0;
 		stop = lu->stopping;
 		pthread_mutex_unlock(&lu->mu);
 		if (stop)
 			break;
 
-		rc = poll(pfd, (nfds_t)(n + nctl), (int)(TICK_NS / LBFO_NS_PER_MS));
+		rc = poll(pfd, (nfds_t)(n + nctl + 1), (int)(TICK_NS / LBFO_NS_PER_MS));
 		if (rc < 0 && errno != EINTR)
 			break;
 
@@ -1022,6 +1029,10 @@ static void *loop_main(void *arg)
 			take_submissions(lu);
 		if (rc > 0 && nctl)
 			lbfo_ctl_service(lu, pfd + n, nctl, now);
+		/* Before the paths are serviced: a link that went down fails
+		 * its paths now, not after nop_timeout. */
+		if (rc > 0 && (pfd[n + nctl].revents & POLLIN))
+			lu_link_input(lu);
 		for (i = 1; i < n; i++) {
 			struct path *p = &lu->paths[owner[i]];
 
@@ -1309,8 +1320,14 @@ struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
 			goto fail;
 		}
 	}
+	lu->link_fd = c->link_watch ? lu_link_open() : -1;
+	if (c->link_watch && lu->link_fd < 0)
+		lu_log(lu, LBFO_LOG_WARNING, "link watch off: rtnetlink: %s; a link going down "
+		       "is noticed by nop_timeout", strerror(errno));
 	if (pthread_create(&lu->thread, NULL, loop_main, lu) != 0) {
 		snprintf(err, errlen, "cannot start the event loop thread");
+		if (lu->link_fd >= 0)
+			close(lu->link_fd);
 		close(lu->wakefd);
 		goto fail;
 	}
@@ -1454,6 +1471,8 @@ void lbfo_lu_stop(struct lbfo_lu *lu)
 		cmd_done(lu, c, -ESHUTDOWN);
 	lbfo_team_destroy(&lu->team);
 	close(lu->wakefd);
+	if (lu->link_fd >= 0)
+		close(lu->link_fd);
 	pthread_mutex_destroy(&lu->sub_mu);
 	pthread_mutex_destroy(&lu->mu);
 	pthread_cond_destroy(&lu->paths_cv);
@@ -1504,11 +1523,13 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 	fprintf(f, ",\"mode\":\"%s\",\"blocks\":%" PRIu64 ",\"block_size\":%u,"
 		"\"max_transfer\":%u,\"outstanding\":%u,\"queued\":%u,\"ios\":%" PRIu64
 		",\"io_errors\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"requeued\":%" PRIu64
-		",\"fences\":%" PRIu64 ",\"longest_fence_ms\":%.3f,\"no_path\":%s,\"paths\":[",
+		",\"fences\":%" PRIu64 ",\"longest_fence_ms\":%.3f,\"no_path\":%s,"
+		"\"link_watch\":%s,\"link_downs\":%" PRIu64 ",\"paths\":[",
 		lbfo_mode_name(lbfo_team_mode(&lu->team)), lu->ident.blocks,
 		lu->ident.block_size, lu->max_xfer, lu->team.outstanding, lu->queue.n,
 		lu->ios, lu->io_errors, lu->failovers, lu->requeued, lu->fences,
-		(double)lu->longest_fence_ns / 1e6, lu->no_path_since_ns ? "true" : "false");
+		(double)lu->longest_fence_ns / 1e6, lu->no_path_since_ns ? "true" : "false",
+		lu->link_fd >= 0 ? "true" : "false", lu->link_downs);
 	for (i = 0; i < lu->npaths; i++) {
 		const struct path *p = &lu->paths[i];
 		const struct lbfo_member *m = &lu->team.m[i];
@@ -1535,6 +1556,8 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f)
 			p->rate[LBFO_WRITE] / 1e6, lu_lat_quantile_ms(p, 0.5),
 			lu_lat_quantile_ms(p, 0.99), p->admin_down ? "true" : "false");
 		lu_json_str(f, p->last_error);
+		fprintf(f, ",\"interface\":");
+		lu_json_str(f, p->ifname);
 		fputc('}', f);
 	}
 	fprintf(f, "],\"clients\":[");

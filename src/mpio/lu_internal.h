@@ -6,6 +6,7 @@
 #ifndef LBFO_LU_INTERNAL_H
 #define LBFO_LU_INTERNAL_H
 
+#include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -103,6 +104,10 @@ struct path {
 	uint64_t logins, failures, retries, errors;
 	bool admin_down;           /* failed by an operator: no reconnect */
 
+	/* link watch: the interface the session's socket leaves by */
+	unsigned ifindex;          /* 0: unknown */
+	char ifname[IF_NAMESIZE];
+
 	/* completion latency, log2(microseconds) buckets */
 	uint64_t lat_hist[LBFO_LAT_BUCKETS];
 	uint64_t lat_count;
@@ -124,6 +129,8 @@ struct lbfo_lu {
 	pthread_t thread;
 	bool started;
 	int wakefd;
+	int link_fd;                /* rtnetlink link messages, or -1 */
+	uint64_t link_downs;        /* paths failed by the link watch */
 	pthread_mutex_t sub_mu;     /* submissions */
 	struct lbfo_io *sub_head, *sub_tail;
 	bool stopping;
@@ -175,6 +182,11 @@ void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 void lu_path_fail(struct path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void lu_status_json(struct lbfo_lu *lu, FILE *f);
+
+/* linkwatch.c */
+int lu_link_open(void);
+unsigned lu_link_of_socket(int sockfd, char *name, size_t len);
+void lu_link_input(struct lbfo_lu *lu);
 /* Write s as a JSON string (quoted, escaped). */
 void lu_json_str(FILE *f, const char *s);
 extern const char *const lu_path_state_names[];

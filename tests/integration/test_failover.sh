@@ -43,7 +43,14 @@ if [ "$FIO_RC" = 0 ] && [ "$FIO_ERR" = 0 ] && [ "$errs" = 0 ] && [ "${fails:-0}"
 else
 	fail "link down during writes (fio rc=$FIO_RC err=$FIO_ERR io_errors=$errs path failures=$fails)"
 fi
-grep -q "path p0 .* failed" "$LBFO_LOG" || fail "link down: no path-failed event in the log"
+# The link watch saw the interface go down: the reason names it, and the
+# path failed on the kernel's word, not on the liveness timeout.
+HOSTDEV1=$(tb_hostdev 1)
+if grep -q "path p0 .* failed: link $HOSTDEV1 down (rtnetlink)" "$LBFO_LOG"; then
+	pass "link down: failed at once by the link watch ($(grep -o "path p0 .* failed: link $HOSTDEV1 down (rtnetlink)[^;]*" "$LBFO_LOG" | head -1))"
+else
+	fail "link down: no 'link $HOSTDEV1 down (rtnetlink)' failure in the log: $(grep 'path p0 .* failed' "$LBFO_LOG" | head -2)"
+fi
 
 # (d) restore, failback immediate: p0 is active again and carries I/O.
 if lbfo_wait_status '.lus[0].paths[0].state == "active"' 15; then
