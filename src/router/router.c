@@ -1069,7 +1069,12 @@ static const char usage[] =
 "[service] to a cluster node chosen by the policy table, keeps clients on\n"
 "their node (session table), and learns nodes by discovery (lbfo-node).\n"
 "  -c, --config FILE  configuration (see docs/router.md)\n"
-"      --check        load and check the configuration, then exit\n";
+"      --check        load and check the configuration, then exit\n"
+"\n"
+"Watch and steer it with lbfoctl --socket PATH (services, nodes, sessions,\n"
+"events, metrics, node fail|restore, weight set); PATH is [router] control,\n"
+"default /run/lbfo/router.sock. Events also go to stderr. SIGTERM or SIGINT\n"
+"stops it; SIGHUP is ignored (the configuration is read at start only).\n";
 
 int main(int argc, char **argv)
 {
