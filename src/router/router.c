@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -307,7 +308,11 @@ static void put_pipe(struct router *r, int p[2], size_t inpipe, size_t cap)
 		return;
 	/* Only small, empty pipes go back to the pool: a grown one would
 	 * hand its memory to a connection that does not need it. */
-	if (inpipe == 0 && cap <= 65536 &&
+	int queued = -1;
+
+	/* Only what the kernel says is empty is pooled: a pipe with bytes
+	 * of a closed connection in it would feed them to the next one. */
+	if (inpipe == 0 && cap <= 65536 && ioctl(p[0], FIONREAD, &queued) == 0 && queued == 0 &&
 	    r->npool < (int)(sizeof(r->pool) / sizeof(r->pool[0]))) {
 		r->pool[r->npool][0] = p[0];
 		r->pool[r->npool][1] = p[1];
@@ -446,16 +451,19 @@ static void conn_reap(struct router *r)
  */
 #define RT_COPY_BUF (16u << 10)
 
-static ssize_t copy_in(int src, int dst, int p[2], size_t *inpipe, uint64_t *bytes,
-		       bool *more)
+static ssize_t copy_in(int src, int dst, int p[2], size_t cap, size_t *inpipe,
+		       uint64_t *bytes, bool *more)
 {
 	char buf[RT_COPY_BUF];
-	ssize_t n = recv(src, buf, sizeof(buf), 0), w;
+	/* At most what the empty pipe holds, so the rest always fits: the
+	 * kernel hands out 8 KiB pipes to a user over its pipe-pages limit. */
+	size_t want = cap < sizeof(buf) ? cap : sizeof(buf);
+	ssize_t n = recv(src, buf, want, 0), w;
 
 	if (n <= 0)
 		return n;
 	*bytes += (uint64_t)n;
-	*more = (size_t)n == sizeof(buf);
+	*more = (size_t)n == want;
 	w = send(dst, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -463,10 +471,12 @@ static ssize_t copy_in(int src, int dst, int p[2], size_t *inpipe, uint64_t *byt
 		w = 0;
 	}
 	if (w < n) {
-		/* The pipe is empty and holds at least 64 KiB: the rest fits. */
-		if (write(p[1], buf + w, (size_t)(n - w)) != n - w)
-			return -2;
-		*inpipe = (size_t)(n - w);
+		ssize_t k = write(p[1], buf + w, (size_t)(n - w));
+
+		if (k > 0)
+			*inpipe = (size_t)k;
+		if (k != n - w)
+			return -2; /* cannot happen (the rest fits); never silently */
 	}
 	return n;
 }
@@ -490,7 +500,7 @@ static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *sr
 				break; /* dst is full: EPOLLOUT will tell */
 		}
 		if (!*src_eof && !*bulk) {
-			n = copy_in(src, dst, p, inpipe, bytes, &more);
+			n = copy_in(src, dst, p, cap, inpipe, bytes, &more);
 			*bulk = more;
 			if (n == 0)
 				*src_eof = true;

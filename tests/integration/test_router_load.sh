@@ -5,6 +5,7 @@
 #     connections that kept running on it;
 #   - a draining node (priority 0) keeps its clients' sessions and takes
 #     no new ones;
+#   - 8 KiB pipes (a user over the pipe-pages limit) lose and mix no byte;
 #   - SIGHUP is logged and ignored.
 # Prints "PASS name" / "FAIL name: why"; exits non-zero on any failure.
 # Every loop is bounded; everything started is killed on exit.
@@ -261,6 +262,121 @@ if [ "$X" = n1 ] || [ "$X" = n2 ]; then
 	fi
 else
 	fail router_drain_keeps_sessions "first connection got '$X'"
+fi
+
+# --- 8 KiB pipes (what the kernel gives a user over pipe-user-pages-soft) -------
+# A second router whose every pipe is made 8 KiB (LD_PRELOAD shim, built
+# here). Connection A: the backend does not read while the client sends
+# 12000-byte messages (the copy path overflows into the pipe); then the
+# backend reads everything. Connection B, after A closed: the backend
+# sends 900 kB the client reads late. Every byte must arrive, in order,
+# and B must not see A's bytes (a pipe of A's handed on from the pool).
+if command -v cc >/dev/null; then
+	cat >"$T/smallpipe.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+int pipe2(int p[2], int flags)
+{
+	static int (*real)(int *, int);
+	int rc;
+
+	if (!real)
+		real = (int (*)(int *, int))dlsym(RTLD_NEXT, "pipe2");
+	rc = real(p, flags);
+	if (rc == 0)
+		fcntl(p[0], F_SETPIPE_SZ, 8192);
+	return rc;
+}
+C
+	cc -shared -fPIC -o "$T/smallpipe.so" "$T/smallpipe.c" -ldl
+	cat >"$T/small.ini" <<CFG
+[router]
+control = $T/small.sock
+[service s]
+listen = $RA:27690
+allow = any
+nodes = n4
+port = 27691
+sticky = none
+[node n4]
+address = 127.0.76.14
+CFG
+	LD_PRELOAD=$T/smallpipe.so "$B/lbfo-router" -c "$T/small.ini" 2>"$T/small.log" &
+	SMALL=$!; PIDS+=($SMALL)
+	sleep 0.3
+	out=$(timeout 60 "$PY" - "$RA" 27690 127.0.76.14 27691 <<'PY'
+import socket, sys, time
+ra, rp, na, np_ = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+ls.bind((na, np_)); ls.listen(4); ls.settimeout(5)
+pat = bytes(i % 251 for i in range(251)) * 400
+# A
+ca = socket.create_connection((ra, rp), timeout=5)
+ba, _ = ls.accept()
+ca.setblocking(False)
+sent = 0
+for _ in range(300):
+    o = sent % 251
+    try:
+        sent += ca.send(pat[o:o + 12000])
+    except BlockingIOError:
+        pass
+    time.sleep(0.005)
+ca.shutdown(socket.SHUT_WR)
+ba.settimeout(3)
+got = b""
+while True:
+    try:
+        d = ba.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    got += d
+okA = got == (bytes(range(251)) * (sent // 251 + 1))[:sent]
+ca.close(); ba.close()
+time.sleep(0.2)
+# B
+cb = socket.socket()
+cb.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+cb.connect((ra, rp))
+bb, _ = ls.accept()
+bb.setblocking(False)
+tot = 0
+for _ in range(300):
+    try:
+        tot += bb.send(b"B" * 3000)
+    except BlockingIOError:
+        pass
+    time.sleep(0.005)
+bb.shutdown(socket.SHUT_WR)
+cb.settimeout(3)
+data = b""
+while True:
+    try:
+        d = cb.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    data += d
+okB = len(data) == tot and data == b"B" * tot
+print("A sent %d got %d %s; B sent %d got %d %s" % (sent, len(got), "ok" if okA else "BAD",
+      tot, len(data), "ok" if okB else "BAD"))
+PY
+)
+	cpu=$(awk '{print $14 + $15}' "/proc/$SMALL/stat" 2>/dev/null || echo gone)
+	if [[ "$out" == *"ok; B"*" ok" ]] && [ "$cpu" != gone ] && [ "$cpu" -lt 100 ]; then
+		pass "router_small_pipes ($out; router CPU $cpu ticks)"
+	else
+		fail router_small_pipes "$out; router CPU ticks $cpu; $(tail -3 "$T/small.log")"
+	fi
+else
+	fail router_small_pipes "no C compiler to build the pipe shim (scripts/setup)"
 fi
 
 # --- SIGHUP does not kill the router (no reload; it says so) ---------------------
