@@ -42,9 +42,14 @@ int lu_link_open(void)
 	return fd;
 }
 
-/* The interface a connected socket leaves by: the one that holds its
- * local address. Returns its index (name in `name`), or 0 if unknown. */
-unsigned lu_link_of_socket(int sockfd, char *name, size_t len)
+/*
+ * The interface a connected socket leaves by: the path's configured
+ * interface= if any; for an IPv6 link-local address, its scope; else the
+ * interface holding the socket's local address. An address on a loopback
+ * interface (a route's src= on lo or a dummy) says nothing about the link
+ * the packets take: unknown then. Returns the index (name in `name`) or 0.
+ */
+unsigned lu_link_of_socket(int sockfd, const char *configured, char *name, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -52,10 +57,25 @@ unsigned lu_link_of_socket(int sockfd, char *name, size_t len)
 	unsigned idx = 0;
 
 	name[0] = '\0';
-	if (sockfd < 0 || getsockname(sockfd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    getifaddrs(&ifa) < 0)
+	if (configured && configured[0]) {
+		idx = if_nametoindex(configured);
+		if (idx)
+			snprintf(name, len, "%s", configured);
+		return idx;
+	}
+	if (sockfd < 0 || getsockname(sockfd, (struct sockaddr *)&ss, &sl) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET6 && ((struct sockaddr_in6 *)&ss)->sin6_scope_id) {
+		idx = ((struct sockaddr_in6 *)&ss)->sin6_scope_id;
+		if (!if_indextoname(idx, name))
+			return 0;
+		return idx;
+	}
+	if (getifaddrs(&ifa) < 0)
 		return 0;
 	for (i = ifa; i && !idx; i = i->ifa_next) {
+		if (i->ifa_flags & IFF_LOOPBACK)
+			continue;
 		if (!i->ifa_addr || i->ifa_addr->sa_family != ss.ss_family || !i->ifa_name)
 			continue;
 		if (ss.ss_family == AF_INET &&
@@ -81,6 +101,10 @@ static void link_msg(struct lbfo_lu *lu, const struct nlmsghdr *h)
 	int i;
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+		return;
+	/* AF_BRIDGE messages speak of bridge ports (a DELLINK when a port
+	 * leaves its bridge, the link still up): not of the link. */
+	if (ifi->ifi_family != AF_UNSPEC)
 		return;
 	down = h->nlmsg_type == RTM_DELLINK || !(ifi->ifi_flags & IFF_UP) ||
 	       !(ifi->ifi_flags & IFF_RUNNING);

@@ -398,7 +398,12 @@ static void path_up(struct lbfo_lu *lu, struct path *p, uint64_t now)
 	p->backoff_ms = 0;
 	/* The interface this session leaves by, for the link watch. */
 	p->ifindex = lu->link_fd >= 0 ?
-		lu_link_of_socket(iscsi_get_fd(p->ctx), p->ifname, sizeof(p->ifname)) : 0;
+		lu_link_of_socket(iscsi_get_fd(p->ctx), p->cfg.interface, p->ifname,
+				  sizeof(p->ifname)) : 0;
+	if (lu->link_fd >= 0 && !p->ifindex)
+		lu_log(lu, LBFO_LOG_INFO, "path %s (%s): link watch cannot tell its interface "
+		       "(set interface=); a link going down is found by nop_timeout",
+		       p->cfg.name, p->portal);
 	p->up_since_ns = now;
 	p->last_life_ns = now;
 	p->last_outq = 0;

@@ -185,7 +185,7 @@ void lu_status_json(struct lbfo_lu *lu, FILE *f);
 
 /* linkwatch.c */
 int lu_link_open(void);
-unsigned lu_link_of_socket(int sockfd, char *name, size_t len);
+unsigned lu_link_of_socket(int sockfd, const char *configured, char *name, size_t len);
 void lu_link_input(struct lbfo_lu *lu);
 /* Write s as a JSON string (quoted, escaped). */
 void lu_json_str(FILE *f, const char *s);
