@@ -73,6 +73,10 @@ int rt_disc_open(struct router *r, char *err, size_t errlen)
 		goto sys;
 	setsockopt(r->disc_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(r->disc_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	/* Which local address each announcement reached: replies leave from
+	 * it, so an agent that only trusts its --router targets hears them
+	 * also when this socket is bound to 0.0.0.0. */
+	setsockopt(r->disc_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	if (bind(r->disc_fd, (struct sockaddr *)&r->cfg->disc_listen,
 		 sizeof(r->cfg->disc_listen)) < 0)
 		goto sys;
@@ -117,9 +121,31 @@ static void send_msg(struct router *r, struct rt_node *n, uint16_t type, uint16_
 	lbfo_disc_encode(&m, buf, sizeof(buf));
 	to.sin_addr.s_addr = htonl(n->agent_ip);
 	to.sin_port = htons(n->agent_port);
-	if (sendto(r->disc_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to,
-		   sizeof(to)) == (ssize_t)sizeof(buf))
-		r->disc_tx++;
+	{
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		union {
+			char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr mh = { .msg_name = &to, .msg_namelen = sizeof(to),
+				     .msg_iov = &iov, .msg_iovlen = 1 };
+
+		if (n->reply_src) {
+			struct cmsghdr *cm;
+			struct in_pktinfo pi = { .ipi_spec_dst.s_addr = n->reply_src };
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.b;
+			mh.msg_controllen = sizeof(ctl.b);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+		if (sendmsg(r->disc_fd, &mh, MSG_DONTWAIT) == (ssize_t)sizeof(buf))
+			r->disc_tx++;
+	}
 }
 
 /* Agent restarts seen per node (agent_restarted). */
@@ -167,7 +193,7 @@ static int node_by_ip(struct router *r, uint32_t ip)
 }
 
 static void handle(struct router *r, const struct lbfo_disc_msg *m,
-		   const struct sockaddr_in *from, uint64_t now)
+		   const struct sockaddr_in *from, uint32_t local, uint64_t now)
 {
 	struct rt_node *n;
 	uint32_t old_ip;
@@ -200,6 +226,7 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 	old_port = n->agent_port;
 	n->agent_ip = ntohl(from->sin_addr.s_addr);
 	n->agent_port = ntohs(from->sin_port);
+	n->reply_src = local;
 	/* Heard before (port 0 = never), and now from somewhere else. */
 	moved = old_port && (old_ip != n->agent_ip || old_port != n->agent_port);
 	if (m->func == LBFO_DISC_F_LEAVE) {
@@ -231,11 +258,19 @@ void rt_disc_input(struct router *r, uint64_t now)
 	for (;;) {
 		uint8_t buf[2048];
 		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
 		struct lbfo_disc_msg m;
 		enum lbfo_disc_err e;
-		ssize_t n = recvfrom(r->disc_fd, buf, sizeof(buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &fl);
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		union {
+			char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			struct cmsghdr align;
+		} ctl;
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from),
+				     .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		struct cmsghdr *cm;
+		uint32_t local = 0;
+		ssize_t n = recvmsg(r->disc_fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -243,6 +278,16 @@ void rt_disc_input(struct router *r, uint64_t now)
 			return;
 		}
 		r->disc_rx++;
+		/* The local address the announcement reached (for a unicast
+		 * one, its destination; for a broadcast or multicast one, the
+		 * receiving interface's address). */
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+
+				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+				local = pi.ipi_spec_dst.s_addr;
+			}
 		e = lbfo_disc_check(buf, (size_t)n, r->cfg->cluster_id, &m);
 		/* The source field must be the sender: a node speaks for itself. */
 		if (e == LBFO_DISC_OK && m.type == LBFO_DISC_ANNOUNCE &&
@@ -252,7 +297,7 @@ void rt_disc_input(struct router *r, uint64_t now)
 			r->disc_drop[e]++;
 			continue;
 		}
-		handle(r, &m, &from, now);
+		handle(r, &m, &from, local, now);
 	}
 }
 

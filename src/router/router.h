@@ -48,6 +48,7 @@ struct rt_node {
 	uint16_t priority;       /* last announced; 0 = "drain me" */
 	uint32_t agent_ip;       /* where its agent announces from (host order) */
 	uint16_t agent_port;
+	uint32_t reply_src;      /* local address its announcements reach (network order) */
 	uint64_t hellos, joins, fails, leaves;
 };
 

@@ -6,6 +6,7 @@
 #   - a draining node (priority 0) keeps its clients' sessions and takes
 #     no new ones;
 #   - 8 KiB pipes (a user over the pipe-pages limit) lose and mix no byte;
+#   - a router bound to 0.0.0.0 answers agents from the address they used;
 #   - SIGHUP is logged and ignored.
 # Prints "PASS name" / "FAIL name: why"; exits non-zero on any failure.
 # Every loop is bounded; everything started is killed on exit.
@@ -377,6 +378,37 @@ PY
 	fi
 else
 	fail router_small_pipes "no C compiler to build the pipe shim (scripts/setup)"
+fi
+
+# --- a router bound to 0.0.0.0 answers from the address it was sent to -----------
+# An agent with only unicast targets trusts replies from those addresses
+# alone; the router must answer from 127.0.76.3, the address announced to,
+# not from whatever address its route would pick.
+cat >"$T/wild.ini" <<CFG
+[router]
+cluster_id = 4
+discovery = 0.0.0.0:27697
+address = $RA
+management = 127.0.76.9
+announce_interval_ms = 100
+control = $T/wild.sock
+[service w]
+listen = $RA:27696
+allow = any
+nodes = n5
+port = 27695
+[node n5]
+address = 127.0.76.15
+CFG
+"$B/lbfo-router" -c "$T/wild.ini" 2>"$T/wild.log" & PIDS+=($!)
+sleep 0.2
+"$B/lbfo-node" --address 127.0.76.15 --router 127.0.76.3:27697 --cluster 4 --interval 100 \
+	--state "$T/wild.state" 2>"$T/wild.agent.log" & PIDS+=($!)
+told() { grep -qs "management 127.0.76.9" "$T/wild.state"; }
+if wait_for 30 told && ! grep -q "ignoring reply" "$T/wild.agent.log"; then
+	pass "router_wildcard_reply_source (agent announcing to 127.0.76.3 heard FIG 8/9: $(tr '\n' ' ' <"$T/wild.state"))"
+else
+	fail router_wildcard_reply_source "state: $(cat "$T/wild.state" 2>/dev/null); agent: $(tail -2 "$T/wild.agent.log")"
 fi
 
 # --- SIGHUP does not kill the router (no reload; it says so) ---------------------
