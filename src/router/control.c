@@ -20,9 +20,11 @@
  * socket non-blocking. Its request is gathered as it comes, the reply is
  * built in memory at once when the line is complete (the figures of one
  * moment), then sent as the client takes it. A client gets CTL_DEADLINE_S
- * from its accept for the whole exchange; one still short of a line then
- * is told so, best effort, and every one past it is closed, so a
- * trickling, idle or non-reading client costs a slot, never the loop. At
+ * from its accept to send its request line (one still short of a line
+ * then is told so, best effort, and closed), and then CTL_DEADLINE_S from
+ * each part of its reply it takes (one that stops reading is cut off, and
+ * an event says how much it got): a trickling, idle or non-reading
+ * client costs a slot, never the loop. At
  * most RT_CTL_CLIENTS at once: a newcomer beyond them is told
  * "too many control clients" and closed.
  */
@@ -824,6 +826,7 @@ static void client_reply(struct router *r, struct rt_ctl_client *c, uint64_t now
 	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &c->ev };
 	int rc = client_build(r, c, now) < 0 ? -1 : client_send(c);
 
+	c->deadline_ns = now + (uint64_t)CTL_DEADLINE_S * LBFO_NS_PER_SEC; /* to take it */
 	if (rc == 0 && epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		return;
 	client_free(r, c);
@@ -838,8 +841,15 @@ void rt_ctl_client_io(struct router *r, struct rt_ev *e, uint32_t events, uint64
 	 * would, EPOLLHUP and EPOLLERR included. */
 	(void)events;
 	if (c->reply) {
-		if (client_send(c) != 0)
+		size_t before = c->sent;
+		int rc = client_send(c);
+
+		if (rc != 0) {
 			client_free(r, c);
+			return;
+		}
+		if (c->sent > before) /* progress: a slow reader is no dead one */
+			c->deadline_ns = now + (uint64_t)CTL_DEADLINE_S * LBFO_NS_PER_SEC;
 		return;
 	}
 	k = read(c->fd, c->req + c->len, REQ_MAX - c->len);
@@ -875,9 +885,13 @@ void rt_ctl_tick(struct router *r, uint64_t now)
 		if (!c || now < c->deadline_ns)
 			continue;
 		/* Still writing its request: say why, if the socket takes it
-		 * now. A reply partly sent is cut short: the client sees no
-		 * clean end, which is the truth. */
-		if (!c->reply) {
+		 * now. A reply partly sent is cut short; the client sees the
+		 * end of the stream, so the event says it was incomplete. */
+		if (c->reply) {
+			rt_event(r, "control client cut off: it took %zu of its reply's %zu bytes "
+				 "and then nothing for %d s; what it got is incomplete",
+				 c->sent, c->reply_len, CTL_DEADLINE_S);
+		} else {
 			char late[64];
 			int n = snprintf(late, sizeof(late),
 					 "error: no complete request within %d s\n",
