@@ -79,7 +79,7 @@ static int request(const char *req, char **out)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int fd, rc;
+	int fd, rc, send_err = 0;
 
 	*out = NULL;
 	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
@@ -108,9 +108,15 @@ static int request(const char *req, char **out)
 		free(line);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "lbfoctl: %s: %s\n", sock_path, strerror(errno));
-		close(fd);
-		return 3;
+		/* The instance may have answered and closed before reading
+		 * (e.g. "too many control clients"): its answer is still
+		 * there to read. */
+		send_err = errno;
+		if (send_err != EPIPE && send_err != ECONNRESET) {
+			fprintf(stderr, "lbfoctl: %s: %s\n", sock_path, strerror(send_err));
+			close(fd);
+			return 3;
+		}
 	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -138,8 +144,10 @@ static int request(const char *req, char **out)
 		len += (size_t)r;
 	}
 	close(fd);
-	if (!buf) {
-		fprintf(stderr, "lbfoctl: %s: empty reply\n", sock_path);
+	if (!buf || len == 0) {
+		fprintf(stderr, "lbfoctl: %s: %s\n", sock_path,
+			send_err ? strerror(send_err) : "empty reply");
+		free(buf);
 		return 3;
 	}
 	buf[len] = '\0';

@@ -109,7 +109,7 @@ wait_for() { # tries command...: poll every 0.1 s
 # checks each byte against the client's pattern (byte i of the stream is
 # i % 251), and writes the count of good bytes to a file (-1: a bad byte).
 "$PY" - "$N3" 27682 "$T/sink.count" <<'PY' &
-import socket, sys, time
+import os, socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -128,8 +128,9 @@ while time.time() < end:
         got = -1
     else:
         got += len(d)
-    with open(sys.argv[3], "w") as f:
+    with open(sys.argv[3] + ".new", "w") as f:
         f.write(str(got))
+    os.replace(sys.argv[3] + ".new", sys.argv[3])  # never read half-written
     if got < 0:
         break
     time.sleep(0.01)
@@ -174,7 +175,7 @@ got=$(cat "$T/sink.count" 2>/dev/null || echo 0)
 if [ "$cpu" -lt 20 ] && [ "$got" -gt 10000 ]; then
 	pass "router_slow_backend_no_spin (router CPU ${cpu} % over 2 s while the backend took $got bytes, each as sent)"
 else
-	fail router_slow_backend_no_spin "router CPU ${cpu} % over 2 s; backend got $got bytes"
+	fail router_slow_backend_no_spin "router CPU ${cpu} % over 2 s; backend got '$got' bytes; $(ctl services | grep -A3 'service slow' | tr -s ' ' | tr '\n' ';')"
 fi
 kill "$SRC" 2>/dev/null
 
