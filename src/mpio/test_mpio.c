@@ -11,8 +11,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
 #include "lbfo/lu.h"
 #include "../iscsi/path.h"
+#include "lu_internal.h"
 
 static void test_vpd83_prefers_naa(void **state)
 {
@@ -265,9 +270,81 @@ static void test_shares_over_100_refused(void **state)
 	assert_non_null(strstr(err, "duplicate path name 'a'"));
 }
 
+/* ---- link watch: rtnetlink link messages -> path failures ---------------- */
+
+/* Queue one link message (as the kernel would send it) on fd. */
+static void send_link(int fd, uint16_t type, unsigned char family, int ifindex,
+		      unsigned flags, size_t cut)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nlmsg_len = NLMSG_LENGTH(sizeof(m.i));
+	m.h.nlmsg_type = type;
+	m.i.ifi_family = family;
+	m.i.ifi_index = ifindex;
+	m.i.ifi_flags = flags;
+	assert_int_equal(send(fd, &m, sizeof(m) - cut, 0), (ssize_t)(sizeof(m) - cut));
+}
+
+static void test_link_watch(void **state)
+{
+	struct lbfo_lu *lu = calloc(1, sizeof(*lu));
+	int sv[2], i;
+
+	(void)state;
+	assert_non_null(lu);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+	lu->link_fd = sv[0];
+	lu->npaths = 3;
+	for (i = 0; i < 3; i++) {
+		lu->paths[i].st = PATH_UP;
+		snprintf(lu->paths[i].ifname, sizeof(lu->paths[i].ifname), "veth%d", i);
+	}
+	lu->paths[0].ifindex = 7;
+	lu->paths[1].ifindex = 8;
+	lu->paths[2].ifindex = 7;
+	lu->paths[2].st = PATH_LOGIN; /* not up: nothing to fail */
+
+	/* Up and running, another interface, a bridge port leaving its
+	 * bridge (AF_BRIDGE DELLINK, link still up), a cut message: nothing. */
+	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, IFF_UP | IFF_RUNNING, 0);
+	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 9, 0, 0);
+	send_link(sv[1], RTM_DELLINK, AF_BRIDGE, 7, IFF_UP | IFF_RUNNING, 0);
+	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, 0, 4);
+	lu_link_input(lu);
+	for (i = 0; i < 3; i++)
+		assert_false(lu->paths[i].failing);
+	assert_int_equal(lu->link_downs, 0);
+
+	/* veth0's carrier gone: path 0 fails, named; path 1 does not. */
+	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, IFF_UP, 0);
+	lu_link_input(lu);
+	assert_true(lu->paths[0].failing);
+	assert_string_equal(lu->paths[0].fail_reason, "link veth0 lost its carrier (rtnetlink)");
+	assert_false(lu->paths[1].failing);
+	assert_false(lu->paths[2].failing);
+	/* Administratively down, then removed. */
+	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 8, 0, 0);
+	lu_link_input(lu);
+	assert_string_equal(lu->paths[1].fail_reason, "link veth1 down (rtnetlink)");
+	lu->paths[1].failing = false;
+	send_link(sv[1], RTM_DELLINK, AF_UNSPEC, 8, 0, 0);
+	lu_link_input(lu);
+	assert_string_equal(lu->paths[1].fail_reason, "link veth1 removed (rtnetlink)");
+	assert_int_equal(lu->link_downs, 3);
+	close(sv[0]);
+	close(sv[1]);
+	free(lu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_link_watch),
 		cmocka_unit_test(test_vpd83_prefers_naa),
 		cmocka_unit_test(test_vpd83_t10_and_port_ignored),
 		cmocka_unit_test(test_vpd83_local_naa_last),
