@@ -7,26 +7,8 @@
 # killed on exit, also on failure.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
-CTL=$ROOT/build/src/mpio/lbfoctl
-T=$(mktemp -d /tmp/lbfo-router-test.XXXXXX)
-PIDS=()
-FAILS=0
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+RT_TEST=router-test
+source tests/integration/lib/router.sh
 
 for x in lbfo-router lbfo-node lbfo-testsrv; do
 	if [ ! -x "$B/$x" ]; then

@@ -8,29 +8,9 @@
 # killed on exit, also on failure.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
-CTL=$ROOT/build/src/mpio/lbfoctl
-T=$(mktemp -d /tmp/lbfo-router-ctl-test.XXXXXX)
-PIDS=()
-FAILS=0
-
-# shellcheck disable=SC2317  # run by the trap
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+RT_TEST=router-ctl-test
+# shellcheck source=lib/router.sh
+source tests/integration/lib/router.sh
 
 for x in "$B/lbfo-router" "$B/lbfo-testsrv" "$CTL"; do
 	if [ ! -x "$x" ]; then

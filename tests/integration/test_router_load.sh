@@ -12,27 +12,8 @@
 # Every loop is bounded; everything started is killed on exit.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
-CTL=$ROOT/build/src/mpio/lbfoctl
-T=$(mktemp -d /tmp/lbfo-router-load.XXXXXX)
-PIDS=()
-FAILS=0
-# python3 may be a slow shim: resolve the interpreter once.
-PY=$(python3 -c 'import sys; print(sys.executable)')
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+RT_TEST=router-load
+source tests/integration/lib/router.sh
 
 for x in "$B/lbfo-router" "$B/lbfo-node" "$B/lbfo-testsrv" "$CTL"; do
 	[ -x "$x" ] || { fail router_load_build "$x missing (ninja -C build)"; exit 1; }
@@ -95,12 +76,6 @@ node_field() { ctl nodes --json | jq -r --arg n "$1" ".[] | select(.name == \$n)
 lines_are() { [ "$(cat "$1" 2>/dev/null | wc -l)" = "$2" ]; }
 active() { # service node: open connections on it, from the metrics
 	ctl metrics | awk -v k="lbfo_router_node_active{service=\"$1\",node=\"$2\"}" '$1 == k {print $2}'
-}
-wait_for() { # tries command...: poll every 0.1 s
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
 }
 
 "$B/lbfo-testsrv" --listen "$N1:27681" --name n1 2>>"$T/n1.log" & PIDS+=($!)
@@ -313,7 +288,7 @@ import socket, sys, time
 ra, rp, na, np_ = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # partial sends early
 ls.bind((na, np_)); ls.listen(4); ls.settimeout(5)
 pat = bytes(i % 251 for i in range(251)) * 400
 # A
@@ -344,7 +319,6 @@ ca.close(); ba.close()
 time.sleep(0.2)
 # B
 cb = socket.socket()
-cb.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 cb.connect((ra, rp))
 bb, _ = ls.accept()
 bb.setblocking(False)

@@ -9,29 +9,16 @@
 # deleted on exit, also on failure. Needs root.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
+RT_TEST=router-mcast
+source tests/integration/lib/router.sh
 NS=lbfo-mc-$$
-T=$(mktemp -d /tmp/lbfo-router-mcast.XXXXXX)
-PIDS=()
-FAILS=0
-
-cleanup() {
+# shellcheck disable=SC2317  # run by the trap
+rt_cleanup_extra() {
 	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
 	# anything else left in our own namespace
 	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
 # Foreground only: in the background, $! would be a subshell, not the program.
 in_ns() { ip netns exec "$NS" "$@"; }
 
@@ -53,9 +40,6 @@ fi
 RA=127.0.78.1; N1=127.0.78.11; N2=127.0.78.12
 GROUP=239.255.78.1; DPORT=27801
 SOCK=$T/router.sock
-# The interpreter itself, not a version manager's shim: the status is polled.
-PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-[ -x "${PY:-}" ] || PY=python3
 
 # One request line to the router's control socket; prints the body after "ok".
 rq() {
