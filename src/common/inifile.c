@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inifile.h"
@@ -58,4 +59,29 @@ int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *linen
 		return -1;
 	}
 	return rc;
+}
+
+int lbfo_ini_u32(const char *key, const char *v, uint32_t min, uint32_t max,
+		 uint32_t *out, char *err, size_t errlen)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	if (v[0] < '0' || v[0] > '9')
+		goto bad;
+	x = strtoull(v, &end, 10);
+	if (errno || *end)
+		goto bad;
+	if (x < min || x > max) {
+		snprintf(err, errlen, "invalid value '%s'%s%s%s: out of range %u..%u", v,
+			 key ? " for '" : "", key ? key : "", key ? "'" : "", min, max);
+		return -1;
+	}
+	*out = (uint32_t)x;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid value '%s'%s%s%s: not a whole number", v,
+		 key ? " for '" : "", key ? key : "", key ? "'" : "");
+	return -1;
 }

@@ -5,6 +5,7 @@
 
 #include <ini.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Parse `file`, calling handler(user, section, name, value) per key.
@@ -17,5 +18,14 @@
  */
 int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *lineno,
 		   char *err, size_t errlen);
+
+/*
+ * A whole number in min..max for a config value. On error, err says
+ * "invalid value 'V' for 'KEY': out of range MIN..MAX" or "...: not a
+ * whole number" (without " for 'KEY'" when key is NULL: for readers whose
+ * message names the key already). Returns 0 or -1.
+ */
+int lbfo_ini_u32(const char *key, const char *v, uint32_t min, uint32_t max,
+		 uint32_t *out, char *err, size_t errlen);
 
 #endif

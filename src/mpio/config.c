@@ -99,25 +99,7 @@ static int copy_str(char *dst, size_t len, const char *key, const char *v,
 static int parse_u32(const char *key, const char *v, uint32_t min, uint32_t max,
 		     uint32_t *out, char *err, size_t errlen)
 {
-	unsigned long long x;
-	char *end;
-
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9')
-		goto bad;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		goto bad;
-	if (x < min || x > max) {
-		snprintf(err, errlen, "invalid value '%s' for '%s': out of range %u..%u",
-			 v, key, min, max);
-		return -1;
-	}
-	*out = (uint32_t)x;
-	return 0;
-bad:
-	snprintf(err, errlen, "invalid value '%s' for '%s': not a whole number", v, key);
-	return -1;
+	return lbfo_ini_u32(key, v, min, max, out, err, errlen);
 }
 
 /* Percent with up to two decimals -> basis points. */

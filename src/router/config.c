@@ -37,27 +37,11 @@ void rt_config_defaults(struct rt_config *c)
 
 /* ---- value parsers ---------------------------------------------------- */
 
+/* The key is in the message's prefix already (FILE:LINE: [SECTION]: KEY). */
 static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out,
 		     char *why, size_t len)
 {
-	unsigned long long x;
-	char *end;
-
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9')
-		goto bad;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		goto bad;
-	if (x < min || x > max) {
-		snprintf(why, len, "invalid value '%s': out of range %u..%u", v, min, max);
-		return -1;
-	}
-	*out = (uint32_t)x;
-	return 0;
-bad:
-	snprintf(why, len, "invalid value '%s': not a whole number", v);
-	return -1;
+	return lbfo_ini_u32(NULL, v, min, max, out, why, len);
 }
 
 void rt_addr_from_sockaddr(const struct sockaddr *sa, struct rt_addr *a, uint16_t *port)
