@@ -292,28 +292,33 @@ ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # partial sends early
 ls.bind((na, np_)); ls.listen(4); ls.settimeout(5)
 pat = bytes(i % 251 for i in range(251)) * 400
 # A
+def push(s, chunk):  # 300 non-blocking sends 5 ms apart, then EOF
+    n = 0
+    s.setblocking(False)
+    for _ in range(300):
+        try:
+            n += s.send(chunk(n))
+        except BlockingIOError:
+            pass
+        time.sleep(0.005)
+    s.shutdown(socket.SHUT_WR)
+    return n
+def drain(s):  # everything up to EOF (or 3 s of silence)
+    s.settimeout(3)
+    data = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        data += d
+    return data
 ca = socket.create_connection((ra, rp), timeout=5)
 ba, _ = ls.accept()
-ca.setblocking(False)
-sent = 0
-for _ in range(300):
-    o = sent % 251
-    try:
-        sent += ca.send(pat[o:o + 12000])
-    except BlockingIOError:
-        pass
-    time.sleep(0.005)
-ca.shutdown(socket.SHUT_WR)
-ba.settimeout(3)
-got = b""
-while True:
-    try:
-        d = ba.recv(65536)
-    except socket.timeout:
-        break
-    if not d:
-        break
-    got += d
+sent = push(ca, lambda n: pat[n % 251:n % 251 + 12000])
+got = drain(ba)
 okA = got == (bytes(range(251)) * (sent // 251 + 1))[:sent]
 ca.close(); ba.close()
 time.sleep(0.2)
@@ -321,25 +326,8 @@ time.sleep(0.2)
 cb = socket.socket()
 cb.connect((ra, rp))
 bb, _ = ls.accept()
-bb.setblocking(False)
-tot = 0
-for _ in range(300):
-    try:
-        tot += bb.send(b"B" * 3000)
-    except BlockingIOError:
-        pass
-    time.sleep(0.005)
-bb.shutdown(socket.SHUT_WR)
-cb.settimeout(3)
-data = b""
-while True:
-    try:
-        d = cb.recv(65536)
-    except socket.timeout:
-        break
-    if not d:
-        break
-    data += d
+tot = push(bb, lambda n: b"B" * 3000)
+data = drain(cb)
 okB = len(data) == tot and data == b"B" * tot
 print("A sent %d got %d %s; B sent %d got %d %s" % (sent, len(got), "ok" if okA else "BAD",
       tot, len(data), "ok" if okB else "BAD"))
