@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/inifile.h"
+#include "inifile.h"
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
 

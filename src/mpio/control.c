@@ -34,7 +34,7 @@
 
 #include "lbfo/policy.h"
 #include "lu_internal.h"
-#include "../common/unixsock.h"
+#include "unixsock.h"
 
 #define REQ_MAX 4096
 

@@ -47,7 +47,7 @@
 
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
-#include "../iscsi/path.h"
+#include "path.h"
 #include "lu_internal.h"
 
 #define TICK_NS (20 * LBFO_NS_PER_MS)

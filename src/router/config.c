@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "../common/inifile.h"
+#include "inifile.h"
 #include "lbfo/policy.h"
 #include "config.h"
 

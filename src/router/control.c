@@ -41,7 +41,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "../common/unixsock.h"
+#include "unixsock.h"
 #include "lbfo/policy.h"
 #include "router.h"
 

@@ -11,7 +11,7 @@ TB_ID=${TB_ID:0:7}
 source tests/integration/lib/testbed.sh
 source tests/integration/lib/lbfo.sh
 trap 'lbfo_cleanup' EXIT
-CTL=build/src/mpio/lbfoctl
+CTL=build/src/ctl/lbfoctl
 
 tb_up 2 300 300 || { fail "control: test bed up"; exit 1; }
 P1=$(tb_portal 1) P2=$(tb_portal 2)

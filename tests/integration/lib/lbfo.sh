@@ -4,7 +4,7 @@
 # Source after tests/integration/lib/testbed.sh.
 
 LBFO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-LBFO_PLUGIN=${LBFO_PLUGIN:-$LBFO_TOP/build/src/mpio/nbdkit-lbfo-plugin.so}
+LBFO_PLUGIN=${LBFO_PLUGIN:-$LBFO_TOP/build/src/nbd/nbdkit-lbfo-plugin.so}
 LBFO_TMP=$(mktemp -d /tmp/lbfo-it.XXXXXX)
 LBFO_PID=
 LBFO_SOCK=$LBFO_TMP/nbd.sock

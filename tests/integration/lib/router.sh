@@ -12,7 +12,7 @@
 #   wait_for N CMD...          run CMD every 0.1 s, at most N times
 ROOT=$PWD
 B=${LBFO_ROUTER_BIN:-$ROOT/build/src/router}
-CTL=$ROOT/build/src/mpio/lbfoctl
+CTL=$ROOT/build/src/ctl/lbfoctl
 T=$(mktemp -d "/tmp/lbfo-${RT_TEST:-router}.XXXXXX")
 PIDS=()
 FAILS=0

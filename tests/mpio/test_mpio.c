@@ -16,7 +16,7 @@
 #include <linux/rtnetlink.h>
 
 #include "lbfo/lu.h"
-#include "../iscsi/path.h"
+#include "path.h"
 #include "lu_internal.h"
 
 static void test_vpd83_prefers_naa(void **state)
