@@ -1,35 +1,64 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The multipath LU (the seeds' "filter driver"): one iSCSI logical unit
- * reached over several paths (one iSCSI session each, the "miniports"),
+ * reached over several paths (one path session each, the "miniports"),
  * balanced and failed over by a src/core team.
  *
- * Threads: one event-loop thread per LU owns every libiscsi context, the
- * team and all state. Any thread may submit I/O with lbfo_lu_submit() and
- * wait for it with lbfo_io_wait(); lbfo_lu_status() copies a consistent
- * snapshot out under the LU lock.
+ * Loop contract (as libiscsi's): an LU does nothing on its own. Its owner
+ * asks for the fds to poll (lbfo_lu_pollfds), services them
+ * (lbfo_lu_service, with the time) and sleeps at most until
+ * lbfo_lu_next_timeout. lbfo_lu_start() does exactly that on a thread of
+ * its own (src/mpio/loop.c); the unit tests do it with a fake clock.
+ *
+ * Threads: the loop that services an LU owns it. Any thread may submit
+ * I/O (lbfo_lu_submit) and wait for it (lbfo_io_wait); the functions
+ * marked "any thread" take the LU's lock.
  */
 #ifndef LBFO_LU_H
 #define LBFO_LU_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "lbfo/core.h"
+#include "lbfo/scsi.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define LBFO_STR_MAX 256
 #define LBFO_DEFAULT_CONTROL "/run/lbfo/lbfo.sock"
+#define LBFO_DEFAULT_LOCK_DIR "/run/lbfo"
 #define LBFO_MAX_POLICY_KV 32
+
+/*
+ * How a failed path is fenced before the writes it carried are sent
+ * again (docs/failover.md "Fencing").
+ */
+enum lbfo_fence_method {
+	/* Reinstatement where the start-up check proved it, else
+	 * reservations where the LU supports them and nobody else uses
+	 * them, else none. */
+	LBFO_FENCE_AUTO = 0,
+	/* iSCSI session reinstatement (a login with the failed path's
+	 * ISID): only where proven at start-up. */
+	LBFO_FENCE_REINSTATE,
+	/* SCSI persistent reservations: a key per path, WRITE EXCLUSIVE -
+	 * ALL REGISTRANTS, PREEMPT of the failed path's key. */
+	LBFO_FENCE_RESERVATION,
+	/* No fence: a failed path's writes wait until its connection is
+	 * known closed by the target, or until no_path_timeout. */
+	LBFO_FENCE_NONE,
+	LBFO_FENCE__MAX
+};
+const char *lbfo_fence_name(enum lbfo_fence_method m);
 
 struct lbfo_path_config {
 	char name[LBFO_NAME_MAX];
-	char portal[LBFO_STR_MAX];     /* host[:port], port 3260 by default */
+	char portal[LBFO_STR_MAX];     /* host[:port] or [v6][:port], port 3260 by default */
 	uint32_t read_share_bp;        /* 0 = even */
 	uint32_t write_share_bp;
 	uint32_t weight;               /* 0 = 1 */
@@ -53,6 +82,7 @@ struct lbfo_lu_config {
 	char mutual_password[LBFO_STR_MAX];
 	bool header_digest;            /* CRC32C header digest */
 	bool link_watch;               /* fail a path when its interface goes down */
+	enum lbfo_fence_method fence;
 
 	char policy[LBFO_NAME_MAX];
 	char policy_keys[LBFO_MAX_POLICY_KV][LBFO_NAME_MAX];
@@ -84,6 +114,8 @@ struct lbfo_lu_config {
 	bool control_set;
 	/* Prometheus metrics over HTTP on IPV4:PORT (empty: off). */
 	char metrics_listen[64];
+	/* Where the one-instance-per-LU lock lives ("none": no lock). */
+	char lock_dir[LBFO_STR_MAX];
 
 	/* When set, the status JSON is rewritten (atomically) this often. */
 	char status_file[LBFO_STR_MAX];
@@ -122,14 +154,6 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 /* The help text for every key (printed by --help / nbdkit lbfo --help). */
 extern const char lbfo_lu_config_help[];
 
-enum lbfo_io_type {
-	LBFO_IO_READ = 0,
-	LBFO_IO_WRITE,
-	LBFO_IO_FLUSH,
-	LBFO_IO_TRIM,
-	LBFO_IO_ZERO,
-};
-
 /* One client request. The caller owns it and its buffer until
  * lbfo_io_wait() returns. */
 struct lbfo_io {
@@ -138,6 +162,7 @@ struct lbfo_io {
 	uint32_t len;
 	void *buf;
 	bool fua;
+	bool may_trim;                /* a zero may deallocate */
 	int client;                   /* per-client context index (FIG 7) */
 
 	int result;                   /* 0 or a negative errno */
@@ -145,7 +170,7 @@ struct lbfo_io {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
-	uint32_t pending;             /* sub-commands not yet finished */
+	uint32_t pending;             /* pieces not yet finished */
 	uint64_t submit_ns;
 	struct lbfo_io *next;
 };
@@ -153,18 +178,27 @@ struct lbfo_io {
 void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
 		  uint32_t len, void *buf, bool fua);
 int lbfo_io_wait(struct lbfo_io *io);
+/* Wait at most timeout_ms: 1 when done (result in io->result), 0 not yet. */
+int lbfo_io_timedwait(struct lbfo_io *io, uint32_t timeout_ms);
+bool lbfo_io_done(struct lbfo_io *io);
 void lbfo_io_fini(struct lbfo_io *io);
 
 struct lbfo_lu;
 
-/* LU identity as read from the target. */
-struct lbfo_lu_ident {
-	char id[LBFO_STR_MAX];        /* "naa.6001...", "t10.IET ..." or "serial.X" */
-	uint64_t blocks;
-	uint32_t block_size;
-	uint32_t max_xfer_blocks;     /* 0 = no limit given */
-	bool unmap;                   /* LBPU: UNMAP supported */
-	bool write_same;              /* WRITE SAME (16) supported */
+/* What the start-up probe learnt (lbfo_lu_probe), handed to the LU. */
+struct lbfo_lu_probe {
+	struct lbfo_lu_ident ident;     /* of the first path that answered */
+	bool reachable[LBFO_MAX_MEMBERS];
+	int tpgt[LBFO_MAX_MEMBERS];     /* portal group from the login, -1 unknown */
+	/* Session reinstatement, as seen on this target: a second login
+	 * with one ISID through the same portal closed the first
+	 * connection (own), and through another portal of the same group
+	 * (cross: per portal group, indexed by path: the group of that
+	 * path was proven). */
+	bool reinstate_own;
+	bool reinstate_cross[LBFO_MAX_MEMBERS];
+	bool checked;                   /* the check ran (else: unknown) */
+	char note[LBFO_STR_MAX];        /* what the check saw, for the log */
 };
 
 /*
@@ -177,42 +211,81 @@ int lbfo_lu_discover_target(struct lbfo_lu_config *c, char *err, size_t errlen);
 
 /*
  * Probe every portal synchronously (login, identity, logout) within the
- * login timeout. Fills *ident from the first path that answers. Paths
- * whose identity, size or block size differ are refused: error naming
- * both portals. Unreachable portals are reported in `warn` (one line
- * each) but are no error while one portal answers; when none does, the
- * error names every portal and why.
+ * login timeout, then check session reinstatement on the target (unless
+ * the fence method rules it out). Paths whose identity or block size
+ * differ are refused: error naming both portals. Unreachable portals are
+ * reported in `warn` (one line each) but are no error while one portal
+ * answers; when none does, the error names every portal and why.
  */
-int lbfo_lu_probe(const struct lbfo_lu_config *c, struct lbfo_lu_ident *ident,
+int lbfo_lu_probe(const struct lbfo_lu_config *c, struct lbfo_lu_probe *pr,
 		  char *warn, size_t warnlen, char *err, size_t errlen);
 
-/* Create and start (event-loop thread, logins in the background). */
-struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c,
-			      const struct lbfo_lu_ident *ident,
+/*
+ * The transport the LU's sessions use (default: libiscsi). Tests give a
+ * fake one. Opaque here: see src/iscsi/transport.h.
+ */
+struct lbfo_xport_ops;
+struct lbfo_lu_env {
+	const struct lbfo_xport_ops *xops;  /* NULL: libiscsi */
+	void *xenv;
+	/* Do not open the control socket, the metrics server or the link
+	 * watch (unit tests; lock_dir is a configuration key). */
+	bool no_control;
+	/* The loop thread's poll (NULL: poll(2)); tests make it fail. */
+	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
+};
+
+/* Create the LU (no thread, no I/O yet): drive it with the loop contract. */
+struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
+			       const struct lbfo_lu_env *env, uint64_t now,
+			       char *err, size_t errlen);
+void lbfo_lu_destroy(struct lbfo_lu *lu);
+int lbfo_lu_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max);
+void lbfo_lu_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
+/* Milliseconds until the LU needs service again (0: at once). */
+int lbfo_lu_next_timeout(struct lbfo_lu *lu, uint64_t now);
+
+/* Create and run on a loop thread of its own. */
+struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
 			      char *err, size_t errlen);
+struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
+				  const struct lbfo_lu_env *env, char *err, size_t errlen);
 void lbfo_lu_stop(struct lbfo_lu *lu);
+
 /* Per-client contexts (001 FIG 7: one context per host/connection): a
  * client opens one, tags its I/O with it (io->client) and closes it.
  * Returns an id >= 0, or -1 when all LBFO_MAX_CLIENTS are in use (the
- * client's I/O is then counted under no context). */
+ * client's I/O is then counted under no context). Any thread. */
 #define LBFO_MAX_CLIENTS 64
 int lbfo_lu_client_open(struct lbfo_lu *lu);
 void lbfo_lu_client_close(struct lbfo_lu *lu, int id);
 
 /* Submit from any thread; completion via lbfo_io_wait(). */
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io);
-/* Wait until at least `n` paths are logged in, or timeout. Returns the
- * number logged in. */
+/* Fail every I/O, queued, parked or in flight, with ESHUTDOWN now and
+ * any later one at once: the server is going away (nbdkit quits). The
+ * paths are given up abortively. Any thread. */
+void lbfo_lu_shutdown(struct lbfo_lu *lu, const char *why);
+/* A fatal error of the loop: every I/O fails with EIO from now on, and
+ * the log says why. Loop thread. */
+void lbfo_lu_fatal(struct lbfo_lu *lu, const char *why);
+/* Wait until at least `n` paths carry I/O, or timeout. Returns the
+ * number that do. Any thread. */
 int lbfo_lu_wait_paths(struct lbfo_lu *lu, int n, uint32_t timeout_ms);
+/* The identity, capabilities and exported size (fixed for the LU's
+ * life: a resize is reported, not applied). */
 const struct lbfo_lu_ident *lbfo_lu_identity(const struct lbfo_lu *lu);
 
-/* Write a JSON status document (LU, policy, paths, counters). */
+/* Write a JSON status document (LU, policy, paths, counters). Any thread. */
 void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *out);
 
-/* Operator actions, executed on the loop thread; return 0 or -1 with err. */
+/* Operator actions; return 0 or -1 with err. Any thread. */
 int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,
 		       const struct lbfo_kv *kv, size_t nkv, char *err,
 		       size_t errlen);
+/* queueing off: fail every queued and parked I/O now, and new I/O at
+ * once while no path can carry it (multipathd's disablequeueing). */
+int lbfo_lu_set_queueing(struct lbfo_lu *lu, bool on);
 
 /* Log levels (syslog's numbers). */
 #define LBFO_LOG_ERR 3

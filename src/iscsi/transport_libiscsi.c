@@ -130,11 +130,11 @@ static int setup(struct iscsi_context *ctx, const struct lbfo_xport_params *p)
 			return -1;
 	} else if (p->security_stage) {
 		/* libiscsi starts in the security stage only when it has a
-		 * CHAP user; it then offers AuthMethod=CHAP,None, and a target
-		 * without an account for us picks None. The name is never sent
-		 * unless the target insists on CHAP, and then the login fails
-		 * as it would have anyway. */
-		if (iscsi_set_initiator_username_pwd(ctx, p->initiator, ""))
+		 * CHAP user and secret (an empty secret clears both); it then
+		 * offers AuthMethod=CHAP,None, and a target without an account
+		 * for us picks None. Neither is sent unless the target insists
+		 * on CHAP, and then the login fails as it would have anyway. */
+		if (iscsi_set_initiator_username_pwd(ctx, p->initiator, "lbfo-no-chap-account"))
 			return -1;
 	}
 	if (p->mutual_user && p->mutual_user[0] &&

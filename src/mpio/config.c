@@ -13,10 +13,12 @@
 #include "inifile.h"
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
+#include "transport.h"
 
 const char lbfo_lu_config_help[] =
 "LU keys (command line key=value, or [lu] in config=FILE):\n"
-"  portal=HOST[:PORT]     a path to the target; repeat once per path (port 3260)\n"
+"  portal=HOST[:PORT]     a path to the target; repeat once per path (port 3260);\n"
+"                         an IPv6 address as [ADDRESS] or [ADDRESS]:PORT\n"
 "  target=IQN             target name (default: found by SendTargets discovery\n"
 "                         when the portals offer exactly one target)\n"
 "  lun=N                  logical unit number (default 0)\n"
@@ -33,6 +35,13 @@ const char lbfo_lu_config_help[] =
 "  nop_timeout=MS         a path with no sign of life this long is failed (default 500)\n"
 "  link_watch=on|off      fail a path at once when the kernel reports its interface\n"
 "                         down or without carrier (rtnetlink; default on)\n"
+"  fence=METHOD           how a failed path is fenced before its writes go again:\n"
+"                         auto (default: session reinstatement where the start-up\n"
+"                         check saw it work, else SCSI persistent reservations if\n"
+"                         no other initiator uses them, else none), reinstate,\n"
+"                         reservation, none (docs/failover.md, Fencing)\n"
+"  lock_dir=DIR           where the one-instance-per-LU lock and state live\n"
+"                         (default " LBFO_DEFAULT_LOCK_DIR "; none = no lock)\n"
 "  cmd_timeout=MS         a command older than this fails its path (default 10000)\n"
 "  login_timeout=MS       connect + login limit (default 3000)\n"
 "  reconnect_min=MS       first retry after a failure (default 250)\n"
@@ -82,7 +91,9 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	c->flap_window_ms = 30000;
 	c->flap_hold_max_ms = 60000;
 	c->status_interval_ms = 500;
+	c->fence = LBFO_FENCE_AUTO;
 	snprintf(c->control, sizeof(c->control), "%s", LBFO_DEFAULT_CONTROL);
+	snprintf(c->lock_dir, sizeof(c->lock_dir), "%s", LBFO_DEFAULT_LOCK_DIR);
 }
 
 static int copy_str(char *dst, size_t len, const char *key, const char *v,
@@ -102,22 +113,37 @@ static int parse_u32(const char *key, const char *v, uint32_t min, uint32_t max,
 	return lbfo_ini_u32(key, v, min, max, out, err, errlen);
 }
 
-/* Percent with up to two decimals -> basis points. */
+/* Percent with up to two decimals -> basis points. Digits only: no sign,
+ * no blank, no exponent, hex, "nan" or "inf" (what strtod would take). */
 static int parse_share(const char *key, const char *v, uint32_t *bp, char *err,
 		       size_t errlen)
 {
-	char *end;
-	double x;
+	uint32_t whole = 0, frac = 0;
+	const char *s = v;
+	int fd = 0;
 
-	errno = 0;
-	x = strtod(v, &end);
-	if (errno || end == v || *end || x < 0 || x > 100) {
-		snprintf(err, errlen, "invalid value '%s' for '%s': expected a percentage 0..100",
-			 v, key);
-		return -1;
+	if (!*s)
+		goto bad;
+	for (; *s >= '0' && *s <= '9' && whole <= 100; s++)
+		whole = whole * 10 + (uint32_t)(*s - '0');
+	if (s == v)
+		goto bad;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9' && fd < 2; s++, fd++)
+			frac = frac * 10 + (uint32_t)(*s - '0');
+		if (fd == 0)
+			goto bad;
+		if (fd == 1)
+			frac *= 10;
 	}
-	*bp = (uint32_t)(x * 100 + 0.5);
+	if (*s || whole > 100 || (whole == 100 && frac))
+		goto bad;
+	*bp = whole * 100 + frac;
 	return 0;
+bad:
+	snprintf(err, errlen, "invalid value '%s' for '%s': expected a percentage 0..100 "
+		 "(digits, at most two decimals)", v, key);
+	return -1;
 }
 
 static int parse_bool(const char *key, const char *v, bool *out, char *err,
@@ -132,6 +158,18 @@ static int parse_bool(const char *key, const char *v, bool *out, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+static int set_portal(struct lbfo_path_config *p, const char *v, char *err, size_t errlen)
+{
+	char norm[LBFO_STR_MAX];
+
+	if (!v[0] || strpbrk(v, " \t") || lbfo_portal_normalise(v, norm, sizeof(norm)) < 0) {
+		snprintf(err, errlen, "invalid value '%s' for 'portal': expected HOST[:PORT], "
+			 "or an IPv6 address as [ADDRESS] or [ADDRESS]:PORT", v);
+		return -1;
+	}
+	return copy_str(p->portal, sizeof(p->portal), "portal", v, err, errlen);
 }
 
 struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
@@ -157,7 +195,7 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 			snprintf(err, errlen, "duplicate path name '%s'", p->name);
 			return NULL;
 		}
-	if (portal && copy_str(p->portal, sizeof(p->portal), "portal", portal, err, errlen) < 0)
+	if (portal && set_portal(p, portal, err, errlen) < 0)
 		return NULL;
 	c->npaths++;
 	return p;
@@ -167,7 +205,7 @@ static int set_path_key(struct lbfo_path_config *p, const char *key,
 			const char *v, char *err, size_t errlen)
 {
 	if (!strcmp(key, "portal"))
-		return copy_str(p->portal, sizeof(p->portal), key, v, err, errlen);
+		return set_portal(p, v, err, errlen);
 	if (!strcmp(key, "read_share"))
 		return parse_share(key, v, &p->read_share_bp, err, errlen);
 	if (!strcmp(key, "write_share"))
@@ -280,6 +318,20 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 		return parse_bool(key, v, &c->header_digest, err, errlen);
 	if (!strcmp(key, "link_watch"))
 		return parse_bool(key, v, &c->link_watch, err, errlen);
+	if (!strcmp(key, "fence")) {
+		int m;
+
+		for (m = 0; m < LBFO_FENCE__MAX; m++)
+			if (!strcmp(v, lbfo_fence_name((enum lbfo_fence_method)m))) {
+				c->fence = (enum lbfo_fence_method)m;
+				return 0;
+			}
+		snprintf(err, errlen, "invalid value '%s' for 'fence': expected auto, reinstate, "
+			 "reservation or none", v);
+		return -1;
+	}
+	if (!strcmp(key, "lock_dir"))
+		return copy_str(c->lock_dir, sizeof(c->lock_dir), key, v, err, errlen);
 	if (!strcmp(key, "chap_user"))
 		return copy_str(c->chap_user, sizeof(c->chap_user), key, v, err, errlen);
 	if (!strcmp(key, "chap_password"))
@@ -336,6 +388,12 @@ static int ini_cb(void *user, const char *section, const char *name,
 		if (!strncmp(section, "path ", 5) || !strcmp(section, "path")) {
 			const char *pname = section[4] ? section + 5 : NULL;
 			int i;
+
+			if (pname && (!*pname || strpbrk(pname, " \t"))) {
+				snprintf(why, sizeof(why), "invalid path name '%s' (a name without "
+					 "blanks after 'path ')", pname);
+				goto fail;
+			}
 
 			for (i = 0; i < x->c->npaths; i++)
 				if (pname && !strcmp(x->c->paths[i].name, pname))

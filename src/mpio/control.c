@@ -11,6 +11,7 @@
  *   policy set NAME [KEY=VALUE]…  switch policy (shares recomputed)
  *   shares set PATH=R[/W]…        configured shares in percent
  *   path fail|restore|drain PATH  maintenance
+ *   queueing on|off               fail queued I/O now (multipathd's disablequeueing)
  *   events [json]                 the last 256 events
  *   metrics                       Prometheus text exposition
  *   help
@@ -34,6 +35,8 @@
 
 #include "lbfo/policy.h"
 #include "lu_internal.h"
+
+int lu_set_queueing(struct lbfo_lu *lu, bool on);
 #include "unixsock.h"
 
 #define REQ_MAX 4096
@@ -45,6 +48,8 @@ static const char ctl_help[] =
 	"path fail PATH                take a path out (no reconnect until restore)\n"
 	"path restore PATH             put it back (also: reinstate after manual failback)\n"
 	"path drain PATH               no new commands; in-flight ones finish\n"
+	"queueing on|off               off: fail queued I/O now, and new I/O at once while\n"
+	"                              no path can carry it; on: queue up to no_path_timeout\n"
 	"events [json]                 the last events\n"
 	"metrics                       Prometheus text exposition\n";
 
@@ -53,11 +58,7 @@ static const char ctl_help[] =
 int lbfo_ctl_open(struct lbfo_lu *lu, char *err, size_t errlen)
 {
 	const char *path = lu->cfg.control;
-	int i;
 
-	lu->ctl_fd = -1;
-	for (i = 0; i < LBFO_CTL_CLIENTS; i++)
-		lu->ctl_clients[i] = -1;
 	if (!path[0] || !strcmp(path, "none"))
 		return 0;
 	lu->ctl_fd = lbfo_unix_listen(path, 8, err, errlen);
@@ -101,9 +102,7 @@ int lbfo_ctl_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max)
 	return n;
 }
 
-/* ---- figures --------------------------------------------------------- */
-
-static struct path *find_path(struct lbfo_lu *lu, const char *name)
+static struct lu_path *find_path(struct lbfo_lu *lu, const char *name)
 {
 	int i;
 
@@ -111,161 +110,6 @@ static struct path *find_path(struct lbfo_lu *lu, const char *name)
 		if (!strcmp(lu->paths[i].cfg.name, name))
 			return &lu->paths[i];
 	return NULL;
-}
-
-/* Upper bound of the bucket holding the q-quantile, milliseconds. */
-double lu_lat_quantile_ms(const struct path *p, double q)
-{
-	uint64_t want, seen = 0;
-	int b;
-
-	if (!p->lat_count)
-		return 0;
-	want = (uint64_t)(q * (double)p->lat_count);
-	if (want == 0)
-		want = 1;
-	for (b = 0; b < LBFO_LAT_BUCKETS; b++) {
-		seen += p->lat_hist[b];
-		if (seen >= want)
-			return (double)(1ull << b) / 1000.0;
-	}
-	return (double)(1ull << (LBFO_LAT_BUCKETS - 1)) / 1000.0;
-}
-
-static void status_text(struct lbfo_lu *lu, FILE *f)
-{
-	int i;
-
-	fprintf(f, "LU %s  target %s  LUN %d  %" PRIu64 " x %u B  policy %s (%s)\n",
-		lu->ident.id, lu->cfg.target, lu->cfg.lun, lu->ident.blocks,
-		lu->ident.block_size, lbfo_team_policy_name(&lu->team),
-		lbfo_mode_name(lbfo_team_mode(&lu->team)));
-	fprintf(f, "  outstanding %u  queued %u  I/O %" PRIu64 "  errors %" PRIu64
-		"  failovers %" PRIu64 "  retried %" PRIu64 "  fences %" PRIu64 "%s\n",
-		lu->team.outstanding, lu->queue.n, lu->ios, lu->io_errors, lu->failovers,
-		lu->requeued, lu->fences, lu->no_path_since_ns ? "  NO PATH" : "");
-	fprintf(f, "  %-8s %-22s %-9s %-9s %6s %6s %6s %8s %8s %5s %7s %7s %6s %7s\n",
-		"PATH", "PORTAL", "STATE", "ROLE", "RD%", "WR%", "ACT%", "RD MB/s", "WR MB/s",
-		"OUT", "P50 ms", "P99 ms", "ERR", "RETRY");
-	{
-		double tot = 0;
-
-		for (i = 0; i < lu->npaths; i++)
-			tot += lu->paths[i].rate[LBFO_READ] + lu->paths[i].rate[LBFO_WRITE];
-		for (i = 0; i < lu->npaths; i++) {
-			const struct path *p = &lu->paths[i];
-			const struct lbfo_member *m = &lu->team.m[i];
-			double r = p->rate[LBFO_READ] + p->rate[LBFO_WRITE];
-
-			fprintf(f, "  %-8s %-22s %-9s %-9s %6.2f %6.2f %6.1f %8.1f %8.1f %5u %7.2f %7.2f %6" PRIu64
-				" %7" PRIu64 "%s%s%s\n",
-				p->cfg.name, p->portal, lbfo_member_state_name(m->state),
-				lbfo_role_name(m->role), m->share[LBFO_READ] / 100.0,
-				m->share[LBFO_WRITE] / 100.0, tot > 0 ? 100.0 * r / tot : 0,
-				p->rate[LBFO_READ] / 1e6, p->rate[LBFO_WRITE] / 1e6, m->outstanding,
-				lu_lat_quantile_ms(p, 0.5), lu_lat_quantile_ms(p, 0.99), p->errors,
-				m->st.returned + p->retries, p->flapping ? "  flapping" : "",
-				p->admin_down ? "  (operator)" : "",
-				p->last_error[0] ? "" : "");
-			if (p->last_error[0] && m->state != LBFO_MS_ACTIVE)
-				fprintf(f, "           last error: %s\n", p->last_error);
-		}
-	}
-}
-
-static const char *level_name(int level)
-{
-	switch (level) {
-	case LBFO_LOG_ERR: return "err";
-	case LBFO_LOG_WARNING: return "warning";
-	case LBFO_LOG_NOTICE: return "notice";
-	case LBFO_LOG_INFO: return "info";
-	default: return "debug";
-	}
-}
-
-static void events_out(struct lbfo_lu *lu, FILE *f, bool json)
-{
-	unsigned k;
-
-	if (json)
-		fprintf(f, "{\"events\":[");
-	for (k = 0; k < lu->ev_count; k++) {
-		const struct lbfo_event *ev = &lu->events[(lu->ev_head + k) % LBFO_EVENTS_MAX];
-		time_t secs = (time_t)(ev->wall_ns / LBFO_NS_PER_SEC);
-		struct tm tm;
-		char when[32];
-
-		gmtime_r(&secs, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		if (json) {
-			fprintf(f, "%s{\"time\":\"%s.%03uZ\",\"level\":\"%s\",\"message\":",
-				k ? "," : "", when,
-				(unsigned)(ev->wall_ns % LBFO_NS_PER_SEC / 1000000),
-				level_name(ev->level));
-			lu_json_str(f, ev->text);
-			fputc('}', f);
-		} else {
-			fprintf(f, "%s.%03uZ %-7s %s\n", when,
-				(unsigned)(ev->wall_ns % LBFO_NS_PER_SEC / 1000000),
-				level_name(ev->level), ev->text);
-		}
-	}
-	if (json)
-		fprintf(f, "]}\n");
-}
-
-void lbfo_metrics_text(struct lbfo_lu *lu, FILE *f)
-{
-	static const char *const states[] = { "active", "standby", "failed", "probing", "draining" };
-	char lbl[LBFO_STR_MAX * 2];
-	int i, s, d;
-
-	fprintf(f, "# HELP lbfo_lu_ios_total Client requests completed.\n"
-		   "# TYPE lbfo_lu_ios_total counter\n");
-	fprintf(f, "lbfo_lu_ios_total{lu=\"%s\"} %" PRIu64 "\n", lu->ident.id, lu->ios);
-	fprintf(f, "# HELP lbfo_lu_io_errors_total Client requests that failed.\n"
-		   "# TYPE lbfo_lu_io_errors_total counter\n");
-	fprintf(f, "lbfo_lu_io_errors_total{lu=\"%s\"} %" PRIu64 "\n", lu->ident.id, lu->io_errors);
-	fprintf(f, "# HELP lbfo_lu_failovers_total Path failures that moved I/O.\n"
-		   "# TYPE lbfo_lu_failovers_total counter\n");
-	fprintf(f, "lbfo_lu_failovers_total{lu=\"%s\"} %" PRIu64 "\n", lu->ident.id, lu->failovers);
-	fprintf(f, "# HELP lbfo_lu_retries_total Commands re-sent after a path failed.\n"
-		   "# TYPE lbfo_lu_retries_total counter\n");
-	fprintf(f, "lbfo_lu_retries_total{lu=\"%s\"} %" PRIu64 "\n", lu->ident.id, lu->requeued);
-	fprintf(f, "# HELP lbfo_lu_outstanding Commands in flight on the LU.\n"
-		   "# TYPE lbfo_lu_outstanding gauge\n");
-	fprintf(f, "lbfo_lu_outstanding{lu=\"%s\"} %u\n", lu->ident.id, lu->team.outstanding);
-
-	fprintf(f, "# HELP lbfo_path_bytes_total Bytes completed on a path.\n"
-		   "# TYPE lbfo_path_bytes_total counter\n");
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++)
-			fprintf(f, "lbfo_path_bytes_total{lu=\"%s\",path=\"%s\",dir=\"%s\"} %" PRIu64 "\n",
-				lu->ident.id, lu->paths[i].cfg.name, lbfo_dir_name((enum lbfo_dir)d),
-				lu->team.m[i].st.bytes[d]);
-	fprintf(f, "# HELP lbfo_path_commands_total Commands completed on a path.\n"
-		   "# TYPE lbfo_path_commands_total counter\n");
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++)
-			fprintf(f, "lbfo_path_commands_total{lu=\"%s\",path=\"%s\",dir=\"%s\"} %" PRIu64 "\n",
-				lu->ident.id, lu->paths[i].cfg.name, lbfo_dir_name((enum lbfo_dir)d),
-				lu->team.m[i].st.cmds[d]);
-	for (i = 0; i < lu->npaths; i++) {
-		const struct path *p = &lu->paths[i];
-		const struct lbfo_member *m = &lu->team.m[i];
-
-		snprintf(lbl, sizeof(lbl), "lu=\"%s\",path=\"%s\"", lu->ident.id, p->cfg.name);
-		fprintf(f, "lbfo_path_errors_total{%s} %" PRIu64 "\n", lbl, p->errors);
-		fprintf(f, "lbfo_path_retries_total{%s} %" PRIu64 "\n", lbl, m->st.returned + p->retries);
-		fprintf(f, "lbfo_path_failures_total{%s} %" PRIu64 "\n", lbl, m->st.failures);
-		fprintf(f, "lbfo_path_outstanding{%s} %u\n", lbl, m->outstanding);
-		fprintf(f, "lbfo_path_share_ratio{%s,dir=\"read\"} %.4f\n", lbl, m->share[LBFO_READ] / 10000.0);
-		fprintf(f, "lbfo_path_share_ratio{%s,dir=\"write\"} %.4f\n", lbl, m->share[LBFO_WRITE] / 10000.0);
-		for (s = 0; s < 5; s++)
-			fprintf(f, "lbfo_path_state{%s,state=\"%s\"} %d\n", lbl, states[s],
-				(int)m->state == s);
-	}
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -303,11 +147,20 @@ static int handle(struct lbfo_lu *lu, char *line, FILE *f, char *err, size_t err
 		if (n == 2)
 			lu_status_json(lu, f);
 		else
-			status_text(lu, f);
+			lu_status_text(lu, f);
 		return 0;
 	}
 	if (!strcmp(tok[0], "events") && n <= 2) {
-		events_out(lu, f, n == 2 && !strcmp(tok[1], "json"));
+		lu_events_out(lu, f, n == 2 && !strcmp(tok[1], "json"));
+		return 0;
+	}
+	if (!strcmp(tok[0], "queueing") && n == 2 &&
+	    (!strcmp(tok[1], "on") || !strcmp(tok[1], "off"))) {
+		int failed = lu_set_queueing(lu, !strcmp(tok[1], "on"));
+
+		fprintf(f, "queueing %s%s", tok[1], failed ? "" : "\n");
+		if (failed)
+			fprintf(f, ": %d waiting command(s) failed with EIO\n", failed);
 		return 0;
 	}
 	if (!strcmp(tok[0], "metrics") && n == 1) {
@@ -345,7 +198,7 @@ static int handle(struct lbfo_lu *lu, char *line, FILE *f, char *err, size_t err
 		/* Parse all first: a bad one changes nothing. */
 		for (i = 2; i < n; i++) {
 			char *eq = strchr(tok[i], '='), *slash, *end;
-			struct path *p;
+			struct lu_path *p;
 			double r, w;
 
 			if (!eq) {
@@ -387,7 +240,7 @@ badshare:
 		return 0;
 	}
 	if (!strcmp(tok[0], "path") && n == 3) {
-		struct path *p = find_path(lu, tok[2]);
+		struct lu_path *p = find_path(lu, tok[2]);
 		struct lbfo_member *m;
 
 		if (!p) {
@@ -397,16 +250,19 @@ badshare:
 		m = &lu->team.m[p->idx];
 		if (!strcmp(tok[1], "fail")) {
 			p->admin_down = true;
-			if (p->st == PATH_UP || p->st == PATH_LOGIN)
-				lu_path_fail(p, "operator");
+			lbfo_session_disable(&p->s, "failed by operator");
 			fprintf(f, "path %s failed by operator\n", p->cfg.name);
 			return 0;
 		}
 		if (!strcmp(tok[1], "restore")) {
-			bool was_down = p->admin_down;
+			bool was_down = p->admin_down || p->st == LP_REFUSED || p->lu_failed;
 
 			p->admin_down = false;
-			p->next_attempt_ns = now;
+			if (p->st == LP_REFUSED)
+				p->st = LP_DOWN;
+			if (p->lu_failed) /* log in again: identity, registration, all afresh */
+				lbfo_session_fail(&p->s, "restored by operator: logging in again");
+			lbfo_session_enable(&p->s, now);
 			if ((m->state == LBFO_MS_PROBING || m->state == LBFO_MS_DRAINING) &&
 			    lbfo_team_member_reinstate(&lu->team, p->idx, now) < 0) {
 				snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
@@ -462,73 +318,84 @@ static void reply(struct lbfo_lu *lu, int fd, char *req, uint64_t now)
 	free(body);
 }
 
+static short revents_of(const struct pollfd *pfd, int n, int fd)
+{
+	int i;
+
+	for (i = 0; fd >= 0 && i < n; i++)
+		if (pfd[i].fd == fd)
+			return pfd[i].revents;
+	return 0;
+}
+
+static void ctl_accept(struct lbfo_lu *lu)
+{
+	int c = accept4(lu->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct timeval tv = { .tv_sec = 1 };
+	int k;
+
+	if (c < 0)
+		return;
+	/* A reply must never block the loop for long. */
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	for (k = 0; k < LBFO_CTL_CLIENTS && lu->ctl_clients[k] >= 0; k++)
+		;
+	if (k < LBFO_CTL_CLIENTS) {
+		lu->ctl_clients[k] = c;
+		lu->ctl_len[k] = 0;
+	} else {
+		dprintf(c, "error: too many control clients\n");
+		close(c);
+	}
+}
+
+/* One request per connection: a line, read in as many pieces as it comes
+ * in; end of file also ends it. */
+static void ctl_read(struct lbfo_lu *lu, int k, uint64_t now)
+{
+	int fd = lu->ctl_clients[k];
+	char *buf = lu->ctl_buf[k];
+	size_t *len = &lu->ctl_len[k];
+	ssize_t r = recv(fd, buf + *len, REQ_MAX + 1 - *len, 0);
+	bool line;
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r > 0)
+		*len += (size_t)r;
+	line = *len > 0 && memchr(buf, '\n', *len) != NULL;
+	if (r > 0 && !line && *len <= REQ_MAX)
+		return; /* more to come */
+	if (*len > REQ_MAX && !line) {
+		lu->ctl_errors++;
+		dprintf(fd, "error: request longer than %d bytes\n", REQ_MAX);
+	} else if (*len > 0) {
+		char *nl = memchr(buf, '\n', *len);
+		size_t used = nl ? (size_t)(nl - buf) : *len;
+
+		buf[used] = '\0';
+		if (strlen(buf) != used) {
+			lu->ctl_errors++;
+			dprintf(fd, "error: request contains a NUL byte\n");
+		} else {
+			reply(lu, fd, buf, now);
+		}
+	}
+	close(fd);
+	lu->ctl_clients[k] = -1;
+}
+
 void lbfo_ctl_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now)
 {
-	int i, k;
+	int k;
 
 	if (n <= 0 || lu->ctl_fd < 0)
 		return;
-	if (pfd[0].revents & POLLIN) {
-		int c = accept4(lu->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-		if (c >= 0) {
-			struct timeval tv = { .tv_sec = 1 };
-
-			/* A reply must never block the loop for long. */
-			setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-			for (k = 0; k < LBFO_CTL_CLIENTS && lu->ctl_clients[k] >= 0; k++)
-				;
-			if (k < LBFO_CTL_CLIENTS) {
-				lu->ctl_clients[k] = c;
-				lu->ctl_len[k] = 0;
-			} else {
-				dprintf(c, "error: too many control clients\n");
-				close(c);
-			}
-		}
-	}
-	for (i = 1; i < n; i++) {
-		char *buf;
-		size_t *len;
-		ssize_t r;
-		bool line;
-
-		if (!pfd[i].revents)
-			continue;
-		for (k = 0; k < LBFO_CTL_CLIENTS && lu->ctl_clients[k] != pfd[i].fd; k++)
-			;
-		if (k == LBFO_CTL_CLIENTS)
-			continue;
-		/* One request per connection: a line, read in as many pieces
-		 * as it comes in; end of file also ends it. */
-		buf = lu->ctl_buf[k];
-		len = &lu->ctl_len[k];
-		r = recv(pfd[i].fd, buf + *len, REQ_MAX + 1 - *len, 0);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r > 0)
-			*len += (size_t)r;
-		line = *len > 0 && memchr(buf, '\n', *len) != NULL;
-		if (r > 0 && !line && *len <= REQ_MAX)
-			continue; /* more to come */
-		if (*len > REQ_MAX && !line) {
-			lu->ctl_errors++;
-			dprintf(pfd[i].fd, "error: request longer than %d bytes\n", REQ_MAX);
-		} else if (*len > 0) {
-			char *nl = memchr(buf, '\n', *len);
-			size_t used = nl ? (size_t)(nl - buf) : *len;
-
-			buf[used] = '\0';
-			if (strlen(buf) != used) {
-				lu->ctl_errors++;
-				dprintf(pfd[i].fd, "error: request contains a NUL byte\n");
-			} else {
-				reply(lu, pfd[i].fd, buf, now);
-			}
-		}
-		close(pfd[i].fd);
-		lu->ctl_clients[k] = -1;
-	}
+	if (revents_of(pfd, n, lu->ctl_fd) & POLLIN)
+		ctl_accept(lu);
+	for (k = 0; k < LBFO_CTL_CLIENTS; k++)
+		if (lu->ctl_clients[k] >= 0 && revents_of(pfd, n, lu->ctl_clients[k]))
+			ctl_read(lu, k, now);
 }
 
 /* ---- metrics over HTTP (libmicrohttpd, its own thread) ----------------- */

@@ -111,12 +111,12 @@ static void link_msg(struct lbfo_lu *lu, const struct nlmsghdr *h)
 	if (!down || ifi->ifi_index <= 0)
 		return;
 	for (i = 0; i < lu->npaths; i++) {
-		struct path *p = &lu->paths[i];
+		struct lu_path *p = &lu->paths[i];
 
-		if (p->ifindex != (unsigned)ifi->ifi_index || p->st != PATH_UP || p->failing)
+		if (p->ifindex != (unsigned)ifi->ifi_index || p->s.st != LBFO_SS_UP || p->s.failing)
 			continue;
 		lu->link_downs++;
-		lu_path_fail(p, "link %s %s (rtnetlink)", p->ifname,
+		lbfo_session_fail(&p->s, "link %s %s (rtnetlink)", p->ifname,
 			     h->nlmsg_type == RTM_DELLINK ? "removed" :
 			     !(ifi->ifi_flags & IFF_UP) ? "down" : "lost its carrier");
 	}

@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Internals of the multipath LU shared by lu.c (event loop, failover),
- * control.c (control socket, events, metrics). Not a public API.
+ * Internals of the multipath LU. The LU's files and what each owns:
+ *
+ *   lu.c        life cycle, the paths' state per LU, the session ops
+ *   intake.c    client requests: split into commands, completion
+ *   dispatch.c  the queue: send through the team's choice, answers, retry,
+ *               the no-path deadline
+ *   fence.c     fence debts, the write barrier, reinstatement and
+ *               reservation fencing, the instance's identity (ISIDs,
+ *               keys, the one-instance lock)
+ *   probe.c     the synchronous start-up probe and reinstatement check
+ *   loop.c      the loop contract and the thread that runs it
+ *   status.c    status JSON, text and metrics (read-only views)
+ *   control.c   the control socket (lbfoctl)
+ *   linkwatch.c rtnetlink link messages
+ *   config.c    configuration keys
+ *
+ * Not a public API.
  */
 #ifndef LBFO_LU_INTERNAL_H
 #define LBFO_LU_INTERNAL_H
@@ -13,14 +28,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
-
 #include "lbfo/lu.h"
+#include "ident.h"
+#include "session.h"
 
 #define LBFO_EVENTS_MAX 256
 #define LBFO_LAT_BUCKETS 40 /* log2 microseconds */
 #define LBFO_CTL_CLIENTS 8
+
+static inline uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * LBFO_NS_PER_MS; }
 
 /* Event log entry (lbfoctl events). */
 struct lbfo_event {
@@ -29,22 +45,27 @@ struct lbfo_event {
 	char text[240];
 };
 
-/* A piece of a client request, at most max_transfer long. */
+/* A piece of a client request (at most max_transfer long), or an
+ * internal command of the LU (fence, registration, path check). */
 struct lu_cmd {
-	struct lbfo_cmd core;      /* the team's in-flight tracking; first */
+	struct lbfo_scmd sc;       /* the session's view; first */
+	struct lbfo_cmd core;      /* the team's in-flight tracking */
 	struct lbfo_lu *lu;
-	struct lbfo_io *io;
+	struct lbfo_io *io;        /* NULL for an internal command */
 	enum lbfo_io_type type;
 	uint64_t lba;
 	uint32_t blocks;
 	void *buf;
-	struct scsi_iovec iov;     /* libiscsi points at it during an attempt */
-	bool fua;
+	struct iovec iov;          /* the transport points at it during an attempt */
+	uint8_t param[24];         /* UNMAP parameter list; zero block source */
+	bool fua, unmap;
 	uint64_t bytes;
-	struct scsi_task *task;    /* current attempt's task, NULL when none */
-	int path;                  /* path of the current attempt, -1 queued */
-	uint32_t attempts;
-	uint64_t not_before_ns;    /* retry delay (BUSY) */
+	int path;                  /* path of the current attempt, -1 when queued */
+	bool in_team;              /* started on the team (lbfo_team_start) */
+	unsigned ua_retries;       /* RETRY_NOW answers so far */
+	uint32_t backoff_ms;       /* RETRY_LATER backoff */
+	uint64_t not_before_ns;    /* retry delay */
+	uint64_t deadline_ns;      /* EIO at this time while waiting (0: none) */
 	struct lu_cmd *next;
 };
 
@@ -53,111 +74,137 @@ struct cmdq {
 	uint32_t n;
 };
 
+void q_push(struct cmdq *q, struct lu_cmd *c);
+void q_push_front(struct cmdq *q, struct lu_cmd *c);
+void q_prepend_all(struct cmdq *dst, struct cmdq *src);
+struct lu_cmd *q_pop(struct cmdq *q);
+
 /*
- * Path states of the "miniport". The team's member state says whether
- * the path may carry I/O; this says what the session is doing.
+ * A path's state for this LU (the session's state is its own: up does
+ * not mean usable for the LU).
  */
-enum path_state {
-	PATH_DOWN = 0,    /* no session; waiting for the next attempt */
-	PATH_LOGIN,       /* connecting + logging in + reading identity */
-	PATH_UP,          /* logged in, identity checked: a team member */
-	PATH_REFUSED,     /* leads to another LU: never used */
-	PATH_STATE__MAX
+enum lu_path_state {
+	/* The session is not up, or the LU failed the path (a path-level
+	 * answer, a reservation conflict): no I/O; checked again later. */
+	LP_DOWN = 0,
+	/* The session is up; the LU's identity is being read or checked
+	 * (and the path registered, with reservations). */
+	LP_IDENT,
+	/* A team member carrying I/O (the team says active, standby or
+	 * probing). */
+	LP_UP,
+	/* Leads to another LU: never used until an operator restores it. */
+	LP_REFUSED,
+	LP__MAX
 };
 
-struct path {
+struct lu_path {
 	int idx;
 	struct lbfo_lu *lu;
 	struct lbfo_path_config cfg;
 	char portal[LBFO_STR_MAX];
-	struct iscsi_context *ctx;
-	enum path_state st;
-	int login_step;            /* 0 login, 1 vpd83, 2 vpd80, 3 rc16 */
-	struct lbfo_lu_ident ident;
-	uint64_t login_deadline_ns;
-	uint64_t next_attempt_ns;
-	uint32_t backoff_ms;
-	uint32_t hold_ms;          /* flapping hold-down */
-	bool flapping;
-	bool ever_up;
-	uint64_t up_since_ns;
-
-	/* liveness */
-	uint64_t last_life_ns;
-	int last_outq;
-	bool nop_out;
-	uint64_t nop_next_ns;
-
-	/* deferred failure (set inside libiscsi callbacks) */
-	bool failing;
-	char fail_reason[LBFO_ERR_MAX];
+	struct lbfo_session s;
+	struct lbfo_ident_reader ident;
+	enum lu_path_state st;
+	bool admin_down;           /* failed by an operator */
+	bool lu_failed;            /* failed by the LU (answer), session kept */
+	uint64_t check_at_ns;      /* when a path failed by an answer is checked again */
 	char last_error[LBFO_ERR_MAX];
+	int tpgt;                  /* portal group of the last login */
+	int tpgt_before;           /* ... and of the one before it */
+	int alua;                  /* LBFO_ALUA_*; NONE when the LU does no ALUA */
 
-	/* fencing of writes returned from this path */
-	struct cmdq fenced;        /* writes parked until the fence holds */
-	struct iscsi_context *fence_ctx;
-	int fence_via;
-	bool fence_done, fence_failed;
-	uint64_t fence_start_ns, fence_deadline_ns, fenced_since_ns;
+	/* fencing (fence.c) */
+	bool owes_fence;           /* failed with a write in flight */
+	bool fence_running;
+	bool closed_by_target;     /* its last connection was ended by the target */
+	uint64_t owed_since_ns;
+	uint64_t fence_next_ns;
+	uint32_t fence_backoff_ms;
+	unsigned fence_attempts;
 	uint64_t last_fence_ns;    /* duration of the last fence */
+	uint16_t isid_slot;        /* stable per portal */
+	uint16_t gen;              /* nexus generation (reservations) */
+	uint64_t pr_key;           /* our key on this nexus; 0: not registered */
+	uint64_t stale_key;        /* the old nexus's key, preempted by the fence */
+	struct lu_cmd *pr_cmd;     /* reservation command in flight through this path */
 
-	uint64_t logins, failures, retries, errors;
-	bool admin_down;           /* failed by an operator: no reconnect */
-
-	/* link watch: the interface the session's socket leaves by */
-	unsigned ifindex;          /* 0: unknown */
+	uint64_t retries, errors, logins, failures, conflicts;
+	unsigned ifindex;
 	char ifname[IF_NAMESIZE];
-
-	/* completion latency, log2(microseconds) buckets */
 	uint64_t lat_hist[LBFO_LAT_BUCKETS];
 	uint64_t lat_count;
-
-	/* throughput over the last second, bytes/s */
 	uint64_t rate_mark_bytes[LBFO_DIR__MAX];
 	double rate[LBFO_DIR__MAX];
+	uint64_t up_since_ns;
+};
+
+/* What the LU knows of fencing on its target. */
+struct lu_fence {
+	enum lbfo_fence_method method;   /* in use (never AUTO) */
+	char why[LBFO_STR_MAX];          /* why this method, or none */
+	bool reinstate_own;
+	bool reinstate_cross[LBFO_MAX_MEMBERS];
+	uint32_t isid_rnd;               /* stable: initiator, target, LUN */
+	uint64_t key_prefix;             /* reservation keys: upper 48 bits */
+	bool pr_checked;                 /* reservation state read at start */
+	uint64_t stale_keys[8];          /* a predecessor's keys to preempt */
+	int nstale;
+	bool nstale_unknown;             /* a predecessor's keys not read yet */
+	bool unclean;                    /* writes were in flight at the end */
+	unsigned debts;                  /* paths owing a fence */
+	uint64_t fences, longest_ns;
+	int lock_fd;
+	char lock_path[LBFO_STR_MAX];
 };
 
 struct lbfo_lu {
 	struct lbfo_lu_config cfg;
-	struct lbfo_lu_ident ident;
+	struct lbfo_lu_ident ident;      /* exported size and capabilities */
+	uint64_t target_blocks;          /* what the target says now */
 	uint32_t max_xfer;
+	const struct lbfo_xport_ops *xops;
+	void *xenv;
 	struct lbfo_team team;
-	struct path paths[LBFO_MAX_MEMBERS];
+	struct lu_path paths[LBFO_MAX_MEMBERS];
 	int npaths;
-	uint32_t isid_rnd;
+	struct lu_fence fence;
 
+	/* the loop (loop.c) */
 	pthread_t thread;
 	bool started;
+	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
 	int wakefd;
-	int link_fd;                /* rtnetlink link messages, or -1 */
-	uint64_t link_downs;        /* paths failed by the link watch */
-	pthread_mutex_t sub_mu;     /* submissions */
+	pthread_mutex_t sub_mu;          /* submissions */
 	struct lbfo_io *sub_head, *sub_tail;
 	bool stopping;
+	pthread_mutex_t mu;              /* everything below, and team/paths */
+	pthread_cond_t paths_cv;         /* a path came up */
+	uint64_t now;                    /* of the service call under way */
+	int link_fd;                     /* rtnetlink link messages, or -1 */
+	uint64_t link_downs;
 
-	pthread_mutex_t mu;         /* everything below, and team/paths */
-	pthread_cond_t paths_cv;    /* a path came up */
-	struct cmdq queue;          /* waiting for a path / the LU window */
+	struct cmdq queue;               /* waiting for a path / the LU window */
+	struct cmdq parked;              /* writes behind the fence barrier */
 	uint64_t no_path_since_ns;
 	bool no_path_expired;
-	uint64_t last_tick_ns;
+	bool queueing;                   /* operator: queue I/O with no path */
+	int dead;                        /* 0, or the errno every I/O gets */
+	char dead_why[LBFO_STR_MAX];
+	bool ws_unsupported;             /* WRITE SAME refused: emulate */
 
-	uint64_t ios, io_errors, failovers, fences, requeued;
-	uint64_t longest_fence_ns;
+	uint64_t ios, io_errors, failovers, requeued, short_transfers;
 	uint64_t rate_mark_ns;
 	uint64_t status_written_ns;
+	uint64_t tick_ns;                /* the team's and rates' clock */
 
-	/* events (lu_log) */
 	struct lbfo_event events[LBFO_EVENTS_MAX];
 	unsigned ev_head, ev_count;
 
-	/* local interfaces the paths leave through (path key interface=):
-	 * their counters feed the members' adapters (DataPathBytes) */
 	struct lbfo_adapter adapters[LBFO_MAX_MEMBERS];
 	int nadapters;
 	uint64_t adapters_read_ns;
 
-	/* per-client contexts (FIG 7) */
 	struct {
 		bool open;
 		uint64_t ios, errors, bytes[LBFO_DIR__MAX];
@@ -167,42 +214,83 @@ struct lbfo_lu {
 	/* control socket */
 	int ctl_fd;
 	int ctl_clients[LBFO_CTL_CLIENTS];
-	char ctl_buf[LBFO_CTL_CLIENTS][4097];  /* a request being read */
+	char ctl_buf[LBFO_CTL_CLIENTS][4097];
 	size_t ctl_len[LBFO_CTL_CLIENTS];
 	char ctl_path[LBFO_STR_MAX];
-	void *mhd;                  /* metrics HTTP daemon */
+	void *mhd;
 	uint64_t ctl_requests, ctl_errors;
 };
 
-
-struct lbfo_ctl;
-
+/* lu.c */
 void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void lu_path_fail(struct path *p, const char *fmt, ...)
+extern const char *const lu_path_state_names[];
+/* The path carries I/O for the LU (a usable team member over an up session). */
+bool lu_path_ready(const struct lu_path *p);
+/* Fail the path for this LU (answer-level): no new commands; its session stays. */
+void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void lu_update_urgency(struct lbfo_lu *lu);
+
+/* intake.c */
+void lu_take_submissions(struct lbfo_lu *lu);
+struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu);
+void lu_enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io);
+/* A piece is finished (result 0 or -errno): free it, maybe finish its io. */
+void lu_cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result);
+void lu_io_finish(struct lbfo_io *io);
+/* Fail everything waiting (queue, parked) with `err`. */
+int lu_fail_waiting(struct lbfo_lu *lu, int err);
+
+/* dispatch.c */
+bool lu_is_write(const struct lu_cmd *c);
+void lu_dispatch(struct lbfo_lu *lu, uint64_t now);
+void lu_expire(struct lbfo_lu *lu, uint64_t now);
+uint64_t lu_dispatch_next_timer(const struct lbfo_lu *lu);
+/* The path failed: requeue what the team hands back (writes owe a fence). */
+void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd *ret,
+			 uint64_t now);
+bool lu_any_usable(const struct lbfo_lu *lu);
+
+/* fence.c */
+int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, bool lock,
+		  char *err, size_t errlen);
+void lu_fence_fini(struct lbfo_lu *lu);
+void lu_fence_owe(struct lu_path *p, uint64_t now);
+/* The path logged in again (own re-login): pays its debt where proven. */
+void lu_fence_on_login(struct lu_path *p, uint64_t now);
+void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t now);
+/* The path is identified: register its reservation key when fencing by
+ * reservations; ready() is called (maybe later) when the path may carry I/O. */
+void lu_fence_path_ready(struct lu_path *p, uint64_t now, void (*ready)(struct lu_path *p, uint64_t now));
+void lu_fence_tick(struct lbfo_lu *lu, uint64_t now);
+uint64_t lu_fence_next_timer(const struct lbfo_lu *lu);
+/* Writes may go out (no debt anywhere). */
+bool lu_fence_clear(const struct lbfo_lu *lu);
+void lu_fence_release(struct lbfo_lu *lu, const char *how);
+/* The ISID of path i for its current nexus generation. */
+void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd, uint16_t *qual);
+
+/* status.c */
 void lu_status_json(struct lbfo_lu *lu, FILE *f);
+void lu_status_text(struct lbfo_lu *lu, FILE *f);
+void lu_events_out(struct lbfo_lu *lu, FILE *f, bool json);
+void lu_json_str(FILE *f, const char *s);
+double lu_lat_quantile_ms(const struct lu_path *p, double q);
+void lbfo_metrics_text(struct lbfo_lu *lu, FILE *f);
+void lu_write_status_file(struct lbfo_lu *lu);
+void lu_rates_tick(struct lbfo_lu *lu, uint64_t now);
 
 /* linkwatch.c */
 int lu_link_open(void);
 unsigned lu_link_of_socket(int sockfd, const char *configured, char *name, size_t len);
 void lu_link_input(struct lbfo_lu *lu);
-/* Write s as a JSON string (quoted, escaped). */
-void lu_json_str(FILE *f, const char *s);
-extern const char *const lu_path_state_names[];
 
 /* control.c: the control socket, run on the loop thread. */
 int lbfo_ctl_open(struct lbfo_lu *lu, char *err, size_t errlen);
-/* Add the control fds to a poll set; returns how many were added. */
 int lbfo_ctl_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max);
-/* Handle readiness on the fds added by lbfo_ctl_pollfds(). */
 void lbfo_ctl_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
 void lbfo_ctl_close(struct lbfo_lu *lu);
-/* Upper bound of the bucket holding the q-quantile of a path's
- * completion latency, milliseconds (0 when nothing completed). */
-double lu_lat_quantile_ms(const struct path *p, double q);
-/* Prometheus text exposition of the LU's figures. */
-void lbfo_metrics_text(struct lbfo_lu *lu, FILE *f);
 int lbfo_metrics_http_start(struct lbfo_lu *lu, char *err, size_t errlen);
 void lbfo_metrics_http_stop(struct lbfo_lu *lu);
 

@@ -11,8 +11,16 @@
  * thread and the nbdkit worker waits for its completion; the LU keeps
  * all connections' requests in one queue, so multi-conn is safe (a flush
  * covers the LU's cache, whichever path carries it).
+ *
+ * Shutdown: nbdkit waits for the plugin calls in flight before it
+ * unloads, and a request may wait for a path up to no_path_timeout. A
+ * watcher thread sleeps in nbdkit_nanosleep(), which returns early only
+ * when the server shuts down (the thread belongs to no connection); it
+ * then fails every request of the LU at once, so nbdkit exits within
+ * moments of SIGTERM whatever the paths are doing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +35,14 @@
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
 static struct lbfo_lu_config cfg;
-static struct lbfo_lu_ident ident;
+static struct lbfo_lu_probe probe;
+static const struct lbfo_lu_ident *ident = &probe.ident;
 static struct lbfo_lu *lu;
 static int reachable_at_start;
 static bool use_syslog;
+static pthread_t watcher;
+static bool watching;
+static volatile bool unloading;
 
 static void lbfo_log(int level, const char *msg, void *opaque)
 {
@@ -114,7 +126,7 @@ static int lbfo_get_ready(void)
 		fprintf(stderr, "nbdkit: lbfo: notice: target %s found by SendTargets discovery\n",
 			cfg.target);
 	}
-	if (lbfo_lu_probe(&cfg, &ident, warn, sizeof(warn), err, sizeof(err)) < 0) {
+	if (lbfo_lu_probe(&cfg, &probe, warn, sizeof(warn), err, sizeof(err)) < 0) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
@@ -127,20 +139,35 @@ static int lbfo_get_ready(void)
 		reachable_at_start--;
 		line += len + (nl ? 1 : 0);
 	}
-	nbdkit_debug("LU %s: %llu blocks of %u bytes", ident.id,
-		     (unsigned long long)ident.blocks, ident.block_size);
+	nbdkit_debug("LU %s: %llu blocks of %u bytes", ident->id,
+		     (unsigned long long)ident->blocks, ident->block_size);
 	return 0;
+}
+
+/* Wakes only when the server shuts down (or every second to see whether
+ * the plugin is being unloaded without a shutdown). */
+static void *watch_shutdown(void *arg)
+{
+	(void)arg;
+	while (!unloading) {
+		if (nbdkit_nanosleep(1, 0) < 0) {
+			lbfo_lu_shutdown(lu, "nbdkit is shutting down");
+			break;
+		}
+	}
+	return NULL;
 }
 
 static int lbfo_after_fork(void)
 {
 	char err[LBFO_ERR_MAX];
 
-	lu = lbfo_lu_start(&cfg, &ident, err, sizeof(err));
+	lu = lbfo_lu_start(&cfg, &probe, err, sizeof(err));
 	if (!lu) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
+	watching = pthread_create(&watcher, NULL, watch_shutdown, NULL) == 0;
 	/* Serve once the paths that answered the probe are logged in (or
 	 * the login timeout passes; the rest come up in the background). */
 	lbfo_lu_wait_paths(lu, reachable_at_start > 0 ? reachable_at_start : 1,
@@ -150,6 +177,10 @@ static int lbfo_after_fork(void)
 
 static void lbfo_cleanup(void)
 {
+	unloading = true;
+	if (watching)
+		pthread_join(watcher, NULL);
+	watching = false;
 	lbfo_lu_stop(lu);
 	lu = NULL;
 }
@@ -183,25 +214,45 @@ static void lbfo_close(void *handle)
 static int64_t lbfo_get_size(void *handle)
 {
 	(void)handle;
-	return (int64_t)(ident.blocks * ident.block_size);
+	return (int64_t)(ident->blocks * ident->block_size);
 }
 
 static int lbfo_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
 			   uint32_t *maximum)
 {
 	(void)handle;
-	*minimum = ident.block_size;
-	*preferred = ident.block_size > 4096 ? ident.block_size : 4096;
+	*minimum = ident->block_size;
+	*preferred = ident->block_size > 4096 ? ident->block_size : 4096;
+	if (ident->opt_xfer_blocks && ident->opt_xfer_blocks * ident->block_size > *preferred &&
+	    ident->opt_xfer_blocks * ident->block_size <= (32u << 20))
+		*preferred = ident->opt_xfer_blocks * ident->block_size;
 	*maximum = 0xffffffff;
 	return 0;
 }
 
 static int lbfo_can_write(void *handle) { (void)handle; return 1; }
 static int lbfo_can_flush(void *handle) { (void)handle; return 1; }
-static int lbfo_can_fua(void *handle) { (void)handle; return NBDKIT_FUA_NATIVE; }
 static int lbfo_can_multi_conn(void *handle) { (void)handle; return 1; }
-static int lbfo_can_trim(void *handle) { (void)handle; return ident.unmap; }
 static int lbfo_can_zero(void *handle) { (void)handle; return 1; }
+
+/* FUA as the LU has it: native with DPOFUA; a write-through LU (no WCE)
+ * makes every write durable, so the flag costs nothing; otherwise nbdkit
+ * emulates it with a flush after the write. */
+static int lbfo_can_fua(void *handle)
+{
+	(void)handle;
+	if (ident->dpofua || (ident->have_mode && !ident->wce))
+		return NBDKIT_FUA_NATIVE;
+	return NBDKIT_FUA_EMULATE;
+}
+
+/* UNMAP only where the Logical Block Provisioning VPD says LBPU (or,
+ * without that page, READ CAPACITY(16) says provisioning is enabled). */
+static int lbfo_can_trim(void *handle)
+{
+	(void)handle;
+	return ident->have_b2 ? ident->lbpu : ident->lbpme;
+}
 
 static int do_io(void *handle, enum lbfo_io_type type, void *buf, uint32_t count,
 		 uint64_t offset, uint32_t flags, const char *what)
@@ -210,10 +261,16 @@ static int do_io(void *handle, enum lbfo_io_type type, void *buf, uint32_t count
 	int rc;
 
 	lbfo_io_init(&io, type, offset, count, buf, (flags & NBDKIT_FLAG_FUA) != 0);
+	io.may_trim = (flags & NBDKIT_FLAG_MAY_TRIM) != 0;
 	io.client = ((struct handle *)handle)->client;
 	lbfo_lu_submit(lu, &io);
 	rc = lbfo_io_wait(&io);
 	lbfo_io_fini(&io);
+	if (rc == -EOPNOTSUPP && type == LBFO_IO_ZERO) {
+		/* WRITE SAME refused: nbdkit writes zeroes with pwrite. */
+		nbdkit_set_error(EOPNOTSUPP);
+		return -1;
+	}
 	if (rc < 0) {
 		nbdkit_set_error(-rc);
 		nbdkit_error("%s of %u bytes at offset %llu failed: %s", what, count,
@@ -250,12 +307,8 @@ static int lbfo_trim(void *handle, uint32_t count, uint64_t offset, uint32_t fla
 
 static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-	if (!ident.write_same) {
-		/* nbdkit then writes zeroes with pwrite. */
-		nbdkit_set_error(EOPNOTSUPP);
-		return -1;
-	}
-	if (do_io(handle, LBFO_IO_ZERO, NULL, count, offset, 0, "zero") < 0)
+	if (do_io(handle, LBFO_IO_ZERO, NULL, count, offset, flags & NBDKIT_FLAG_MAY_TRIM,
+		  "zero") < 0)
 		return -1;
 	/* WRITE SAME (16) as issued has no FUA: flush instead. */
 	return flags & NBDKIT_FLAG_FUA ? do_io(handle, LBFO_IO_FLUSH, NULL, 0, 0, 0, "flush") : 0;

@@ -489,8 +489,10 @@ static void rw(struct ft *t, struct pkt *p)
 			return;
 		}
 	}
-	if (op == LBFO_OP_SYNC_CACHE16)
+	if (op == LBFO_OP_SYNC_CACHE16) {
+		t->st.syncs++;
 		return;
+	}
 	if (lba > t->blocks || n > t->blocks - lba) {
 		check(&p->res, LBFO_SK_ILLEGAL_REQUEST, 0x21, 0);
 		return;
@@ -506,17 +508,28 @@ static void rw(struct ft *t, struct pkt *p)
 	}
 	if (op == LBFO_OP_WRITE16) {
 		memcpy(t->disk + lba * t->bs, p->out, (size_t)n * t->bs);
+		t->st.fua_writes += (p->cdb.b[1] & 0x08) != 0;
 	} else if (op == LBFO_OP_WRITE_SAME16) {
 		uint32_t i;
 
+		if (t->caps.no_ws) {
+			check(&p->res, LBFO_SK_ILLEGAL_REQUEST, 0x20, 0);
+			return;
+		}
 		if (t->caps.max_ws_blocks && n > t->caps.max_ws_blocks) {
 			check(&p->res, LBFO_SK_ILLEGAL_REQUEST, 0x24, 0);
 			return;
 		}
+		t->st.write_sames++;
+		if (n > t->st.max_ws_seen)
+			t->st.max_ws_seen = n;
 		for (i = 0; i < n; i++)
 			memcpy(t->disk + (lba + i) * t->bs, p->out, t->bs);
 	} else {
 		memset(t->disk + lba * t->bs, 0, (size_t)n * t->bs);
+		t->st.unmaps++;
+		if (n > t->st.max_unmap_seen)
+			t->st.max_unmap_seen = n;
 	}
 	t->st.writes++;
 }

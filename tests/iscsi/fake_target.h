@@ -77,6 +77,7 @@ struct ft_caps {
 	uint64_t max_ws_blocks;
 	uint32_t max_xfer_blocks;
 	bool no_b0, no_b2, pr;      /* pr: persistent reservations supported */
+	bool no_ws;                 /* WRITE SAME: INVALID OPERATION CODE */
 	bool short_reads;           /* answer reads with a residual (half the data) */
 };
 struct ft_caps *ft_caps(struct ft *t);
@@ -87,6 +88,9 @@ uint32_t ft_block_size(const struct ft *t);
 struct ft_stats {
 	unsigned logins, logins_failed, reinstatements;
 	unsigned writes, reads, dropped;   /* dropped: reached a closed connection */
+	unsigned fua_writes, unmaps, write_sames, syncs;
+	unsigned max_unmap_seen;           /* largest UNMAP, blocks */
+	uint64_t max_ws_seen;              /* largest WRITE SAME, blocks */
 	unsigned conflicts;                /* writes refused: RESERVATION CONFLICT */
 	unsigned open_conns;               /* target-side connections open */
 	unsigned live_xports;              /* initiator-side, not abandoned */

@@ -1,6 +1,8 @@
-/* Unit tests of the data plane's pure parts: LU identity parsing, SCSI
- * status classification, configuration parsing and its error messages.
- * The integration tests run the whole thing against a real tgtd. */
+/* Unit tests of the data plane's pure parts: LU identity parsing, the SCSI
+ * answer table, configuration parsing and its error messages, the link
+ * watch. The failover behaviour is tested on a fake target and a fake
+ * clock in test_failover.c; the integration tests run the whole thing
+ * against a real tgtd. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +18,8 @@
 #include <linux/rtnetlink.h>
 
 #include "lbfo/lu.h"
-#include "path.h"
 #include "lu_internal.h"
+#include "transport.h"
 
 static void test_vpd83_prefers_naa(void **state)
 {
@@ -98,7 +100,7 @@ static void test_vpd80_and_rc16(void **state)
 	assert_int_equal(lbfo_ident_from_rc16(rc, sizeof(rc), &id), 0);
 	assert_int_equal(id.blocks, 0x80000);
 	assert_int_equal(id.block_size, 512);
-	assert_true(id.unmap);
+	assert_true(id.lbpme);
 	rc[10] = 0; rc[11] = 100; /* a block size that is not a multiple of 512 */
 	assert_int_equal(lbfo_ident_from_rc16(rc, sizeof(rc), &id), -1);
 }
@@ -114,33 +116,125 @@ static void test_ident_compare_names_the_difference(void **state)
 	snprintf(b.id, sizeof(b.id), "naa.2");
 	assert_int_equal(lbfo_ident_compare(&a, &b, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "different LU identity (naa.1 vs naa.2)"));
+	/* A grown LU is the same LU (identity is the VPD names, not the
+	 * size): accepted, its new size reported, the export's kept. */
 	b = a;
 	b.blocks = 200;
-	assert_int_equal(lbfo_ident_compare(&a, &b, why, sizeof(why)), -1);
-	assert_non_null(strstr(why, "capacity"));
+	assert_int_equal(lbfo_ident_compare(&a, &b, why, sizeof(why)), 0);
 	b = a;
 	b.block_size = 4096;
 	assert_int_equal(lbfo_ident_compare(&a, &b, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "block size"));
 }
 
-static void test_classify(void **state)
+/* One answer: status, sense key, ASC, ASCQ -> action (and event). */
+static enum lbfo_scsi_action act_of(int status, int key, int asc, int ascq,
+				    enum lbfo_scsi_event *ev)
 {
-	struct scsi_task t;
+	struct lbfo_scsi_result r = { .status = status, .sense_key = (uint8_t)key,
+				      .asc = (uint8_t)asc, .ascq = (uint8_t)ascq };
+	enum lbfo_scsi_event e;
+
+	return lbfo_scsi_action(&r, ev ? ev : &e);
+}
+
+static void test_sense_table(void **state)
+{
+	enum lbfo_scsi_event ev;
+	const int CC = LBFO_SAM_CHECK_CONDITION;
 
 	(void)state;
-	memset(&t, 0, sizeof(t));
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_GOOD, &t), LBFO_SCSI_OK);
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_CANCELLED, &t), LBFO_SCSI_PATH_ERROR);
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_TIMEOUT, &t), LBFO_SCSI_PATH_ERROR);
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_BUSY, &t), LBFO_SCSI_RETRY);
-	t.sense.key = SCSI_SENSE_UNIT_ATTENTION;
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_CHECK_CONDITION, &t), LBFO_SCSI_RETRY);
-	t.sense.key = SCSI_SENSE_ILLEGAL_REQUEST;
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_CHECK_CONDITION, &t), LBFO_SCSI_INVALID);
-	t.sense.key = SCSI_SENSE_MEDIUM_ERROR;
-	assert_int_equal(lbfo_scsi_classify(SCSI_STATUS_CHECK_CONDITION, &t),
-			 LBFO_SCSI_MEDIUM_ERROR);
+	assert_int_equal(act_of(LBFO_SAM_GOOD, 0, 0, 0, NULL), LBFO_ACT_OK);
+	assert_int_equal(act_of(LBFO_SAM_BUSY, 0, 0, 0, NULL), LBFO_ACT_RETRY_LATER);
+	assert_int_equal(act_of(LBFO_SAM_TASK_SET_FULL, 0, 0, 0, NULL), LBFO_ACT_RETRY_LATER);
+	assert_int_equal(act_of(LBFO_SAM_RESERVATION_CONFLICT, 0, 0, 0, NULL), LBFO_ACT_CONFLICT);
+	/* UNIT ATTENTION: at once, with what it asks for */
+	assert_int_equal(act_of(CC, 6, 0x29, 0, &ev), LBFO_ACT_RETRY_NOW);
+	assert_int_equal(ev, LBFO_EV_NONE);
+	assert_int_equal(act_of(CC, 6, 0x2a, 0x09, &ev), LBFO_ACT_RETRY_NOW);
+	assert_int_equal(ev, LBFO_EV_CAPACITY_CHANGED);
+	assert_int_equal(act_of(CC, 6, 0x2a, 0x06, &ev), LBFO_ACT_RETRY_NOW);
+	assert_int_equal(ev, LBFO_EV_ALUA_CHANGED);
+	assert_int_equal(act_of(CC, 6, 0x3f, 0x03, &ev), LBFO_ACT_RETRY_NOW);
+	assert_int_equal(ev, LBFO_EV_INQUIRY_CHANGED);
+	/* NOT READY: passing (backoff) or this path's (another path) */
+	assert_int_equal(act_of(CC, 2, 0x04, 0x01, NULL), LBFO_ACT_RETRY_LATER);
+	assert_int_equal(act_of(CC, 2, 0x04, 0x0a, NULL), LBFO_ACT_RETRY_LATER);
+	assert_int_equal(act_of(CC, 2, 0x04, 0x0b, NULL), LBFO_ACT_PATH_FAIL);
+	assert_int_equal(act_of(CC, 2, 0x04, 0x0c, NULL), LBFO_ACT_PATH_FAIL);
+	assert_int_equal(act_of(CC, 2, 0x04, 0x03, NULL), LBFO_ACT_PATH_FAIL);
+	assert_int_equal(act_of(CC, 2, 0x3a, 0x00, NULL), LBFO_ACT_PATH_FAIL);
+	/* ILLEGAL REQUEST: LU not behind this port, or the client's error */
+	assert_int_equal(act_of(CC, 5, 0x25, 0x00, NULL), LBFO_ACT_PATH_FAIL);
+	assert_int_equal(act_of(CC, 5, 0x24, 0x00, NULL), LBFO_ACT_ERROR_INVALID);
+	assert_int_equal(act_of(CC, 3, 0x11, 0x00, NULL), LBFO_ACT_ERROR_IO);
+	assert_int_equal(act_of(CC, 7, 0x27, 0x00, NULL), LBFO_ACT_ERROR_ROFS);
+	assert_int_equal(act_of(CC, 7, 0x27, 0x07, NULL), LBFO_ACT_ERROR_NOSPC);
+	assert_int_equal(act_of(CC, 0xb, 0x47, 0x00, NULL), LBFO_ACT_RETRY_LATER);
+	assert_int_equal(act_of(CC, 1, 0x17, 0x00, NULL), LBFO_ACT_OK);
+}
+
+static void test_sense_parse_and_describe(void **state)
+{
+	const uint8_t fixed[18] = { 0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x0b };
+	const uint8_t desc[8] = { 0x72, 0x06, 0x2a, 0x09 };
+	struct lbfo_scsi_result r = { .status = LBFO_SAM_CHECK_CONDITION };
+	char buf[96];
+
+	(void)state;
+	lbfo_sense_parse(fixed, sizeof(fixed), &r);
+	assert_int_equal(r.sense_key, 2);
+	assert_int_equal(r.asc, 0x04);
+	assert_int_equal(r.ascq, 0x0b);
+	assert_string_equal(lbfo_scsi_describe(&r, buf, sizeof(buf)),
+			    "NOT READY 04/0B (target port in standby state)");
+	lbfo_sense_parse(desc, sizeof(desc), &r);
+	assert_int_equal(r.sense_key, 6);
+	assert_int_equal(r.asc, 0x2a);
+	assert_int_equal(r.ascq, 0x09);
+	r.status = LBFO_SAM_BUSY;
+	assert_string_equal(lbfo_scsi_describe(&r, buf, sizeof(buf)), "BUSY (0x08)");
+}
+
+static void test_capability_pages(void **state)
+{
+	uint8_t b0[64] = { 0, 0xb0, 0, 0x3c }, b2[8] = { 0, 0xb2, 0, 4 };
+	uint8_t ms[28] = { 0, 26, 0, 0x10, 0, 0, 0, 0, 0x08, 0x12, 0x04 };
+	struct lbfo_lu_ident id;
+
+	(void)state;
+	memset(&id, 0, sizeof(id));
+	b0[11] = 0x80;                          /* max transfer 128 blocks */
+	b0[23] = 0x40;                          /* max unmap LBA count 64 */
+	b0[27] = 1;                             /* one descriptor */
+	b0[31] = 8;                             /* granularity 8 */
+	b0[32] = 0x80; b0[35] = 2;              /* UGAVALID, alignment 2 */
+	assert_int_equal(lbfo_ident_from_vpd_b0(b0, sizeof(b0), &id), 0);
+	assert_int_equal(id.max_xfer_blocks, 128);
+	assert_int_equal(id.max_unmap_blocks, 64);
+	assert_int_equal(id.max_unmap_desc, 1);
+	assert_int_equal(id.unmap_granularity, 8);
+	assert_int_equal(id.unmap_alignment, 2);
+	/* MAXIMUM WRITE SAME LENGTH 0 = no limit reported, not "no WRITE SAME" */
+	assert_int_equal(id.max_ws_blocks, 0);
+	b2[5] = 0x80;
+	assert_int_equal(lbfo_ident_from_vpd_b2(b2, sizeof(b2), &id), 0);
+	assert_true(id.lbpu);
+	assert_false(id.lbpws);
+	assert_int_equal(lbfo_ident_from_mode_sense10(ms, sizeof(ms), &id), 0);
+	assert_true(id.dpofua);
+	assert_true(id.wce);
+	ms[3] = 0;
+	ms[10] = 0;
+	assert_int_equal(lbfo_ident_from_mode_sense10(ms, sizeof(ms), &id), 0);
+	assert_false(id.dpofua);
+	assert_false(id.wce);
+	/* a short (old) B0 page: only what it has */
+	memset(&id, 0, sizeof(id));
+	b0[3] = 0x0c;
+	assert_int_equal(lbfo_ident_from_vpd_b0(b0, 16, &id), 0);
+	assert_int_equal(id.max_xfer_blocks, 128);
+	assert_int_equal(id.max_unmap_blocks, 0);
 }
 
 static void test_portal_normalise(void **state)
@@ -156,6 +250,10 @@ static void test_portal_normalise(void **state)
 	assert_string_equal(out, "[::1]:3260");
 	lbfo_portal_normalise("[::1]:3262", out, sizeof(out));
 	assert_string_equal(out, "[::1]:3262");
+	/* a bare IPv6 address: its last group would read as a port */
+	assert_int_equal(lbfo_portal_normalise("fd00::2", out, sizeof(out)), -1);
+	assert_int_equal(lbfo_portal_normalise("[::1", out, sizeof(out)), -1);
+	assert_int_equal(lbfo_portal_normalise("198.18.1.2:", out, sizeof(out)), -1);
 }
 
 static void test_config_keys_and_errors(void **state)
@@ -187,6 +285,39 @@ static void test_config_keys_and_errors(void **state)
 	c.npolicy_kv = 0;
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "interval_ms", "500", true, err, sizeof(err)), 0);
 	assert_int_equal(lbfo_lu_config_check(&c, err, sizeof(err)), 0);
+}
+
+/* The share keys take what the whole-number keys take: digits (and up to
+ * two decimals), nothing else. A bare IPv6 portal and an empty path name
+ * are refused, naming the key. */
+static void test_config_input_refused(void **state)
+{
+	static const char *const bad_shares[] = { "nan", "0x32", " 50", "50 ", "+5", "-0",
+						  "1e1", "inf", "50.", "33.333", "100.01", "" };
+	struct lbfo_lu_config c;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	lbfo_lu_config_defaults(&c);
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "portal", "198.18.1.2", true, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(bad_shares) / sizeof(bad_shares[0]); i++) {
+		assert_int_equal(lbfo_lu_config_set(&c, NULL, "share", bad_shares[i], true, err,
+						    sizeof(err)), -1);
+		assert_non_null(strstr(err, "for 'share': expected a percentage"));
+	}
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "read_share", "33.5", true, err, sizeof(err)), 0);
+	assert_int_equal(c.paths[0].read_share_bp, 3350);
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "write_share", "100", true, err, sizeof(err)), 0);
+	assert_int_equal(c.paths[0].write_share_bp, 10000);
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "portal", "fd00::1:2", true, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid value 'fd00::1:2' for 'portal'"));
+	assert_non_null(strstr(err, "[ADDRESS]:PORT"));
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "portal", "[fd00::1]:3261", true, err, sizeof(err)), 0);
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "fence", "sometimes", true, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "for 'fence': expected auto, reinstate, reservation or none"));
+	assert_int_equal(lbfo_lu_config_set(&c, NULL, "fence", "reservation", true, err, sizeof(err)), 0);
+	assert_int_equal(c.fence, LBFO_FENCE_RESERVATION);
 }
 
 static void write_file(const char *path, const char *text)
@@ -243,6 +374,10 @@ static void test_config_file_errors_name_file_line_key(void **state)
 	assert_int_equal(c.paths[0].write_share_bp, 7000);
 	assert_int_equal(c.paths[1].write_share_bp, 2000);
 	assert_int_equal(lbfo_lu_config_check(&c, err, sizeof(err)), 0);
+	write_file(path, "[lu]\ntarget = x\n[path ]\nportal = 198.18.1.2\n");
+	lbfo_lu_config_defaults(&c);
+	assert_int_equal(lbfo_lu_config_load(&c, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":4: [path ]: invalid path name ''"));
 	write_file(path, "[lu]\ntarget = x\n[volume]\nsize = 1\n");
 	lbfo_lu_config_defaults(&c);
 	assert_int_equal(lbfo_lu_config_load(&c, path, err, sizeof(err)), -1);
@@ -301,13 +436,13 @@ static void test_link_watch(void **state)
 	lu->link_fd = sv[0];
 	lu->npaths = 3;
 	for (i = 0; i < 3; i++) {
-		lu->paths[i].st = PATH_UP;
+		lu->paths[i].s.st = LBFO_SS_UP;
 		snprintf(lu->paths[i].ifname, sizeof(lu->paths[i].ifname), "veth%d", i);
 	}
 	lu->paths[0].ifindex = 7;
 	lu->paths[1].ifindex = 8;
 	lu->paths[2].ifindex = 7;
-	lu->paths[2].st = PATH_LOGIN; /* not up: nothing to fail */
+	lu->paths[2].s.st = LBFO_SS_LOGIN; /* not up: nothing to fail */
 
 	/* Up and running, another interface, a bridge port leaving its
 	 * bridge (AF_BRIDGE DELLINK, link still up), a cut message: nothing. */
@@ -317,24 +452,24 @@ static void test_link_watch(void **state)
 	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, 0, 4);
 	lu_link_input(lu);
 	for (i = 0; i < 3; i++)
-		assert_false(lu->paths[i].failing);
+		assert_false(lu->paths[i].s.failing);
 	assert_int_equal(lu->link_downs, 0);
 
 	/* veth0's carrier gone: path 0 fails, named; path 1 does not. */
 	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, IFF_UP, 0);
 	lu_link_input(lu);
-	assert_true(lu->paths[0].failing);
-	assert_string_equal(lu->paths[0].fail_reason, "link veth0 lost its carrier (rtnetlink)");
-	assert_false(lu->paths[1].failing);
-	assert_false(lu->paths[2].failing);
+	assert_true(lu->paths[0].s.failing);
+	assert_string_equal(lu->paths[0].s.fail_reason, "link veth0 lost its carrier (rtnetlink)");
+	assert_false(lu->paths[1].s.failing);
+	assert_false(lu->paths[2].s.failing);
 	/* Administratively down, then removed. */
 	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 8, 0, 0);
 	lu_link_input(lu);
-	assert_string_equal(lu->paths[1].fail_reason, "link veth1 down (rtnetlink)");
-	lu->paths[1].failing = false;
+	assert_string_equal(lu->paths[1].s.fail_reason, "link veth1 down (rtnetlink)");
+	lu->paths[1].s.failing = false;
 	send_link(sv[1], RTM_DELLINK, AF_UNSPEC, 8, 0, 0);
 	lu_link_input(lu);
-	assert_string_equal(lu->paths[1].fail_reason, "link veth1 removed (rtnetlink)");
+	assert_string_equal(lu->paths[1].s.fail_reason, "link veth1 removed (rtnetlink)");
 	assert_int_equal(lu->link_downs, 3);
 	close(sv[0]);
 	close(sv[1]);
@@ -351,7 +486,10 @@ int main(void)
 		cmocka_unit_test(test_vpd83_truncated_refused),
 		cmocka_unit_test(test_vpd80_and_rc16),
 		cmocka_unit_test(test_ident_compare_names_the_difference),
-		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_sense_table),
+		cmocka_unit_test(test_sense_parse_and_describe),
+		cmocka_unit_test(test_capability_pages),
+		cmocka_unit_test(test_config_input_refused),
 		cmocka_unit_test(test_portal_normalise),
 		cmocka_unit_test(test_config_keys_and_errors),
 		cmocka_unit_test(test_config_file_errors_name_file_line_key),
