@@ -85,12 +85,17 @@ readback() {
 		END { n = 0; for (b in c) { n++; s = s sprintf(" 0x%s x%d", b, c[b]) }
 		      if (n == 1) { for (b in c) printf "0x%s", b } else printf "mixed:%s", s }' <<<"$QIO_OUT")
 }
-# expect_read NAME WANT: reads back and prints the PASS/FAIL line of the case
-expect_read() {
-	local name=$1 want=$2
+# case_begin NAME / verdict OK: the case's PASS/FAIL line, after a note of how long it took
+case_begin() { name=$1; CASE_T0=$(now_ms); }
+verdict() {
+	note "case took $(( $(since "$CASE_T0") / 1000 )) s"
+	if [ "$1" = 1 ]; then pass "$name"; else fail "$name"; fi
+}
+# read_expect WANT: reads back; clears ok unless all 4 KiB are WANT
+read_expect() {
 	readback 60
-	note "read back $READ_BACK (want $want) in $QIO_MS ms"
-	if [ "$READ_BACK" = "$want" ]; then pass "$name"; else fail "$name"; fi
+	note "read back $READ_BACK (want $1) in $QIO_MS ms"
+	[ "$READ_BACK" = "$1" ] || ok=0
 }
 logtail() { grep 'lbfo:' "$LBFO_LOG" 2>/dev/null | tail -"${1:-4}" | sed 's/^/    log: /'; }
 
@@ -109,8 +114,9 @@ safety_start() {
 	lbfo_start initiator="$INITIATOR" control="$CTL_SOCK" "$@"
 }
 
-# relay_held NAME: initiator->target bytes the relay holds, over all its connections
-relay_held() { relay_cmd "$1" stats | grep -o 'held_c2t=[0-9]*' | awk -F= '{s += $2} END {print s + 0}'; }
+# relay_held NAME: the most initiator->target bytes the relay holds on one connection
+# (>= 4096: a 4 KiB write is among them; NOPs are 48 bytes, a login about 460)
+relay_held() { relay_cmd "$1" stats | grep -o 'held_c2t=[0-9]*' | awk -F= '$2 > m {m = $2} END {print m + 0}'; }
 
 # put the bed back between cases: no lbfo, no relay, every link up, no blackhole
 bed_reset() {
@@ -146,7 +152,7 @@ note "bed $TB_ID: $P1 $P2 $TB_IQN, initiator $INITIATOR"
 # nop_timeout) and the user timeout. nop_timeout 800 and 1000 put the 1.4 s one
 # there (600 does not: 1.4 s is past its 1.2 s user timeout); both rounds run.
 if want ghost; then
-	name="safety: ghost write under a silent blackhole"
+	case_begin "safety: ghost write under a silent blackhole"
 	ok=1
 	for nt in 800 1000; do
 		safety_start portal="$P1" portal="$P2" target="$TB_IQN" lun=1 policy=failover \
@@ -163,7 +169,7 @@ if want ghost; then
 		[ "$READ_BACK" = 0xbb ] || ok=0
 		bed_reset
 	done
-	if [ "$ok" = 1 ]; then pass "$name"; else fail "$name"; fi
+	verdict "$ok"
 fi
 
 # ---------------------------------------------------------------- held write
@@ -171,21 +177,24 @@ fi
 # NOP timeout, fences, retries on path 2; a newer write follows; then the old
 # write arrives at the target on its original connection.
 if want held; then
-	name="safety: held write released after the fence"
-	relay_start p1 "$P1" || fail "$name: relay start"
+	case_begin "safety: held write released after the fence"
+	ok=1
+	relay_start p1 "$P1" || { ok=0; note "the relay did not start"; }
 	safety_start portal="127.0.0.1:$RELAY_PORT_p1" portal="$P2" target="$TB_IQN" lun=1 \
 		policy=failover "${FAST[@]}" || note "nbdkit start: $(tail -3 "$LBFO_LOG")"
 	qwrite 0x11; note "write 0x11 rc=$QIO_RC ${QIO_MS} ms"
 	note "relay: $(relay_cmd p1 hold)"
-	ok=1
 	qwrite 0xAA || ok=0; note "write 0xAA (path 1 held): rc=$QIO_RC in ${QIO_MS} ms"
 	qwrite 0xBB || ok=0; note "write 0xBB: rc=$QIO_RC in ${QIO_MS} ms"
 	wait_log 'path p0 .* failed' 30 || note "no 'path p0 ... failed' in the log within 30 s"
 	sleep 0.8
-	note "relay held $(relay_held p1) bytes; $(relay_cmd p1 release)"
+	held=$(relay_held p1)
+	[ "$held" -ge 4096 ] || { ok=0; note "the relay held only $held bytes: the 0xAA write was not caught on path 1"; }
+	note "relay held $held bytes; $(relay_cmd p1 release)"
 	sleep 2
 	logtail 5
-	if [ "$ok" = 1 ]; then expect_read "$name" 0xbb; else note "a write failed: $QIO_OUT"; fail "$name"; fi
+	read_expect 0xbb
+	verdict "$ok"
 	bed_reset
 fi
 
@@ -193,15 +202,15 @@ fi
 # The only path holds a write; no_path_timeout fails it to the client with EIO.
 # The write still owes a fence: a newer write may go out only after it.
 if want stale; then
-	name="safety: stale write after give-up"
-	relay_start p1 "$P1" || fail "$name: relay start"
+	case_begin "safety: stale write after give-up"
+	ok=1
+	relay_start p1 "$P1" || { ok=0; note "the relay did not start"; }
 	safety_start portal="127.0.0.1:$RELAY_PORT_p1" portal="$P2" target="$TB_IQN" lun=1 \
 		policy=failover no_path_timeout=2000 "${FAST[@]}" || note "nbdkit start: $(tail -3 "$LBFO_LOG")"
 	qwrite 0x11; note "write 0x11 rc=$QIO_RC ${QIO_MS} ms"
 	tb_link_down 2
 	lbfo_wait_status '.lus[0].paths[1].state != "active"' 10 || note "p1 still active after link down"
 	note "relay: $(relay_cmd p1 hold)"
-	ok=1
 	if qwrite 0xAA 60; then
 		ok=0; note "write 0xAA succeeded in ${QIO_MS} ms (want EIO)"
 	elif grep -qi 'input/output error' <<<"$QIO_OUT" && [ "$QIO_MS" -le 20000 ]; then
@@ -220,10 +229,13 @@ if want stale; then
 	else
 		ok=0; note "write 0xBB: rc=$QIO_RC in ${QIO_MS} ms (want success within 30 s): $(head -2 <<<"$QIO_OUT" | tr '\n' ' ')"
 	fi
-	note "relay held $(relay_held p1) bytes; $(relay_cmd p1 release)"
+	held=$(relay_held p1)
+	[ "$held" -ge 4096 ] || { ok=0; note "the relay held only $held bytes: the 0xAA write was not caught on path 1"; }
+	note "relay held $held bytes; $(relay_cmd p1 release)"
 	sleep 2
 	logtail 6
-	if [ "$ok" = 1 ]; then expect_read "$name" 0xbb; else readback 60; note "read back $READ_BACK"; fail "$name"; fi
+	read_expect 0xbb
+	verdict "$ok"
 	bed_reset
 fi
 
@@ -231,8 +243,9 @@ fi
 # lbfo dies (kill -9) with a write held on path 1; a new lbfo under the same
 # initiator name must fence what its predecessor left before writing.
 if want restart; then
-	name="safety: restarted lbfo fences its predecessor"
-	relay_start p1 "$P1" || fail "$name: relay start"
+	case_begin "safety: restarted lbfo fences its predecessor"
+	ok=1
+	relay_start p1 "$P1" || { ok=0; note "the relay did not start"; }
 	# a NOP timeout long enough that the held write stays on path 1 until the kill
 	ARGS=(portal="127.0.0.1:$RELAY_PORT_p1" portal="$P2" target="$TB_IQN" lun=1 policy=failover
 		nop_interval=1000 nop_timeout=5000)
@@ -246,24 +259,25 @@ if want restart; then
 		held=$(relay_held p1); [ "$held" -ge 4096 ] && break; sleep 0.1
 	done
 	note "relay holds $held bytes (the 0xAA write on path 1); kill -9 nbdkit"
+	[ "$held" -ge 4096 ] || { ok=0; note "the 0xAA write was not caught on path 1"; }
 	kill -9 "$LBFO_PID"; wait "$LBFO_PID" 2>/dev/null; LBFO_PID=
 	cp "$LBFO_LOG" "$LBFO_TMP/restart-first.log"
 	t0=$(now_ms)
 	LBFO_WANT_UP=1 safety_start "${ARGS[@]}" || note "second nbdkit start: $(tail -3 "$LBFO_LOG")"
 	note "new nbdkit up (1 path) after $(since "$t0") ms"
-	ok=1
 	if qwrite 0xBB 60; then note "write 0xBB on the new instance: ok in ${QIO_MS} ms"
 	else ok=0; note "write 0xBB: rc=$QIO_RC in ${QIO_MS} ms: $(head -2 <<<"$QIO_OUT" | tr '\n' ' ')"; fi
 	note "relay: $(relay_cmd p1 release)"
 	sleep 2
 	logtail 5
-	if [ "$ok" = 1 ]; then expect_read "$name" 0xbb; else readback 60; note "read back $READ_BACK"; fail "$name"; fi
+	read_expect 0xbb
+	verdict "$ok"
 	bed_reset
 fi
 
 # ---------------------------------------------------------------- second instance
 if want second; then
-	name="safety: second live instance on the same LU refused"
+	case_begin "safety: second live instance on the same LU refused"
 	safety_start portal="$P1" portal="$P2" target="$TB_IQN" lun=1 || note "nbdkit A start: $(tail -3 "$LBFO_LOG")"
 	qwrite 0x5C; note "A: write 0x5c rc=$QIO_RC"
 	afail0=$(lbfo_status '[.lus[0].paths[].failures] | add')
@@ -282,12 +296,10 @@ if want second; then
 	readback 30; a_after=$READ_BACK
 	note "B exited $brc after ${bms} ms (124 = still serving when timeout 30 ended it): $(grep -E 'lbfo|error' "$LBFO_TMP/b.log" | tail -2 | tr '\n' ' ')"
 	note "A read back $a_during while B ran, $a_after after; A's path failures $afail0 -> $(lbfo_status '[.lus[0].paths[].failures] | add')"
-	if [ "$brc" != 0 ] && [ "$brc" != 124 ] && [ "$bms" -le 30000 ] && grep -q 'already served' "$LBFO_TMP/b.log" &&
-	   [ "$a_during" = 0x5c ] && [ "$a_after" = 0x5c ]; then
-		pass "$name"
-	else
-		fail "$name"
-	fi
+	ok=0
+	[ "$brc" != 0 ] && [ "$brc" != 124 ] && [ "$bms" -le 30000 ] && grep -q 'already served' "$LBFO_TMP/b.log" &&
+		[ "$a_during" = 0x5c ] && [ "$a_after" = 0x5c ] && ok=1
+	verdict "$ok"
 	bed_reset
 fi
 
@@ -316,7 +328,7 @@ sigterm_variant() {   # label fault-commands heal-commands lbfo-args...
 	[ "$ms" != ">30000" ] && [ "$ms" -le 5000 ]
 }
 if want sigterm; then
-	name="safety: SIGTERM with all paths down exits within 5 s"
+	case_begin "safety: SIGTERM with all paths down exits within 5 s"
 	ok=1
 	sigterm_variant "blackholes" "tb_blackhole 1; tb_blackhole 2" "tb_unblackhole 1; tb_unblackhole 2" || ok=0
 	bed_reset
@@ -325,12 +337,12 @@ if want sigterm; then
 	sigterm_variant "blackholes, no_path_timeout=60000" "tb_blackhole 1; tb_blackhole 2" \
 		"tb_unblackhole 1; tb_unblackhole 2" no_path_timeout=60000 || ok=0
 	bed_reset
-	if [ "$ok" = 1 ]; then pass "$name"; else fail "$name"; fi
+	verdict "$ok"
 fi
 
 # ---------------------------------------------------------------- ext4
 if want ext4; then
-	name="safety: ext4 survives link flaps and a blackhole"
+	case_begin "safety: ext4 survives link flaps and a blackhole"
 	EXT4_DIR=$LBFO_TMP/ext4
 	mkdir -p "$EXT4_DIR/mnt" "$EXT4_DIR/fs" "$EXT4_DIR/src"
 	ok=1
@@ -397,13 +409,13 @@ if want ext4; then
 	ext4_teardown
 	EXT4_DIR=
 	logtail 4
-	if [ "$ok" = 1 ]; then pass "$name"; else fail "$name"; fi
+	verdict "$ok"
 	bed_reset
 fi
 
 # ---------------------------------------------------------------- grown LU
 if want grown; then
-	name="safety: grown LU keeps serving its exported size"
+	case_begin "safety: grown LU keeps serving its exported size"
 	safety_start portal="$P1" portal="$P2" target="$TB_IQN" lun=1 || note "nbdkit start: $(tail -3 "$LBFO_LOG")"
 	ok=1
 	qwrite 0x3C; note "write 0x3c rc=$QIO_RC"
@@ -433,13 +445,13 @@ if want grown; then
 	if grep -q 'capacity changed' "$LBFO_LOG"; then note "log: $(grep -m1 'capacity changed' "$LBFO_LOG")"
 	else ok=0; note "no 'capacity changed' in the log"; fi
 	logtail 4
-	if [ "$ok" = 1 ]; then pass "$name"; else fail "$name"; fi
+	verdict "$ok"
 	bed_reset
 fi
 
 # ---------------------------------------------------------------- LU offline on one controller
 if want offline; then
-	name="safety: LU offline on one controller fails over without a client error"
+	case_begin "safety: LU offline on one controller fails over without a client error"
 	lbfo_stop; relay_stop_all
 	tb_down
 	ok=1
@@ -461,9 +473,9 @@ if want offline; then
 		ferr=$(fio_field "$out" .error 2>/dev/null)
 		note "fio rc=$frc error=$ferr in ${fms} ms; longest write $(fio_field "$out" '.write.clat_ns.max / 1e6 | floor' 2>/dev/null) ms; lbfo io_errors=$(lbfo_status '.lus[0].io_errors')"
 		[ "$frc" = 0 ] && [ "$ferr" = 0 ] || ok=0
+		lbfo_wait_status '.lus[0].paths[0].state != "active" and (.lus[0].paths[0].last_error | test("not ready"; "i"))' 10 || ok=0
 		st=$(lbfo_status '.lus[0].paths[0].state'); le=$(lbfo_status '.lus[0].paths[0].last_error')
-		note "while offline on controller 1: p0 state=$st last_error='$le'"
-		[ "$st" != active ] && grep -qi 'not ready' <<<"$le" || ok=0
+		note "while offline on controller 1 ($(tb_ctl_tgtadm 1 --op show --mode target | grep -m2 'Online:' | tail -1 | tr -s ' ')): p0 state=$st last_error='$le' retries=$(lbfo_status '.lus[0].paths[0].retries') errors=$(lbfo_status '.lus[0].paths[0].errors')"
 		tb_lu_online 1
 		t0=$(now_ms)
 		if lbfo_wait_status '.lus[0].paths[0].state == "active"' 30; then
@@ -475,7 +487,7 @@ if want offline; then
 		ok=0; note "two-controller bed did not come up"
 	fi
 	logtail 5
-	if [ "$ok" = 1 ]; then pass "$name"; else fail "$name"; fi
+	verdict "$ok"
 	bed_reset
 	tb_ctl2_down
 fi
