@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154,SC2317  # RELAY_* are set by relay_start (printf -v); clean-up runs from traps
 # Self-test of the holding relay (lib/relay.py) on loopback, against a small
 # python echo server that records every byte it receives per connection:
 #  - bytes pass through both ways unchanged;
@@ -7,7 +8,7 @@
 #    side was reset, and reports the target's answer;
 #  - "release" reports EPIPE/ECONNRESET when the target side had closed.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib/lbfo.sh
 source tests/integration/lib/relay.sh
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154,SC2317  # RELAY_* are set by relay_start (printf -v); clean-up runs from traps
 # Data safety on real components (DESIGN "Failover and data safety"): a write
 # that a path held back must never land after newer data; every state ends;
 # identity and capacity changes are handled. tgtd in a namespace, real TCP
@@ -10,7 +11,7 @@
 #   SAFETY_ONLY="ghost held stale restart second sigterm ext4 grown offline"
 #   runs a subset (default: all, in this order).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 export TB_ID=${TB_ID:-s$$}
 TB_ID=${TB_ID:0:7}
 source tests/integration/lib/testbed.sh
