@@ -197,6 +197,7 @@ struct lbfo_lu_probe {
 	 * path was proven). */
 	bool reinstate_own;
 	bool reinstate_cross[LBFO_MAX_MEMBERS];
+	bool cross_tested[LBFO_MAX_MEMBERS]; /* a partner portal was there to test with */
 	bool checked;                   /* the check ran (else: unknown) */
 	char note[LBFO_STR_MAX];        /* what the check saw, for the log */
 };

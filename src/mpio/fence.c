@@ -98,21 +98,39 @@ static void state_write(struct lbfo_lu *lu, bool clean)
 
 	if (f->lock_fd < 0)
 		return;
-	n = (size_t)snprintf(buf, sizeof(buf), "lbfo-state 1\npid %d\nclean %d\nlu %s\n",
-			     (int)getpid(), clean ? 1 : 0, lu->ident.id);
+	n = (size_t)snprintf(buf, sizeof(buf), "lbfo-state 1\npid %d\nclean %d\nlu %s\nown %d\n",
+			     (int)getpid(), clean ? 1 : 0, lu->ident.id, f->reinstate_own ? 1 : 0);
+	/* path SLOT TPGT CROSS: the paths this process had a session on, and
+	 * whether a login through another portal of the group reinstated. */
 	for (i = 0; i < lu->npaths && n < sizeof(buf); i++)
-		if (lu->paths[i].logins)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "path %u %d\n",
-					      lu->paths[i].isid_slot, lu->paths[i].tpgt);
+		if (lu->paths[i].logins || f->reinstate_cross[i])
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "path %u %d %d\n",
+					      lu->paths[i].isid_slot, lu->paths[i].tpgt,
+					      f->reinstate_cross[i] ? 1 : 0);
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
 	if (ftruncate(f->lock_fd, 0) == 0 && pwrite(f->lock_fd, buf, n, 0) == (ssize_t)n)
 		fdatasync(f->lock_fd);
 }
 
-/* What a predecessor left: every path it had a session on owes a fence
- * unless it ended cleanly. */
-static void state_read(struct lbfo_lu *lu, uint64_t now)
+static struct lu_path *path_of_slot(struct lbfo_lu *lu, unsigned slot)
+{
+	int i;
+
+	for (i = 0; i < lu->npaths; i++)
+		if (lu->paths[i].isid_slot == slot)
+			return &lu->paths[i];
+	return NULL;
+}
+
+/*
+ * What a predecessor left. Its observations of the target stand for the
+ * paths this start could not check (unreachable now): the portal group
+ * of a portal and whether reinstatement through another portal of the
+ * group worked. And unless it ended cleanly, every path it had a session
+ * on owes a fence: a write of its may still be on the way.
+ */
+static void state_read(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now)
 {
 	char buf[2048], *line, *save = NULL;
 	ssize_t n = pread(lu->fence.lock_fd, buf, sizeof(buf) - 1, 0);
@@ -123,34 +141,35 @@ static void state_read(struct lbfo_lu *lu, uint64_t now)
 	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned slot;
-		int tpgt, i;
+		int tpgt, cross = 0;
+		struct lu_path *p;
 
 		if (sscanf(line, "clean %d", &clean) == 1 || sscanf(line, "pid %d", &pid) == 1)
 			continue;
-		if (sscanf(line, "path %u %d", &slot, &tpgt) != 2 || clean)
+		if (sscanf(line, "path %u %d %d", &slot, &tpgt, &cross) < 2 ||
+		    !(p = path_of_slot(lu, slot)))
+			continue;
+		if (p->tpgt < 0)
+			p->tpgt = tpgt;
+		if (!pr->cross_tested[p->idx] && p->tpgt == tpgt)
+			lu->fence.reinstate_cross[p->idx] |= cross == 1 && lu->fence.reinstate_own;
+		if (clean)
 			continue;
 		if (lu->fence.method == LBFO_FENCE_RESERVATION) {
 			/* Its keys are found and preempted by the first path up. */
 			lu->fence.nstale_unknown = true;
 			continue;
 		}
-		for (i = 0; i < lu->npaths; i++) {
-			struct lu_path *p = &lu->paths[i];
-
-			if (p->isid_slot != slot)
-				continue;
-			if (p->tpgt < 0)
-				p->tpgt = tpgt;
-			lu_fence_owe(p, now);
-			owed++;
-		}
+		lu_fence_owe(p, now);
+		owed++;
 	}
 	if (owed)
 		lu_log(lu, LBFO_LOG_WARNING, "a previous lbfo (pid %d) serving this LU did not end "
 		       "cleanly: its sessions on %d path(s) are fenced before any write", pid, owed);
 }
 
-static int lock_open(struct lbfo_lu *lu, uint64_t now, char *err, size_t errlen)
+static int lock_open(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now,
+		     char *err, size_t errlen)
 {
 	struct lu_fence *f = &lu->fence;
 	uint64_t h = fnv1a(fnv1a(FNV_BASIS, lu->cfg.initiator), lu->ident.id);
@@ -188,7 +207,7 @@ static int lock_open(struct lbfo_lu *lu, uint64_t now, char *err, size_t errlen)
 		f->lock_fd = -1;
 		return -1;
 	}
-	state_read(lu, now);
+	state_read(lu, pr, now);
 	state_write(lu, false);
 	return 0;
 }
@@ -239,7 +258,7 @@ int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, bool lock,
 	f->lock_fd = -1;
 	assign_slots(lu);
 	choose_method(lu, pr);
-	if (lock && lock_open(lu, lu->now, err, errlen) < 0)
+	if (lock && lock_open(lu, pr, lu->now, err, errlen) < 0)
 		return -1;
 	lu_log(lu, f->method == LBFO_FENCE_NONE ? LBFO_LOG_WARNING : LBFO_LOG_NOTICE,
 	       "fencing: %s (%s)%s", lbfo_fence_name(f->method), f->why,

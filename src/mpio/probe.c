@@ -118,9 +118,11 @@ static void run(struct probe **ps, int n, bool (*done)(struct probe **, int, voi
 	}
 }
 
-/* Identity: every probe has read it (or failed). */
+/* Identity: every probe has read it (or failed). Starts the reading on
+ * each probe that has logged in. */
 static bool ident_all(struct probe **ps, int n, void *ctx)
 {
+	bool all = true;
 	int i;
 
 	(void)ctx;
@@ -134,9 +136,9 @@ static bool ident_all(struct probe **ps, int n, void *ctx)
 			snprintf(p->why, sizeof(p->why), "%s", p->r.err);
 		}
 		if (!p->down && !p->ident_done)
-			return false;
+			all = false;
 	}
-	return true;
+	return all;
 }
 
 int lbfo_lu_discover_target(struct lbfo_lu_config *c, char *err, size_t errlen)
@@ -222,7 +224,7 @@ static void check_reinstatement(const struct lbfo_lu_config *c, struct probe *pp
 	int i, ia = -1, ncross = 0;
 
 	for (i = 0; i < c->npaths && !a; i++)
-		if (pp[i].up && !pp[i].down && pp[i].ident_rc == 0) {
+		if (pp[i].up && !pp[i].down && pp[i].ident_done && pp[i].ident_rc == 0) {
 			a = &pp[i];
 			ia = i;
 		}
@@ -241,6 +243,7 @@ static void check_reinstatement(const struct lbfo_lu_config *c, struct probe *pp
 			continue;
 		if (nx->s.x || nx->s.st != LBFO_SS_OFF)
 			lbfo_session_destroy(&nx->s);
+		pr->cross_tested[ia] = pr->cross_tested[i] = true;
 		if (second_login_closes(c, cur, i, portals[i], nx)) {
 			pr->reinstate_cross[ia] = pr->reinstate_cross[i] = true;
 			ncross++;
@@ -268,7 +271,7 @@ static int compare_paths(const struct lbfo_lu_config *c, struct probe *pp,
 	int i, first = -1;
 
 	for (i = 0; i < c->npaths; i++) {
-		if (!pp[i].up || pp[i].ident_rc != 0 || pp[i].down)
+		if (!pp[i].up || !pp[i].ident_done || pp[i].ident_rc != 0 || pp[i].down)
 			continue;
 		pr->reachable[i] = true;
 		pr->tpgt[i] = pp[i].tpgt;
