@@ -240,6 +240,10 @@ struct lbfo_lu_env {
 struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
 			       const struct lbfo_lu_env *env, uint64_t now,
 			       char *err, size_t errlen);
+/* Take the one-instance lock under lock_dir (refused: -1, err names the
+ * live instance) and learn what a predecessor left (its unfenced
+ * sessions become fence debts). lbfo_lu_start does it. */
+int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen);
 void lbfo_lu_destroy(struct lbfo_lu *lu);
 int lbfo_lu_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max);
 void lbfo_lu_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);

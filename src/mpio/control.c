@@ -250,7 +250,7 @@ badshare:
 		m = &lu->team.m[p->idx];
 		if (!strcmp(tok[1], "fail")) {
 			p->admin_down = true;
-			lbfo_session_disable(&p->s, "failed by operator");
+			lbfo_session_disable(&p->s, "operator");
 			fprintf(f, "path %s failed by operator\n", p->cfg.name);
 			return 0;
 		}

@@ -241,8 +241,12 @@ static void choose_method(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr)
 	}
 }
 
-int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, bool lock,
-		  char *err, size_t errlen)
+int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
+{
+	return lock_open(lu, &lu->probe, lu->now, err, errlen);
+}
+
+int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen)
 {
 	struct lu_fence *f = &lu->fence;
 	char lun[16];
@@ -258,8 +262,8 @@ int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, bool lock,
 	f->lock_fd = -1;
 	assign_slots(lu);
 	choose_method(lu, pr);
-	if (lock && lock_open(lu, pr, lu->now, err, errlen) < 0)
-		return -1;
+	(void)err;
+	(void)errlen;
 	lu_log(lu, f->method == LBFO_FENCE_NONE ? LBFO_LOG_WARNING : LBFO_LOG_NOTICE,
 	       "fencing: %s (%s)%s", lbfo_fence_name(f->method), f->why,
 	       f->method == LBFO_FENCE_NONE ? "; a failed path's writes wait until no_path_timeout "

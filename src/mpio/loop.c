@@ -199,6 +199,8 @@ struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct l
 	}
 	if (!(env && env->no_control) && open_surface(lu, c, err, errlen) < 0)
 		goto fail;
+	if (lbfo_lu_lock(lu, err, errlen) < 0)
+		goto fail;
 	if (pthread_create(&lu->thread, NULL, loop_main, lu) != 0) {
 		snprintf(err, errlen, "cannot start the event loop thread");
 		goto fail;

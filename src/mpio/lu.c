@@ -205,7 +205,7 @@ static void path_check(struct lu_path *p, uint64_t now)
 
 	/* A path failed by an answer leaves the team once nothing of this
 	 * LU is in flight on it any more. */
-	if (lu->team.m[p->idx].state == LBFO_MS_DRAINING && !p->admin_down &&
+	if (p->lu_failed && lu->team.m[p->idx].state == LBFO_MS_DRAINING &&
 	    !lu->team.m[p->idx].outstanding)
 		lbfo_team_member_failed(&lu->team, p->idx, -1, now, NULL);
 	if (!p->check_at_ns || now < p->check_at_ns || p->s.st != LBFO_SS_UP)
@@ -559,6 +559,7 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 		return NULL;
 	}
 	lu->cfg = *c;
+	lu->probe = *pr;
 	lu->ident = pr->ident;
 	lu->target_blocks = pr->ident.blocks;
 	lu->max_xfer = max_transfer(c, &pr->ident);
@@ -591,7 +592,7 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 			goto fail;
 		}
 	}
-	if (setup_adapters(lu, err, errlen) < 0 || lu_fence_init(lu, pr, true, err, errlen) < 0)
+	if (setup_adapters(lu, err, errlen) < 0 || lu_fence_init(lu, pr, err, errlen) < 0)
 		goto fail;
 	for (i = 0; i < c->npaths; i++) {
 		struct lbfo_session_config sc;

@@ -160,6 +160,7 @@ struct lu_fence {
 
 struct lbfo_lu {
 	struct lbfo_lu_config cfg;
+	struct lbfo_lu_probe probe;      /* what the start-up probe saw */
 	struct lbfo_lu_ident ident;      /* exported size and capabilities */
 	uint64_t target_blocks;          /* what the target says now */
 	uint32_t max_xfer;
@@ -253,8 +254,7 @@ void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd 
 bool lu_any_usable(const struct lbfo_lu *lu);
 
 /* fence.c */
-int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, bool lock,
-		  char *err, size_t errlen);
+int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen);
 void lu_fence_fini(struct lbfo_lu *lu);
 void lu_fence_owe(struct lu_path *p, uint64_t now);
 /* The path logged in again (own re-login): pays its debt where proven. */
