@@ -112,6 +112,9 @@ void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd 
 		c->in_team = false;
 		c->path = -1;
 		lu->requeued++;
+		/* A parked write waits no longer than no_path_timeout. */
+		if (lu_is_write(c) && !c->deadline_ns)
+			c->deadline_ns = now + ms_ns(lu->cfg.no_path_timeout_ms);
 		q_push(lu_is_write(c) ? &writes : &reads, c);
 	}
 	/* A write was in flight: whatever happens to it now, a stale copy

@@ -691,7 +691,7 @@ int ft_release(struct ft *t, int portal)
 			if (p->st != P_HELD)
 				continue;
 			arrive(t, p);
-			n += p->st == P_EXECUTED && !p->nop;
+			n += p->st == P_EXECUTED && !p->nop && p->res.status == LBFO_SAM_GOOD;
 		}
 	}
 	return n;

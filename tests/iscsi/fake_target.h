@@ -60,7 +60,8 @@ void ft_set_latency(struct ft *t, int portal, uint32_t ms);
 void ft_now(struct ft *t, uint64_t now_ns);
 void ft_set_net(struct ft *t, int portal, enum ft_net net);
 /* Deliver the bytes held on a portal (FT_HOLD). Returns how many
- * commands the target executed (the rest found their connection closed). */
+ * commands the target carried out (the rest found their connection
+ * closed, or were refused: RESERVATION CONFLICT). */
 int ft_release(struct ft *t, int portal);
 
 /* The next `count` commands of `opcode` (-1: any) arriving through
