@@ -114,6 +114,15 @@ enum lbfo_scsi_event {
 
 enum lbfo_scsi_action lbfo_scsi_action(const struct lbfo_scsi_result *r,
 				       enum lbfo_scsi_event *ev);
+/* The table's rows, for the documentation check (ASC/ASCQ 0xff: any). */
+struct lbfo_sense_row {
+	uint8_t key, asc, ascq;
+	enum lbfo_scsi_action act;
+	enum lbfo_scsi_event ev;
+	const char *what;
+};
+const struct lbfo_sense_row *lbfo_sense_rows(size_t *n);
+const char *lbfo_sense_key_name(uint8_t key);
 const char *lbfo_scsi_action_name(enum lbfo_scsi_action a);
 /* "NOT READY 04/0B (standby)" etc. into buf; returns buf. */
 const char *lbfo_scsi_describe(const struct lbfo_scsi_result *r, char *buf, size_t len);

@@ -16,15 +16,8 @@
  * first row whose key, ASC and ASCQ match wins; a key with no matching
  * row takes its catch-all (asc 0xff). docs/failover.md shows this table.
  */
-struct sense_row {
-	uint8_t key, asc, ascq;
-	enum lbfo_scsi_action act;
-	enum lbfo_scsi_event ev;
-	const char *what;
-};
-
 #define ANY 0xff
-static const struct sense_row sense_table[] = {
+static const struct lbfo_sense_row sense_table[] = {
 	/* UNIT ATTENTION: a condition reported once per nexus. Send again. */
 	{ LBFO_SK_UNIT_ATTENTION, 0x2a, 0x09, LBFO_ACT_RETRY_NOW, LBFO_EV_CAPACITY_CHANGED,
 	  "capacity data has changed" },
@@ -84,12 +77,12 @@ static const struct sense_row sense_table[] = {
 	{ LBFO_SK_NO_SENSE, ANY, ANY, LBFO_ACT_RETRY_NOW, LBFO_EV_NONE, "no sense" },
 };
 
-static const struct sense_row *sense_lookup(uint8_t key, uint8_t asc, uint8_t ascq)
+static const struct lbfo_sense_row *sense_lookup(uint8_t key, uint8_t asc, uint8_t ascq)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(sense_table) / sizeof(sense_table[0]); i++) {
-		const struct sense_row *r = &sense_table[i];
+		const struct lbfo_sense_row *r = &sense_table[i];
 
 		if (r->key == key && (r->asc == ANY || r->asc == asc) &&
 		    (r->ascq == ANY || r->ascq == ascq))
@@ -101,7 +94,7 @@ static const struct sense_row *sense_lookup(uint8_t key, uint8_t asc, uint8_t as
 enum lbfo_scsi_action lbfo_scsi_action(const struct lbfo_scsi_result *r,
 				       enum lbfo_scsi_event *ev)
 {
-	const struct sense_row *row;
+	const struct lbfo_sense_row *row;
 
 	*ev = LBFO_EV_NONE;
 	switch (r->status) {
@@ -124,6 +117,12 @@ enum lbfo_scsi_action lbfo_scsi_action(const struct lbfo_scsi_result *r,
 	default:
 		return LBFO_ACT_ERROR_IO;
 	}
+}
+
+const struct lbfo_sense_row *lbfo_sense_rows(size_t *n)
+{
+	*n = sizeof(sense_table) / sizeof(sense_table[0]);
+	return sense_table;
 }
 
 const char *lbfo_scsi_action_name(enum lbfo_scsi_action a)
@@ -154,7 +153,7 @@ static const char *status_name(int s)
 	}
 }
 
-static const char *key_name(uint8_t k)
+const char *lbfo_sense_key_name(uint8_t k)
 {
 	static const char *const names[16] = {
 		"NO SENSE", "RECOVERED ERROR", "NOT READY", "MEDIUM ERROR", "HARDWARE ERROR",
@@ -167,14 +166,14 @@ static const char *key_name(uint8_t k)
 
 const char *lbfo_scsi_describe(const struct lbfo_scsi_result *r, char *buf, size_t len)
 {
-	const struct sense_row *row;
+	const struct lbfo_sense_row *row;
 
 	if (r->status != LBFO_SAM_CHECK_CONDITION) {
 		snprintf(buf, len, "%s (0x%02x)", status_name(r->status), (unsigned)r->status);
 		return buf;
 	}
 	row = sense_lookup(r->sense_key, r->asc, r->ascq);
-	snprintf(buf, len, "%s %02X/%02X (%s)", key_name(r->sense_key), r->asc, r->ascq,
+	snprintf(buf, len, "%s %02X/%02X (%s)", lbfo_sense_key_name(r->sense_key), r->asc, r->ascq,
 		 row ? row->what : "unlisted");
 	return buf;
 }

@@ -36,7 +36,6 @@
 #include "lbfo/policy.h"
 #include "lu_internal.h"
 
-int lu_set_queueing(struct lbfo_lu *lu, bool on);
 #include "unixsock.h"
 
 #define REQ_MAX 4096

@@ -305,9 +305,6 @@ static void record_latency(struct lu_path *p, const struct lu_cmd *c, uint64_t n
 	p->lat_count++;
 }
 
-/* Side effects an answer asks for (a capacity or ALUA change, …). */
-void lu_scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now);
-
 static void act(struct lbfo_lu *lu, struct lu_path *p, struct lu_cmd *c,
 		enum lbfo_scsi_action a, const struct lbfo_scsi_result *r, uint64_t now)
 {

@@ -18,9 +18,6 @@
 
 #define TEAM_TICK_NS (100 * LBFO_NS_PER_MS)
 
-void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
-uint64_t lu_paths_next_timer(const struct lbfo_lu *lu);
-int lu_read_if_bytes(const char *ifname, uint64_t *bytes);
 
 static short revents_of(const struct pollfd *pfd, int n, int fd)
 {

@@ -2,13 +2,14 @@
 /*
  * Internals of the multipath LU. The LU's files and what each owns:
  *
- *   lu.c        life cycle, the paths' state per LU, the session ops
+ *   lu.c        the paths' state per LU, the session ops, the path checker
+ *   life.c      create, destroy, shutdown, the thread-safe API
  *   intake.c    client requests: split into commands, completion
  *   dispatch.c  the queue: send through the team's choice, answers, retry,
  *               the no-path deadline
- *   fence.c     fence debts, the write barrier, reinstatement and
- *               reservation fencing, the instance's identity (ISIDs,
- *               keys, the one-instance lock)
+ *   fence.c     fence debts, the write barrier, the fence clock
+ *   reservation.c  fencing by persistent reservations
+ *   identity.c  ISIDs, reservation keys, the state file and lock
  *   probe.c     the synchronous start-up probe and reinstatement check
  *   loop.c      the loop contract and the thread that runs it
  *   status.c    status JSON, text and metrics (read-only views)
@@ -232,6 +233,15 @@ bool lu_path_ready(const struct lu_path *p);
 void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void lu_update_urgency(struct lbfo_lu *lu);
+void lu_path_init_session(struct lbfo_lu *lu, struct lu_path *p, uint64_t now);
+void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
+uint64_t lu_paths_next_timer(const struct lbfo_lu *lu);
+/* Side effects an answer asks for (a capacity or ALUA change, …). */
+void lu_scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now);
+
+/* life.c */
+int lu_read_if_bytes(const char *ifname, uint64_t *bytes);
+int lu_set_queueing(struct lbfo_lu *lu, bool on);
 
 /* intake.c */
 void lu_take_submissions(struct lbfo_lu *lu);
@@ -270,6 +280,17 @@ bool lu_fence_clear(const struct lbfo_lu *lu);
 void lu_fence_release(struct lbfo_lu *lu, const char *how);
 /* The ISID of path i for its current nexus generation. */
 void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd, uint16_t *qual);
+
+/* identity.c */
+void lu_fence_identity_init(struct lbfo_lu *lu);
+void lu_fence_assign_slots(struct lbfo_lu *lu);
+uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p);
+void lu_fence_state_write(struct lbfo_lu *lu, bool clean);
+/* fence.c, for reservation.c */
+void lu_fence_pay(struct lu_path *p, const char *how, uint64_t now);
+/* reservation.c */
+struct lu_path *lu_pr_registered_path(struct lbfo_lu *lu);
+int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, uint64_t now);
 
 /* status.c */
 void lu_status_json(struct lbfo_lu *lu, FILE *f);

@@ -174,6 +174,44 @@ static void test_sense_table(void **state)
 	assert_int_equal(act_of(CC, 1, 0x17, 0x00, NULL), LBFO_ACT_OK);
 }
 
+/* A row of the answer table as docs/failover.md shows it. */
+static void sense_row_text(const struct lbfo_sense_row *r, char *buf, size_t len)
+{
+	char code[16];
+
+	if (r->asc == 0xff)
+		snprintf(code, sizeof(code), "any");
+	else if (r->ascq == 0xff)
+		snprintf(code, sizeof(code), "%02X/any", r->asc);
+	else
+		snprintf(code, sizeof(code), "%02X/%02X", r->asc, r->ascq);
+	snprintf(buf, len, "| %s | %s | %s | %s |", lbfo_sense_key_name(r->key), code, r->what,
+		 lbfo_scsi_action_name(r->act));
+}
+
+/* The table in the code and in docs/failover.md are the same table. */
+static void test_sense_table_documented(void **state)
+{
+	char path[512], *doc = NULL, row[256];
+	size_t n, i, len = 0;
+	const struct lbfo_sense_row *rows = lbfo_sense_rows(&n);
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/docs/failover.md", SRCDIR);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(getdelim(&doc, &len, '\0', f) > 0, 1);
+	fclose(f);
+	for (i = 0; i < n; i++) {
+		sense_row_text(&rows[i], row, sizeof(row));
+		if (!strstr(doc, row))
+			fprintf(stderr, "docs/failover.md lacks the row: %s\n", row);
+		assert_non_null(strstr(doc, row));
+	}
+	free(doc);
+}
+
 static void test_sense_parse_and_describe(void **state)
 {
 	const uint8_t fixed[18] = { 0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x0b };
@@ -488,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_ident_compare_names_the_difference),
 		cmocka_unit_test(test_sense_table),
 		cmocka_unit_test(test_sense_parse_and_describe),
+		cmocka_unit_test(test_sense_table_documented),
 		cmocka_unit_test(test_capability_pages),
 		cmocka_unit_test(test_config_input_refused),
 		cmocka_unit_test(test_portal_normalise),

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The instance's identity on the SAN: the ISID of each path (stable per
+ * initiator name, target, LUN and portal, so a restarted lbfo logs in as
+ * the same initiator ports as its predecessor and so reinstates, i.e.
+ * fences, what it left), the reservation keys (stable per initiator name,
+ * so a successor recognises its predecessor's), and the state file under
+ * lock_dir: locked while the process lives (a second live instance on the
+ * LU is refused), telling a successor which paths its predecessor had
+ * sessions on, what it saw of the target, and whether it ended cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lu_internal.h"
+
+#define KEY_MARK 0x1bf0u
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ull;
+	}
+	h ^= 0xff; /* a separator, so "ab","c" differs from "a","bc" */
+	return h * 0x100000001b3ull;
+}
+
+#define FNV_BASIS 0xcbf29ce484222325ull
+
+void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd,
+		   uint16_t *qual)
+{
+	*rnd = lu->fence.isid_rnd;
+	*qual = (uint16_t)((p->isid_slot & 0x7ff) << 4 | (p->gen & 0xf));
+}
+
+uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p)
+{
+	return lu->fence.key_prefix | (uint64_t)(p->isid_slot & 0x7ff) << 4 | (p->gen & 0xf);
+}
+
+/* Stable per portal; two portals of one LU never share a slot. */
+void lu_fence_assign_slots(struct lbfo_lu *lu)
+{
+	int i, k;
+
+	for (i = 0; i < lu->npaths; i++) {
+		uint16_t slot = (uint16_t)(fnv1a(FNV_BASIS, lu->paths[i].portal) % 0x7ff) + 1;
+
+		for (k = 0; k < i; k++)
+			if (lu->paths[k].isid_slot == slot) {
+				slot = (uint16_t)(slot % 0x7ff + 1);
+				k = -1; /* look again from the start */
+			}
+		lu->paths[i].isid_slot = slot;
+	}
+}
+
+/* ---- the state file ------------------------------------------------------------- */
+
+void lu_fence_state_write(struct lbfo_lu *lu, bool clean)
+{
+	struct lu_fence *f = &lu->fence;
+	char buf[2048];
+	size_t n;
+	int i;
+
+	if (f->lock_fd < 0)
+		return;
+	n = (size_t)snprintf(buf, sizeof(buf), "lbfo-state 1\npid %d\nclean %d\nlu %s\nown %d\n",
+			     (int)getpid(), clean ? 1 : 0, lu->ident.id, f->reinstate_own ? 1 : 0);
+	/* path SLOT TPGT CROSS: the paths this process had a session on, and
+	 * whether a login through another portal of the group reinstated. */
+	for (i = 0; i < lu->npaths && n < sizeof(buf); i++)
+		if (lu->paths[i].logins || f->reinstate_cross[i])
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "path %u %d %d\n",
+					      lu->paths[i].isid_slot, lu->paths[i].tpgt,
+					      f->reinstate_cross[i] ? 1 : 0);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (ftruncate(f->lock_fd, 0) == 0 && pwrite(f->lock_fd, buf, n, 0) == (ssize_t)n)
+		fdatasync(f->lock_fd);
+}
+
+static struct lu_path *path_of_slot(struct lbfo_lu *lu, unsigned slot)
+{
+	int i;
+
+	for (i = 0; i < lu->npaths; i++)
+		if (lu->paths[i].isid_slot == slot)
+			return &lu->paths[i];
+	return NULL;
+}
+
+/*
+ * What a predecessor left. Its observations of the target stand for the
+ * paths this start could not check (unreachable now): the portal group
+ * of a portal and whether reinstatement through another portal of the
+ * group worked. And unless it ended cleanly, every path it had a session
+ * on owes a fence: a write of its may still be on the way.
+ */
+static void state_read(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now)
+{
+	char buf[2048], *line, *save = NULL;
+	ssize_t n = pread(lu->fence.lock_fd, buf, sizeof(buf) - 1, 0);
+	int clean = 1, pid = 0, owed = 0;
+
+	if (n <= 0)
+		return; /* no predecessor */
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned slot;
+		int tpgt, cross = 0;
+		struct lu_path *p;
+
+		if (sscanf(line, "clean %d", &clean) == 1 || sscanf(line, "pid %d", &pid) == 1)
+			continue;
+		if (sscanf(line, "path %u %d %d", &slot, &tpgt, &cross) < 2 ||
+		    !(p = path_of_slot(lu, slot)))
+			continue;
+		if (p->tpgt < 0)
+			p->tpgt = tpgt;
+		if (!pr->cross_tested[p->idx] && p->tpgt == tpgt)
+			lu->fence.reinstate_cross[p->idx] |= cross == 1 && lu->fence.reinstate_own;
+		if (clean)
+			continue;
+		if (lu->fence.method == LBFO_FENCE_RESERVATION) {
+			/* Its keys are found and preempted by the first path up. */
+			lu->fence.nstale_unknown = true;
+			continue;
+		}
+		lu_fence_owe(p, now);
+		owed++;
+	}
+	if (owed)
+		lu_log(lu, LBFO_LOG_WARNING, "a previous lbfo (pid %d) serving this LU did not end "
+		       "cleanly: its sessions on %d path(s) are fenced before any write", pid, owed);
+}
+
+static int lock_open(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now,
+		     char *err, size_t errlen)
+{
+	struct lu_fence *f = &lu->fence;
+	uint64_t h = fnv1a(fnv1a(FNV_BASIS, lu->cfg.initiator), lu->ident.id);
+	char other[64] = "";
+
+	if (!lu->cfg.lock_dir[0] || !strcmp(lu->cfg.lock_dir, "none"))
+		return 0;
+	if (mkdir(lu->cfg.lock_dir, 0755) < 0 && errno != EEXIST) {
+		lu_log(lu, LBFO_LOG_WARNING, "lock directory %s: %s; a second instance on this "
+		       "LU cannot be refused", lu->cfg.lock_dir, strerror(errno));
+		return 0;
+	}
+	snprintf(f->lock_path, sizeof(f->lock_path), "%.200s/lu-%016" PRIx64 ".state",
+		 lu->cfg.lock_dir, h);
+	f->lock_fd = open(f->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (f->lock_fd < 0) {
+		lu_log(lu, LBFO_LOG_WARNING, "%s: %s; a second instance on this LU cannot be "
+		       "refused", f->lock_path, strerror(errno));
+		return 0;
+	}
+	if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(f->lock_fd, other, sizeof(other) - 1, 0);
+		const char *pid;
+		int opid = 0;
+		char who[32] = "";
+
+		other[n > 0 ? n : 0] = '\0';
+		pid = strstr(other, "pid ");
+		if (pid && sscanf(pid, "pid %d", &opid) == 1 && opid > 0)
+			snprintf(who, sizeof(who), " (pid %d)", opid);
+		snprintf(err, errlen, "LU %s is already served by another lbfo process%s under "
+			 "initiator name %s: a second instance is refused (lock %s)", lu->ident.id,
+			 who, lu->cfg.initiator, f->lock_path);
+		close(f->lock_fd);
+		f->lock_fd = -1;
+		return -1;
+	}
+	state_read(lu, pr, now);
+	lu_fence_state_write(lu, false);
+	return 0;
+}
+
+int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
+{
+	return lock_open(lu, &lu->probe, lu->now, err, errlen);
+}
+
+void lu_fence_identity_init(struct lbfo_lu *lu)
+{
+	struct lu_fence *f = &lu->fence;
+	char lun[16];
+	uint64_t h;
+
+	snprintf(lun, sizeof(lun), "%d", lu->cfg.lun);
+	/* The LUN is part of the ISID: two processes serving two LUNs of
+	 * one target never reinstate each other's sessions. */
+	h = fnv1a(fnv1a(fnv1a(FNV_BASIS, lu->cfg.initiator), lu->cfg.target), lun);
+	f->isid_rnd = (uint32_t)(h ^ h >> 24 ^ h >> 48) & 0xffffff;
+	f->key_prefix = (fnv1a(FNV_BASIS, lu->cfg.initiator) & 0xffffffff00000000ull) |
+			(uint64_t)KEY_MARK << 16;
+	f->lock_fd = -1;
+	lu_fence_assign_slots(lu);
+}
