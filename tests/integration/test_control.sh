@@ -137,6 +137,12 @@ else
 	fail "metrics over HTTP: $m1 -> $m2"
 fi
 "$CTL" metrics | grep -q '^lbfo_path_state{.*state="active"} 1' && pass "lbfoctl metrics" || fail "lbfoctl metrics"
+# Valid exposition text: HELP and TYPE on every family, labels escaped.
+if out=$(scrape | promtool check metrics 2>&1); then
+	pass "metrics: promtool check metrics finds nothing to complain about"
+else
+	fail "metrics: promtool check metrics: $(head -c 400 <<<"$out")"
+fi
 
 # No instance: a clear error and exit 3.
 "$CTL" --socket "$LBFO_TMP/nothing.sock" status 2>"$LBFO_TMP/err.txt"
