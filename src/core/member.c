@@ -75,6 +75,24 @@ void team_set_state(struct lbfo_member *m, enum lbfo_member_state s,
 }
 
 /*
+ * Member mi has just become ACTIVE again after a restore. Claim 4: a
+ * restore that names a new path moves failover mode's current member
+ * there; otherwise the preferred member (primary) wins back.
+ */
+static void take_back(struct lbfo_team *t, int mi)
+{
+	struct lbfo_member *m = &t->m[mi];
+
+	if (m->restore_suggested >= 0 &&
+	    healthy(&t->m[m->restore_suggested]))
+		t->current = m->restore_suggested;
+	else if (t->current < 0 || !healthy(&t->m[t->current]) ||
+		 team_preferred_over(t, mi, t->current))
+		t->current = mi;
+	m->restore_suggested = -1;
+}
+
+/*
  * Bring states in line after any event: promote restored members whose
  * failback condition holds, pick the current member in failover mode,
  * mark the others ACTIVE or STANDBY, renormalise shares and tell the
@@ -93,16 +111,7 @@ void team_recompute(struct lbfo_team *t, int changed, uint64_t now)
 		    (t->cfg.failback == LBFO_FAILBACK_STABLE &&
 		     now - m->restored_ns >= t->cfg.failback_stable_ns)) {
 			team_set_state(m, LBFO_MS_ACTIVE, now);
-			/* Claim 4: a restore that names a new path moves
-			 * failover mode's current member there; otherwise
-			 * the preferred member (primary) wins back. */
-			if (m->restore_suggested >= 0 &&
-			    healthy(&t->m[m->restore_suggested]))
-				t->current = m->restore_suggested;
-			else if (t->current < 0 || !healthy(&t->m[t->current]) ||
-				 team_preferred_over(t, i, t->current))
-				t->current = i;
-			m->restore_suggested = -1;
+			take_back(t, i);
 		}
 	}
 
@@ -191,16 +200,10 @@ int lbfo_team_member_reinstate(struct lbfo_team *t, int mi, uint64_t now)
 	}
 	if (m->state == LBFO_MS_PROBING || m->state == LBFO_MS_DRAINING) {
 		team_set_state(m, LBFO_MS_ACTIVE, now);
-		/* Claim 4: a restore that named a path decides where new I/O
-		 * goes once this member is back, also when an operator brings
-		 * it back (manual failback). */
-		if (m->restore_suggested >= 0 &&
-		    healthy(&t->m[m->restore_suggested]))
-			t->current = m->restore_suggested;
-		else if (t->current < 0 || !healthy(&t->m[t->current]) ||
-			 team_preferred_over(t, mi, t->current))
-			t->current = mi;
-		m->restore_suggested = -1;
+		/* A restore that named a path decides where new I/O goes
+		 * once this member is back, also when an operator brings it
+		 * back (manual failback). */
+		take_back(t, mi);
 		team_recompute(t, mi, now);
 	}
 	return 0;
