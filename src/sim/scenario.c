@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Scenario files (INI, parsed by libinih). Every key is checked; unknown
- * keys, bad values and duplicates are errors naming file, line, section
- * and key.
+ * Scenario keys: one table per section (what each key parses as, its
+ * range, the field it sets), sim_scenario_set() and the checks across
+ * keys. Every key is checked; unknown keys, bad values and duplicates are
+ * errors naming file, line, section and key. Reading the file is
+ * scenario_ini.c, policy parameters scenario_params.c.
  */
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lbfo/policy.h"
 #include "sim.h"
+#include "sim_internal.h"
 
 void sim_scenario_defaults(struct sim_scenario *sc)
 {
@@ -360,9 +362,7 @@ static int set_value(const struct key *k, void *obj, const char *v, char *why, s
 	return -1;
 }
 
-static void errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
+void scenario_errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -375,60 +375,6 @@ static void errf(char *err, size_t errlen, const char *section, const char *fmt,
 	va_end(ap);
 }
 
-/* Try the policy with this one parameter so that a bad value is reported
- * where it was written. */
-static int trial_param(const char *policy, const char *key, const char *value,
-		       char *msg, size_t msglen)
-{
-	struct lbfo_team *t = calloc(1, sizeof(*t));
-	struct lbfo_kv kv = { key, value };
-	int rc;
-
-	if (!t) {
-		snprintf(msg, msglen, "out of memory");
-		return -1;
-	}
-	rc = lbfo_team_init(t, "check", NULL, policy, &kv, 1);
-	if (rc < 0)
-		snprintf(msg, msglen, "%s", lbfo_team_error(t));
-	lbfo_team_destroy(t);
-	free(t);
-	return rc;
-}
-
-static bool policy_accepts(const struct lbfo_policy_ops *o, const char *key)
-{
-	const struct lbfo_param_desc *d;
-
-	for (d = o->params; d && d->key; d++)
-		if (!strcmp(d->key, key))
-			return true;
-	return false;
-}
-
-static int add_param(struct sim_scenario *sc, const char *policy,
-		     const char *key, const char *value, const char *where,
-		     char *err, size_t errlen)
-{
-	struct sim_param *p;
-
-	if (sc->nparams >= SIM_MAX_PARAMS) {
-		snprintf(err, errlen, "too many policy parameters (at most %d)",
-			 SIM_MAX_PARAMS);
-		return -1;
-	}
-	if (strlen(key) >= sizeof(p->key) || strlen(value) >= sizeof(p->value)) {
-		snprintf(err, errlen, "parameter '%s' too long", key);
-		return -1;
-	}
-	p = &sc->param[sc->nparams++];
-	snprintf(p->policy, sizeof(p->policy), "%s", policy);
-	snprintf(p->key, sizeof(p->key), "%s", key);
-	snprintf(p->value, sizeof(p->value), "%s", value);
-	snprintf(p->where, sizeof(p->where), "%s", where);
-	return 0;
-}
-
 static struct sim_path_cfg *find_path(struct sim_scenario *sc, const char *name,
 				      int line, char *err, size_t errlen,
 				      const char *section)
@@ -439,48 +385,17 @@ static struct sim_path_cfg *find_path(struct sim_scenario *sc, const char *name,
 		if (!strcmp(sc->path[i].name, name))
 			return &sc->path[i];
 	if (!name[0] || strlen(name) >= LBFO_NAME_MAX) {
-		errf(err, errlen, section, "path name must be 1..%d characters",
-		     LBFO_NAME_MAX - 1);
+		scenario_errf(err, errlen, section, "path name must be 1..%d characters",
+			      LBFO_NAME_MAX - 1);
 		return NULL;
 	}
 	if (sc->npaths >= LBFO_MAX_MEMBERS) {
-		errf(err, errlen, section, "too many paths (at most %d)",
-		     LBFO_MAX_MEMBERS);
+		scenario_errf(err, errlen, section, "too many paths (at most %d)",
+			      LBFO_MAX_MEMBERS);
 		return NULL;
 	}
 	path_defaults(&sc->path[sc->npaths], name, line);
 	return &sc->path[sc->npaths++];
-}
-
-/* A key of [policy NAME]: a parameter of that policy, tried on it now. */
-static int set_policy_param(struct sim_scenario *sc, const char *section,
-			    const char *name, const char *key, const char *value,
-			    int line, char *err, size_t errlen)
-{
-	const struct lbfo_policy_ops *o = lbfo_policy_find(name);
-	char msg[LBFO_ERR_MAX], where[SIM_PATH_MAX + 32], why[200] = "";
-	int i;
-
-	if (!o) {
-		errf(err, errlen, section, "unknown policy '%s'", name);
-		return -1;
-	}
-	for (i = 0; i < sc->nparams; i++)
-		if (!strcmp(sc->param[i].policy, name) &&
-		    !strcmp(sc->param[i].key, key)) {
-			errf(err, errlen, section, "key '%s' set twice", key);
-			return -1;
-		}
-	if (trial_param(name, key, value, msg, sizeof(msg)) < 0) {
-		errf(err, errlen, section, "%s", msg);
-		return -1;
-	}
-	snprintf(where, sizeof(where), "%s:%d", sc->file, line);
-	if (add_param(sc, name, key, value, where, why, sizeof(why)) < 0) {
-		errf(err, errlen, section, "%s", why);
-		return -1;
-	}
-	return 0;
 }
 
 int sim_scenario_set(struct sim_scenario *sc, const char *section,
@@ -496,17 +411,17 @@ int sim_scenario_set(struct sim_scenario *sc, const char *section,
 
 	s = find_section(section, &name);
 	if (!s) {
-		errf(err, errlen, section, "unknown section (known: [scenario], "
-		     "[workload], [team], [path NAME], [policy NAME])");
+		scenario_errf(err, errlen, section, "unknown section (known: [scenario], "
+			      "[workload], [team], [path NAME], [policy NAME])");
 		return -1;
 	}
 	if (!s->keys)
-		return set_policy_param(sc, section, name, key, value, line, err, errlen);
+		return scenario_set_param(sc, section, name, key, value, line, err, errlen);
 
 	k = key_index(s->keys, key);
 	if (k < 0) {
 		list_keys(known, sizeof(known), s->keys);
-		errf(err, errlen, section, "unknown key '%s' (known: %s)", key, known);
+		scenario_errf(err, errlen, section, "unknown key '%s' (known: %s)", key, known);
 		return -1;
 	}
 	if (s->mask < 0) {
@@ -520,90 +435,16 @@ int sim_scenario_set(struct sim_scenario *sc, const char *section,
 		mask = &sc->set_keys[s->mask];
 	}
 	if (*mask & (1u << k)) {
-		errf(err, errlen, section, "key '%s' set twice", key);
+		scenario_errf(err, errlen, section, "key '%s' set twice", key);
 		return -1;
 	}
 	*mask |= 1u << k;
 
 	if (set_value(&s->keys[k], obj, value, why, sizeof(why)) < 0) {
-		errf(err, errlen, section, "invalid value '%s' for '%s': %s", value, key, why);
+		scenario_errf(err, errlen, section, "invalid value '%s' for '%s': %s", value, key, why);
 		return -1;
 	}
 	return 0;
-}
-
-int sim_scenario_add_param(struct sim_scenario *sc, const char *arg,
-			   char *err, size_t errlen)
-{
-	char buf[256], policy[LBFO_NAME_MAX] = "", msg[LBFO_ERR_MAX];
-	char *eq, *key = buf, *colon;
-	size_t n, i;
-	const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&n);
-	bool any = false;
-
-	if (strlen(arg) >= sizeof(buf)) {
-		snprintf(err, errlen, "--param '%s': too long", arg);
-		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", arg);
-	eq = strchr(buf, '=');
-	if (!eq || eq == buf) {
-		snprintf(err, errlen, "--param '%s': expected [POLICY:]KEY=VALUE", arg);
-		return -1;
-	}
-	*eq = '\0';
-	colon = strchr(buf, ':');
-	if (colon) {
-		*colon = '\0';
-		if (!lbfo_policy_find(buf)) {
-			snprintf(err, errlen, "--param '%s': unknown policy '%s'", arg, buf);
-			return -1;
-		}
-		snprintf(policy, sizeof(policy), "%.*s", (int)sizeof(policy) - 1, buf);
-		key = colon + 1;
-	}
-	for (i = 0; i < n; i++) {
-		if (policy[0] && strcmp(policy, tab[i]->name))
-			continue;
-		if (!policy[0] && !policy_accepts(tab[i], key))
-			continue;
-		any = true;
-		if (trial_param(tab[i]->name, key, eq + 1, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "--param '%s': %s", arg, msg);
-			return -1;
-		}
-	}
-	if (!any) {
-		snprintf(err, errlen, "--param '%s': no policy has a parameter '%s'",
-			 arg, key);
-		return -1;
-	}
-	if (add_param(sc, policy, key, eq + 1, "--param", msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "--param '%s': %s", arg, msg);
-		return -1;
-	}
-	return 0;
-}
-
-size_t sim_policy_params(const struct sim_scenario *sc, const char *policy,
-			 struct lbfo_kv *kv, size_t max)
-{
-	const struct lbfo_policy_ops *o = lbfo_policy_find(policy);
-	size_t n = 0;
-	int i;
-
-	if (!o)
-		return 0;
-	for (i = 0; i < sc->nparams && n < max; i++) {
-		const struct sim_param *p = &sc->param[i];
-
-		if (p->policy[0] ? strcmp(p->policy, policy) : !policy_accepts(o, p->key))
-			continue;
-		kv[n].key = p->key;
-		kv[n].value = p->value;
-		n++;
-	}
-	return n;
 }
 
 int sim_scenario_check(const struct sim_scenario *sc, char *err, size_t errlen)
@@ -662,145 +503,4 @@ int sim_scenario_check(const struct sim_scenario *sc, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-/* --- INI ---------------------------------------------------------------- */
-
-struct ini_ctx {
-	struct sim_scenario *sc;
-	char msg[1024];
-	int nkeys;
-	bool failed;
-	const char *text; /* for line numbers */
-	int line;         /* line of the current key (counted by us) */
-	const char *pos;
-};
-
-/* inih (as packaged) gives no line numbers to the handler; find the line
- * of the next `key` in `[section]` by scanning forward in the text. Keys
- * arrive in file order, so a forward scan from the last hit is exact. */
-static int locate(struct ini_ctx *c, const char *key)
-{
-	const char *p = c->pos;
-	int line = c->line;
-	size_t kl = strlen(key);
-
-	while (p && *p) {
-		const char *s = p, *nl = strchr(p, '\n');
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s != ';' && *s != '#' && *s != '[' && !strncmp(s, key, kl)) {
-			const char *q = s + kl;
-
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (*q == '=' || *q == ':') {
-				c->pos = nl ? nl + 1 : s + strlen(s);
-				c->line = line + 1;
-				return line;
-			}
-		}
-		if (!nl)
-			break;
-		p = nl + 1;
-		line++;
-	}
-	return c->line;
-}
-
-static int on_ini_key(void *user, const char *section, const char *name,
-		       const char *value)
-{
-	struct ini_ctx *c = user;
-	char err[400];
-	int line;
-
-	if (c->failed)
-		return 1; /* keep only the first error */
-	line = locate(c, name);
-	if (sim_scenario_set(c->sc, section, name, value, line, err, sizeof(err)) < 0) {
-		snprintf(c->msg, sizeof(c->msg), "%s:%d: %s", c->sc->file, line, err);
-		c->failed = true;
-		return 0;
-	}
-	c->nkeys++;
-	return 1;
-}
-
-int sim_scenario_load_string(struct sim_scenario *sc, const char *name,
-			     const char *text, char *err, size_t errlen)
-{
-	struct ini_ctx c;
-	int rc;
-
-	sim_scenario_defaults(sc);
-	snprintf(sc->file, sizeof(sc->file), "%s", name);
-	memset(&c, 0, sizeof(c));
-	c.sc = sc;
-	c.text = c.pos = text;
-	c.line = 1;
-	rc = ini_parse_string(text, on_ini_key, &c);
-	if (c.failed) {
-		snprintf(err, errlen, "%s", c.msg);
-		return -1;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section], "
-			 "key = value, or a comment)", name, rc);
-		return -1;
-	}
-	return sim_scenario_check(sc, err, errlen);
-}
-
-int sim_scenario_load(struct sim_scenario *sc, const char *file, char *err,
-		      size_t errlen)
-{
-	FILE *f = fopen(file, "r");
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
-
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t got;
-
-		if (cap - len < 4097) {
-			char *n;
-
-			cap = cap ? cap * 2 : 8192;
-			n = realloc(text, cap);
-			if (!n) {
-				free(text);
-				fclose(f);
-				snprintf(err, errlen, "%s: out of memory", file);
-				return -1;
-			}
-			text = n;
-		}
-		got = fread(text + len, 1, cap - len - 1, f);
-		len += got;
-		if (got == 0)
-			break;
-		if (len > (1u << 20)) {
-			free(text);
-			fclose(f);
-			snprintf(err, errlen, "%s: larger than 1 MiB", file);
-			return -1;
-		}
-	}
-	if (ferror(f)) {
-		free(text);
-		fclose(f);
-		snprintf(err, errlen, "%s: read error", file);
-		return -1;
-	}
-	fclose(f);
-	text[len] = '\0';
-	rc = sim_scenario_load_string(sc, file, text, err, errlen);
-	free(text);
-	return rc;
 }
