@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * lbfo-sim: run lbfo's policies over a simulated scenario and compare them.
+ * First the command line (parse_options, load_scenario, policy_names),
+ * then the runs and the reports (run_and_report).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -59,7 +61,18 @@ static void usage(FILE *f)
 	fprintf(f, "\nexit status: 0 on success, 1 on a run error, 2 on bad input.\n");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct options {
+	const char *scenario;
+	const char *policy, *csv, *plot, *seed, *sharing;
+	const char *params[SIM_MAX_PARAMS];
+	int nparams;
+	bool json;
+};
+
+/* Read argv into o. Returns -1 when there is something to run, else the
+ * exit status (0 after --help, 2 after a message). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
@@ -72,115 +85,127 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sim_scenario *sc = calloc(1, sizeof(*sc));
-	struct sim_result res[32];
-	const char *policy = NULL, *csv = NULL, *plot = NULL, *seed = NULL;
-	const char *sharing = NULL;
-	const char *params[SIM_MAX_PARAMS];
-	const char *names[32];
-	char err[1024];
-	bool json = false;
-	int nparams = 0, nnames = 0, nres = 0, c, i, rc = 0;
+	int c;
 
-	if (!sc) {
-		fprintf(stderr, "lbfo-sim: out of memory\n");
-		return 1;
-	}
 	while ((c = getopt_long(argc, argv, "p:P:s:S:jc:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			policy = optarg;
+			o->policy = optarg;
 			break;
 		case 'P':
-			if (nparams >= SIM_MAX_PARAMS) {
+			if (o->nparams >= SIM_MAX_PARAMS) {
 				fprintf(stderr, "lbfo-sim: too many --param (at most %d)\n",
 					SIM_MAX_PARAMS);
-				free(sc);
 				return 2;
 			}
-			params[nparams++] = optarg;
+			o->params[o->nparams++] = optarg;
 			break;
 		case 's':
-			seed = optarg;
+			o->seed = optarg;
 			break;
 		case 'S':
-			sharing = optarg;
+			o->sharing = optarg;
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'c':
-			csv = optarg;
+			o->csv = optarg;
 			break;
 		case 'o':
-			plot = optarg;
+			o->plot = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			free(sc);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'lbfo-sim --help'.\n");
-			free(sc);
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "lbfo-sim: %s\nTry 'lbfo-sim --help'.\n",
 			optind >= argc ? "missing SCENARIO file" : "exactly one SCENARIO file expected");
-		free(sc);
 		return 2;
 	}
-	if (sim_scenario_load(sc, argv[optind], err, sizeof(err)) < 0)
+	o->scenario = argv[optind];
+	return -1;
+}
+
+/* Load the scenario, then apply --seed, --sharing and --param to it.
+ * Returns 0, or -1 after a message. */
+static int load_scenario(const struct options *o, struct sim_scenario *sc)
+{
+	char err[1024];
+	int i;
+
+	if (sim_scenario_load(sc, o->scenario, err, sizeof(err)) < 0)
 		goto bad;
-	if (seed) {
+	if (o->seed) {
 		char *end;
 
 		errno = 0;
-		sc->seed = strtoull(seed, &end, 10);
-		if (errno || end == seed || *end || seed[0] < '0' || seed[0] > '9') {
-			fprintf(stderr, "lbfo-sim: --seed '%s': not a whole number\n", seed);
-			free(sc);
-			return 2;
+		sc->seed = strtoull(o->seed, &end, 10);
+		if (errno || end == o->seed || *end || o->seed[0] < '0' || o->seed[0] > '9') {
+			fprintf(stderr, "lbfo-sim: --seed '%s': not a whole number\n", o->seed);
+			return -1;
 		}
 	}
-	if (sharing) {
+	if (o->sharing) {
 		bool fifo;
 
-		if (sim_parse_sharing(sharing, &fifo, err, sizeof(err)) < 0) {
-			fprintf(stderr, "lbfo-sim: --sharing '%s': %s\n", sharing, err);
-			free(sc);
-			return 2;
+		if (sim_parse_sharing(o->sharing, &fifo, err, sizeof(err)) < 0) {
+			fprintf(stderr, "lbfo-sim: --sharing '%s': %s\n", o->sharing, err);
+			return -1;
 		}
 		for (i = 0; i < sc->npaths; i++)
 			sc->path[i].fifo = fifo;
 	}
-	for (i = 0; i < nparams; i++)
-		if (sim_scenario_add_param(sc, params[i], err, sizeof(err)) < 0)
+	for (i = 0; i < o->nparams; i++)
+		if (sim_scenario_add_param(sc, o->params[i], err, sizeof(err)) < 0)
 			goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "lbfo-sim: %s\n", err);
+	return -1;
+}
+
+/* The policies to run, into names (at most max): --policy, else the
+ * scenario's [team] policy, else all. Returns how many, or -1 after a
+ * message. */
+static int policy_names(const char *policy, const struct sim_scenario *sc,
+			const char **names, int max)
+{
+	size_t n, k;
+	const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&n);
+	int nnames = 0;
 
 	if (!policy)
 		policy = sc->policy[0] ? sc->policy : "all";
 	if (!strcmp(policy, "all")) {
-		size_t n, k;
-		const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&n);
-
-		for (k = 0; k < n && k < 32; k++)
+		for (k = 0; k < n && k < (size_t)max; k++)
 			names[nnames++] = tab[k]->name;
-	} else {
-		if (!lbfo_policy_find(policy)) {
-			size_t n, k;
-			const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&n);
-
-			fprintf(stderr, "lbfo-sim: unknown policy '%s' (known: all", policy);
-			for (k = 0; k < n; k++)
-				fprintf(stderr, ", %s", tab[k]->name);
-			fprintf(stderr, ")\n");
-			free(sc);
-			return 2;
-		}
-		names[nnames++] = policy;
+		return nnames;
 	}
+	if (!lbfo_policy_find(policy)) {
+		fprintf(stderr, "lbfo-sim: unknown policy '%s' (known: all", policy);
+		for (k = 0; k < n; k++)
+			fprintf(stderr, ", %s", tab[k]->name);
+		fprintf(stderr, ")\n");
+		return -1;
+	}
+	names[nnames++] = policy;
+	return nnames;
+}
+
+/* Run each policy over the scenario, then print and write the reports.
+ * Returns the exit status: 0, or 1 when a run or a report failed. */
+static int run_and_report(const struct options *o, const struct sim_scenario *sc,
+			  const char *const *names, int nnames)
+{
+	struct sim_result res[32];
+	char err[1024];
+	int nres = 0, i, rc = 0;
 
 	for (i = 0; i < nnames; i++) {
 		struct lbfo_kv kv[SIM_MAX_PARAMS];
@@ -194,28 +219,45 @@ int main(int argc, char **argv)
 		nres++;
 	}
 
-	if (json) {
+	if (o->json) {
 		sim_print_json(stdout, sc, res, nres);
 	} else {
 		sim_print_header(stdout, sc);
 		sim_print_table(stdout, sc, res, nres);
 	}
-	if (csv && sim_write_csv(csv, res, nres, err, sizeof(err)) < 0) {
+	if (o->csv && sim_write_csv(o->csv, res, nres, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lbfo-sim: %s\n", err);
 		rc = 1;
 	}
-	if (plot && sim_plot(plot, sc, res, nres, err, sizeof(err)) < 0) {
+	if (o->plot && sim_plot(o->plot, sc, res, nres, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lbfo-sim: %s\n", err);
 		rc = 1;
 	}
 out:
 	for (i = 0; i < nres; i++)
 		sim_result_free(&res[i]);
-	free(sc);
 	fflush(stdout);
 	return rc;
-bad:
-	fprintf(stderr, "lbfo-sim: %s\n", err);
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_scenario *sc = calloc(1, sizeof(*sc));
+	const char *names[32];
+	struct options o;
+	int nnames, rc;
+
+	if (!sc) {
+		fprintf(stderr, "lbfo-sim: out of memory\n");
+		return 1;
+	}
+	memset(&o, 0, sizeof(o));
+	rc = parse_options(argc, argv, &o);
+	if (rc < 0) {
+		nnames = load_scenario(&o, sc) < 0 ? -1 :
+			 policy_names(o.policy, sc, names, 32);
+		rc = nnames < 0 ? 2 : run_and_report(&o, sc, names, nnames);
+	}
 	free(sc);
-	return 2;
+	return rc;
 }

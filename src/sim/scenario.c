@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Scenario files (INI, parsed by libinih). Every key is checked; unknown
- * keys, bad values and duplicates are errors naming file, line, section
- * and key.
+ * Scenario keys: one table per section (what each key parses as, its
+ * range, the field it sets), sim_scenario_set() and the checks across
+ * keys. Every key is checked; unknown keys, bad values and duplicates are
+ * errors naming file, line, section and key. Reading the file is
+ * scenario_ini.c, policy parameters scenario_params.c.
  */
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lbfo/policy.h"
 #include "sim.h"
+#include "sim_internal.h"
 
 void sim_scenario_defaults(struct sim_scenario *sc)
 {
@@ -150,45 +153,216 @@ static int parse_bool(const char *v, bool *out, char *why, size_t whylen)
 
 /* --- keys ------------------------------------------------------------- */
 
-enum sec_kind { SEC_SCENARIO, SEC_WORKLOAD, SEC_TEAM, SEC_PATH, SEC_POLICY };
+/* Keys whose value is more than a number in range. obj is the struct the
+ * key's table is for (struct sim_scenario, or struct sim_path_cfg). */
+static int set_description(void *obj, const char *v, char *why, size_t wl)
+{
+	struct sim_scenario *sc = obj;
 
-static const char *const scenario_keys[] = { "description", NULL };
-static const char *const workload_keys[] = {
-	"queue_depth", "read_pct", "request_size", "request_size_max",
-	"duration_s", "seed", "no_path_timeout_s", NULL,
-};
-static const char *const team_keys[] = {
-	"policy", "max_outstanding", "failback", "adapter_counters", NULL,
-};
-static const char *const path_keys[] = {
-	"bandwidth_mbit", "latency_ms", "queue_limit", "share", "read_share",
-	"write_share", "weight", "fail_at_s", "restore_at_s", "detect_ms",
-	"bg_mbit", "bg_start_s", "bg_stop_s", "sharing", NULL,
+	if (strlen(v) >= sizeof(sc->description)) {
+		snprintf(why, wl, "longer than %zu characters",
+			 sizeof(sc->description) - 1);
+		return -1;
+	}
+	snprintf(sc->description, sizeof(sc->description), "%s", v);
+	return 0;
+}
+
+static int set_policy(void *obj, const char *v, char *why, size_t wl)
+{
+	struct sim_scenario *sc = obj;
+
+	if (strcmp(v, "all") && !lbfo_policy_find(v)) {
+		snprintf(why, wl, "unknown policy");
+		return -1;
+	}
+	snprintf(sc->policy, sizeof(sc->policy), "%s", strcmp(v, "all") ? v : "");
+	return 0;
+}
+
+static int set_failback(void *obj, const char *v, char *why, size_t wl)
+{
+	struct sim_scenario *sc = obj;
+	const char *e = NULL;
+
+	if (lbfo_failback_parse(v, &sc->failback, &sc->failback_stable_ns, &e) < 0) {
+		snprintf(why, wl, "%s", e);
+		return -1;
+	}
+	return 0;
+}
+
+/* `share` sets both directions. It is a key of its own: given with
+ * read_share or write_share, the one given last wins. */
+static int set_share(void *obj, const char *v, char *why, size_t wl)
+{
+	struct sim_path_cfg *p = obj;
+	double d;
+
+	if (parse_double(v, 0, 100, &d, why, wl) < 0)
+		return -1;
+	p->read_share = p->write_share = d;
+	return 0;
+}
+
+static int set_sharing(void *obj, const char *v, char *why, size_t wl)
+{
+	struct sim_path_cfg *p = obj;
+
+	return sim_parse_sharing(v, &p->fifo, why, wl);
+}
+
+enum key_type { KT_DOUBLE, KT_U32, KT_U64, KT_SIZE, KT_BOOL, KT_FUNC };
+
+/* One key: how its value is parsed, the range, and the field it sets
+ * (offset in the struct of its table). */
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;
+	double dmin, dmax;    /* KT_DOUBLE */
+	uint64_t umin, umax;  /* KT_U32, KT_U64, KT_SIZE (bytes) */
+	int (*set)(void *obj, const char *v, char *why, size_t wl); /* KT_FUNC */
 };
 
-static int key_index(const char *const *keys, const char *key)
+#define K_DOUBLE(st, k, f, lo, hi) \
+	{ .name = k, .type = KT_DOUBLE, .off = offsetof(st, f), .dmin = lo, .dmax = hi }
+#define K_U32(st, k, f, lo, hi) \
+	{ .name = k, .type = KT_U32, .off = offsetof(st, f), .umin = lo, .umax = hi }
+#define K_U64(st, k, f, lo, hi) \
+	{ .name = k, .type = KT_U64, .off = offsetof(st, f), .umin = lo, .umax = hi }
+#define K_SIZE(st, k, f, lo, hi) \
+	{ .name = k, .type = KT_SIZE, .off = offsetof(st, f), .umin = lo, .umax = hi }
+#define K_BOOL(st, k, f) { .name = k, .type = KT_BOOL, .off = offsetof(st, f) }
+#define K_FUNC(k, fn) { .name = k, .type = KT_FUNC, .set = fn }
+
+/* A key's index in its table is its bit in the set_keys mask (a key given
+ * twice is refused), and the tables' order is the order messages list
+ * the keys in. */
+#define SC struct sim_scenario
+static const struct key scenario_keys[] = {
+	K_FUNC("description", set_description),
+	{ NULL },
+};
+static const struct key workload_keys[] = {
+	K_U32(SC, "queue_depth", queue_depth, 1, 4096),
+	K_DOUBLE(SC, "read_pct", read_pct, 0, 100),
+	K_SIZE(SC, "request_size", request_size, 512, 64ull << 20),
+	K_SIZE(SC, "request_size_max", request_size_max, 512, 64ull << 20),
+	K_DOUBLE(SC, "duration_s", duration_s, 0.01, 3600),
+	K_U64(SC, "seed", seed, 0, UINT64_MAX),
+	K_DOUBLE(SC, "no_path_timeout_s", no_path_timeout_s, 0, 86400),
+	{ NULL },
+};
+static const struct key team_keys[] = {
+	K_FUNC("policy", set_policy),
+	K_U32(SC, "max_outstanding", max_outstanding, 0, 65536),
+	K_FUNC("failback", set_failback),
+	K_BOOL(SC, "adapter_counters", adapter_counters),
+	{ NULL },
+};
+#undef SC
+#define PC struct sim_path_cfg
+/* bandwidth_mbit first: sim_scenario_check() requires bit 0. */
+static const struct key path_keys[] = {
+	K_DOUBLE(PC, "bandwidth_mbit", bandwidth_mbit, 0.001, 1e6),
+	K_DOUBLE(PC, "latency_ms", latency_ms, 0, 10000),
+	K_U32(PC, "queue_limit", queue_limit, 0, 65536),
+	K_FUNC("share", set_share),
+	K_DOUBLE(PC, "read_share", read_share, 0, 100),
+	K_DOUBLE(PC, "write_share", write_share, 0, 100),
+	K_U32(PC, "weight", weight, 1, LBFO_WEIGHT_MAX),
+	K_DOUBLE(PC, "fail_at_s", fail_at_s, 0, 1e6),
+	K_DOUBLE(PC, "restore_at_s", restore_at_s, 0, 1e9),
+	K_DOUBLE(PC, "detect_ms", detect_ms, 0, 1e9),
+	K_DOUBLE(PC, "bg_mbit", bg_mbit, 0, 1e6),
+	K_DOUBLE(PC, "bg_start_s", bg_start_s, 0, 1e6),
+	K_DOUBLE(PC, "bg_stop_s", bg_stop_s, 0, 1e6),
+	K_FUNC("sharing", set_sharing),
+	{ NULL },
+};
+#undef PC
+
+/* The sections. A name ending in a space is a prefix: the rest of the
+ * section name is the path's or the policy's name. */
+struct section {
+	const char *name;
+	const struct key *keys; /* NULL: [policy NAME], the policy's parameters */
+	int mask;               /* index in sc->set_keys; -1: the path's own */
+};
+
+static const struct section sections[] = {
+	{ "scenario", scenario_keys, 0 },
+	{ "workload", workload_keys, 1 },
+	{ "team", team_keys, 2 },
+	{ "path ", path_keys, -1 },
+	{ "policy ", NULL, -1 },
+};
+
+static const struct section *find_section(const char *section, const char **name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const char *s = sections[i].name;
+		size_t len = strlen(s);
+
+		if (s[len - 1] == ' ' ? !strncmp(section, s, len) : !strcmp(section, s)) {
+			*name = section + (s[len - 1] == ' ' ? len : 0);
+			return &sections[i];
+		}
+	}
+	return NULL;
+}
+
+static int key_index(const struct key *keys, const char *key)
 {
 	int i;
 
-	for (i = 0; keys[i]; i++)
-		if (!strcmp(keys[i], key))
+	for (i = 0; keys[i].name; i++)
+		if (!strcmp(keys[i].name, key))
 			return i;
 	return -1;
 }
 
-static void list_keys(char *buf, size_t len, const char *const *keys)
+static void list_keys(char *buf, size_t len, const struct key *keys)
 {
 	size_t n = 0;
 	int i;
 
 	buf[0] = '\0';
-	for (i = 0; keys[i] && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", keys[i]);
+	for (i = 0; keys[i].name && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", keys[i].name);
 }
 
-static void errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
+/* Parse v as key k says into the struct at obj. */
+static int set_value(const struct key *k, void *obj, const char *v, char *why, size_t wl)
+{
+	char *field = (char *)obj + k->off;
+	uint64_t u;
+
+	switch (k->type) {
+	case KT_DOUBLE:
+		return parse_double(v, k->dmin, k->dmax, (double *)(void *)field, why, wl);
+	case KT_U32:
+		if (parse_u64(v, k->umin, k->umax, &u, why, wl) < 0)
+			return -1;
+		*(uint32_t *)(void *)field = (uint32_t)u;
+		return 0;
+	case KT_U64:
+		return parse_u64(v, k->umin, k->umax, (uint64_t *)(void *)field, why, wl);
+	case KT_SIZE:
+		return parse_size(v, k->umin, k->umax, (uint64_t *)(void *)field, why, wl);
+	case KT_BOOL:
+		return parse_bool(v, (bool *)(void *)field, why, wl);
+	case KT_FUNC:
+		return k->set(obj, v, why, wl);
+	}
+	snprintf(why, wl, "internal error");
+	return -1;
+}
+
+void scenario_errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -201,60 +375,6 @@ static void errf(char *err, size_t errlen, const char *section, const char *fmt,
 	va_end(ap);
 }
 
-/* Try the policy with this one parameter so that a bad value is reported
- * where it was written. */
-static int trial_param(const char *policy, const char *key, const char *value,
-		       char *msg, size_t msglen)
-{
-	struct lbfo_team *t = calloc(1, sizeof(*t));
-	struct lbfo_kv kv = { key, value };
-	int rc;
-
-	if (!t) {
-		snprintf(msg, msglen, "out of memory");
-		return -1;
-	}
-	rc = lbfo_team_init(t, "check", NULL, policy, &kv, 1);
-	if (rc < 0)
-		snprintf(msg, msglen, "%s", lbfo_team_error(t));
-	lbfo_team_destroy(t);
-	free(t);
-	return rc;
-}
-
-static bool policy_accepts(const struct lbfo_policy_ops *o, const char *key)
-{
-	const struct lbfo_param_desc *d;
-
-	for (d = o->params; d && d->key; d++)
-		if (!strcmp(d->key, key))
-			return true;
-	return false;
-}
-
-static int add_param(struct sim_scenario *sc, const char *policy,
-		     const char *key, const char *value, const char *where,
-		     char *err, size_t errlen)
-{
-	struct sim_param *p;
-
-	if (sc->nparams >= SIM_MAX_PARAMS) {
-		snprintf(err, errlen, "too many policy parameters (at most %d)",
-			 SIM_MAX_PARAMS);
-		return -1;
-	}
-	if (strlen(key) >= sizeof(p->key) || strlen(value) >= sizeof(p->value)) {
-		snprintf(err, errlen, "parameter '%s' too long", key);
-		return -1;
-	}
-	p = &sc->param[sc->nparams++];
-	snprintf(p->policy, sizeof(p->policy), "%s", policy);
-	snprintf(p->key, sizeof(p->key), "%s", key);
-	snprintf(p->value, sizeof(p->value), "%s", value);
-	snprintf(p->where, sizeof(p->where), "%s", where);
-	return 0;
-}
-
 static struct sim_path_cfg *find_path(struct sim_scenario *sc, const char *name,
 				      int line, char *err, size_t errlen,
 				      const char *section)
@@ -265,311 +385,66 @@ static struct sim_path_cfg *find_path(struct sim_scenario *sc, const char *name,
 		if (!strcmp(sc->path[i].name, name))
 			return &sc->path[i];
 	if (!name[0] || strlen(name) >= LBFO_NAME_MAX) {
-		errf(err, errlen, section, "path name must be 1..%d characters",
-		     LBFO_NAME_MAX - 1);
+		scenario_errf(err, errlen, section, "path name must be 1..%d characters",
+			      LBFO_NAME_MAX - 1);
 		return NULL;
 	}
 	if (sc->npaths >= LBFO_MAX_MEMBERS) {
-		errf(err, errlen, section, "too many paths (at most %d)",
-		     LBFO_MAX_MEMBERS);
+		scenario_errf(err, errlen, section, "too many paths (at most %d)",
+			      LBFO_MAX_MEMBERS);
 		return NULL;
 	}
 	path_defaults(&sc->path[sc->npaths], name, line);
 	return &sc->path[sc->npaths++];
 }
 
-static int set_path_key(struct sim_path_cfg *p, int k, const char *v,
-			char *why, size_t wl)
-{
-	uint64_t u;
-	double d;
-
-	switch (k) {
-	case 0: return parse_double(v, 0.001, 1e6, &p->bandwidth_mbit, why, wl);
-	case 1: return parse_double(v, 0, 10000, &p->latency_ms, why, wl);
-	case 2:
-		if (parse_u64(v, 0, 65536, &u, why, wl) < 0)
-			return -1;
-		p->queue_limit = (uint32_t)u;
-		return 0;
-	case 3:
-		if (parse_double(v, 0, 100, &d, why, wl) < 0)
-			return -1;
-		p->read_share = p->write_share = d;
-		return 0;
-	case 4: return parse_double(v, 0, 100, &p->read_share, why, wl);
-	case 5: return parse_double(v, 0, 100, &p->write_share, why, wl);
-	case 6:
-		if (parse_u64(v, 1, LBFO_WEIGHT_MAX, &u, why, wl) < 0)
-			return -1;
-		p->weight = (uint32_t)u;
-		return 0;
-	case 7: return parse_double(v, 0, 1e6, &p->fail_at_s, why, wl);
-	case 8: return parse_double(v, 0, 1e9, &p->restore_at_s, why, wl);
-	case 9: return parse_double(v, 0, 1e9, &p->detect_ms, why, wl);
-	case 10: return parse_double(v, 0, 1e6, &p->bg_mbit, why, wl);
-	case 11: return parse_double(v, 0, 1e6, &p->bg_start_s, why, wl);
-	case 12: return parse_double(v, 0, 1e6, &p->bg_stop_s, why, wl);
-	case 13: return sim_parse_sharing(v, &p->fifo, why, wl);
-	}
-	return -1;
-}
-
 int sim_scenario_set(struct sim_scenario *sc, const char *section,
 		     const char *key, const char *value, int line, char *err,
 		     size_t errlen)
 {
-	const char *const *keys;
+	const struct section *s;
 	const char *name = NULL;
-	enum sec_kind kind;
 	char why[200] = "", known[400];
 	uint32_t *mask;
+	void *obj = sc;
 	int k;
 
-	if (!strcmp(section, "scenario")) {
-		kind = SEC_SCENARIO;
-		keys = scenario_keys;
-		mask = &sc->set_keys[0];
-	} else if (!strcmp(section, "workload")) {
-		kind = SEC_WORKLOAD;
-		keys = workload_keys;
-		mask = &sc->set_keys[1];
-	} else if (!strcmp(section, "team")) {
-		kind = SEC_TEAM;
-		keys = team_keys;
-		mask = &sc->set_keys[2];
-	} else if (!strncmp(section, "path ", 5)) {
-		kind = SEC_PATH;
-		keys = path_keys;
-		name = section + 5;
-		mask = NULL;
-	} else if (!strncmp(section, "policy ", 7)) {
-		kind = SEC_POLICY;
-		keys = NULL;
-		name = section + 7;
-		mask = NULL;
-	} else {
-		errf(err, errlen, section, "unknown section (known: [scenario], "
-		     "[workload], [team], [path NAME], [policy NAME])");
+	s = find_section(section, &name);
+	if (!s) {
+		scenario_errf(err, errlen, section, "unknown section (known: [scenario], "
+			      "[workload], [team], [path NAME], [policy NAME])");
 		return -1;
 	}
+	if (!s->keys)
+		return scenario_set_param(sc, section, name, key, value, line, err, errlen);
 
-	if (kind == SEC_POLICY) {
-		const struct lbfo_policy_ops *o = lbfo_policy_find(name);
-		char msg[LBFO_ERR_MAX], where[SIM_PATH_MAX + 32];
-		int i;
-
-		if (!o) {
-			errf(err, errlen, section, "unknown policy '%s'", name);
-			return -1;
-		}
-		for (i = 0; i < sc->nparams; i++)
-			if (!strcmp(sc->param[i].policy, name) &&
-			    !strcmp(sc->param[i].key, key)) {
-				errf(err, errlen, section, "key '%s' set twice", key);
-				return -1;
-			}
-		if (trial_param(name, key, value, msg, sizeof(msg)) < 0) {
-			errf(err, errlen, section, "%s", msg);
-			return -1;
-		}
-		snprintf(where, sizeof(where), "%s:%d", sc->file, line);
-		if (add_param(sc, name, key, value, where, why, sizeof(why)) < 0) {
-			errf(err, errlen, section, "%s", why);
-			return -1;
-		}
-		return 0;
-	}
-
-	k = key_index(keys, key);
+	k = key_index(s->keys, key);
 	if (k < 0) {
-		list_keys(known, sizeof(known), keys);
-		errf(err, errlen, section, "unknown key '%s' (known: %s)", key, known);
+		list_keys(known, sizeof(known), s->keys);
+		scenario_errf(err, errlen, section, "unknown key '%s' (known: %s)", key, known);
 		return -1;
 	}
-	if (kind == SEC_PATH) {
+	if (s->mask < 0) {
 		struct sim_path_cfg *p = find_path(sc, name, line, err, errlen, section);
 
 		if (!p)
 			return -1;
+		obj = p;
 		mask = &p->set_keys;
-		/* share sets both directions: count it as both. */
+	} else {
+		mask = &sc->set_keys[s->mask];
 	}
 	if (*mask & (1u << k)) {
-		errf(err, errlen, section, "key '%s' set twice", key);
+		scenario_errf(err, errlen, section, "key '%s' set twice", key);
 		return -1;
 	}
 	*mask |= 1u << k;
 
-	switch (kind) {
-	case SEC_SCENARIO:
-		if (strlen(value) >= sizeof(sc->description)) {
-			snprintf(why, sizeof(why), "longer than %zu characters",
-				 sizeof(sc->description) - 1);
-			goto bad;
-		}
-		snprintf(sc->description, sizeof(sc->description), "%s", value);
-		return 0;
-	case SEC_WORKLOAD: {
-		uint64_t u;
-
-		switch (k) {
-		case 0:
-			if (parse_u64(value, 1, 4096, &u, why, sizeof(why)) < 0)
-				goto bad;
-			sc->queue_depth = (uint32_t)u;
-			return 0;
-		case 1:
-			if (parse_double(value, 0, 100, &sc->read_pct, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		case 2:
-			if (parse_size(value, 512, 64ull << 20, &sc->request_size, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		case 3:
-			if (parse_size(value, 512, 64ull << 20, &sc->request_size_max, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		case 4:
-			if (parse_double(value, 0.01, 3600, &sc->duration_s, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		case 5:
-			if (parse_u64(value, 0, UINT64_MAX, &sc->seed, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		case 6:
-			if (parse_double(value, 0, 86400, &sc->no_path_timeout_s, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		}
-		break;
-	}
-	case SEC_TEAM:
-		switch (k) {
-		case 0:
-			if (strcmp(value, "all") && !lbfo_policy_find(value)) {
-				snprintf(why, sizeof(why), "unknown policy");
-				goto bad;
-			}
-			snprintf(sc->policy, sizeof(sc->policy), "%s",
-				 strcmp(value, "all") ? value : "");
-			return 0;
-		case 1: {
-			uint64_t u;
-
-			if (parse_u64(value, 0, 65536, &u, why, sizeof(why)) < 0)
-				goto bad;
-			sc->max_outstanding = (uint32_t)u;
-			return 0;
-		}
-		case 2: {
-			const char *e = NULL;
-
-			if (lbfo_failback_parse(value, &sc->failback,
-						&sc->failback_stable_ns, &e) < 0) {
-				snprintf(why, sizeof(why), "%s", e);
-				goto bad;
-			}
-			return 0;
-		}
-		case 3:
-			if (parse_bool(value, &sc->adapter_counters, why, sizeof(why)) < 0)
-				goto bad;
-			return 0;
-		}
-		break;
-	case SEC_PATH: {
-		struct sim_path_cfg *p = find_path(sc, name, line, err, errlen, section);
-
-		if (!p)
-			return -1;
-		if (set_path_key(p, k, value, why, sizeof(why)) < 0)
-			goto bad;
-		return 0;
-	}
-	case SEC_POLICY:
-		break;
-	}
-	snprintf(why, sizeof(why), "internal error");
-bad:
-	errf(err, errlen, section, "invalid value '%s' for '%s': %s", value, key, why);
-	return -1;
-}
-
-int sim_scenario_add_param(struct sim_scenario *sc, const char *arg,
-			   char *err, size_t errlen)
-{
-	char buf[256], policy[LBFO_NAME_MAX] = "", msg[LBFO_ERR_MAX];
-	char *eq, *key = buf, *colon;
-	size_t n, i;
-	const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&n);
-	bool any = false;
-
-	if (strlen(arg) >= sizeof(buf)) {
-		snprintf(err, errlen, "--param '%s': too long", arg);
-		return -1;
-	}
-	snprintf(buf, sizeof(buf), "%s", arg);
-	eq = strchr(buf, '=');
-	if (!eq || eq == buf) {
-		snprintf(err, errlen, "--param '%s': expected [POLICY:]KEY=VALUE", arg);
-		return -1;
-	}
-	*eq = '\0';
-	colon = strchr(buf, ':');
-	if (colon) {
-		*colon = '\0';
-		if (!lbfo_policy_find(buf)) {
-			snprintf(err, errlen, "--param '%s': unknown policy '%s'", arg, buf);
-			return -1;
-		}
-		snprintf(policy, sizeof(policy), "%.*s", (int)sizeof(policy) - 1, buf);
-		key = colon + 1;
-	}
-	for (i = 0; i < n; i++) {
-		if (policy[0] && strcmp(policy, tab[i]->name))
-			continue;
-		if (!policy[0] && !policy_accepts(tab[i], key))
-			continue;
-		any = true;
-		if (trial_param(tab[i]->name, key, eq + 1, msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "--param '%s': %s", arg, msg);
-			return -1;
-		}
-	}
-	if (!any) {
-		snprintf(err, errlen, "--param '%s': no policy has a parameter '%s'",
-			 arg, key);
-		return -1;
-	}
-	if (add_param(sc, policy, key, eq + 1, "--param", msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "--param '%s': %s", arg, msg);
+	if (set_value(&s->keys[k], obj, value, why, sizeof(why)) < 0) {
+		scenario_errf(err, errlen, section, "invalid value '%s' for '%s': %s", value, key, why);
 		return -1;
 	}
 	return 0;
-}
-
-size_t sim_policy_params(const struct sim_scenario *sc, const char *policy,
-			 struct lbfo_kv *kv, size_t max)
-{
-	const struct lbfo_policy_ops *o = lbfo_policy_find(policy);
-	size_t n = 0;
-	int i;
-
-	if (!o)
-		return 0;
-	for (i = 0; i < sc->nparams && n < max; i++) {
-		const struct sim_param *p = &sc->param[i];
-
-		if (p->policy[0] ? strcmp(p->policy, policy) : !policy_accepts(o, p->key))
-			continue;
-		kv[n].key = p->key;
-		kv[n].value = p->value;
-		n++;
-	}
-	return n;
 }
 
 int sim_scenario_check(const struct sim_scenario *sc, char *err, size_t errlen)
@@ -628,145 +503,4 @@ int sim_scenario_check(const struct sim_scenario *sc, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-/* --- INI ---------------------------------------------------------------- */
-
-struct ini_ctx {
-	struct sim_scenario *sc;
-	char msg[1024];
-	int nkeys;
-	bool failed;
-	const char *text; /* for line numbers */
-	int line;         /* line of the current key (counted by us) */
-	const char *pos;
-};
-
-/* inih (as packaged) gives no line numbers to the handler; find the line
- * of the next `key` in `[section]` by scanning forward in the text. Keys
- * arrive in file order, so a forward scan from the last hit is exact. */
-static int locate(struct ini_ctx *c, const char *key)
-{
-	const char *p = c->pos;
-	int line = c->line;
-	size_t kl = strlen(key);
-
-	while (p && *p) {
-		const char *s = p, *nl = strchr(p, '\n');
-
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s != ';' && *s != '#' && *s != '[' && !strncmp(s, key, kl)) {
-			const char *q = s + kl;
-
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (*q == '=' || *q == ':') {
-				c->pos = nl ? nl + 1 : s + strlen(s);
-				c->line = line + 1;
-				return line;
-			}
-		}
-		if (!nl)
-			break;
-		p = nl + 1;
-		line++;
-	}
-	return c->line;
-}
-
-static int on_ini_key(void *user, const char *section, const char *name,
-		       const char *value)
-{
-	struct ini_ctx *c = user;
-	char err[400];
-	int line;
-
-	if (c->failed)
-		return 1; /* keep only the first error */
-	line = locate(c, name);
-	if (sim_scenario_set(c->sc, section, name, value, line, err, sizeof(err)) < 0) {
-		snprintf(c->msg, sizeof(c->msg), "%s:%d: %s", c->sc->file, line, err);
-		c->failed = true;
-		return 0;
-	}
-	c->nkeys++;
-	return 1;
-}
-
-int sim_scenario_load_string(struct sim_scenario *sc, const char *name,
-			     const char *text, char *err, size_t errlen)
-{
-	struct ini_ctx c;
-	int rc;
-
-	sim_scenario_defaults(sc);
-	snprintf(sc->file, sizeof(sc->file), "%s", name);
-	memset(&c, 0, sizeof(c));
-	c.sc = sc;
-	c.text = c.pos = text;
-	c.line = 1;
-	rc = ini_parse_string(text, on_ini_key, &c);
-	if (c.failed) {
-		snprintf(err, errlen, "%s", c.msg);
-		return -1;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section], "
-			 "key = value, or a comment)", name, rc);
-		return -1;
-	}
-	return sim_scenario_check(sc, err, errlen);
-}
-
-int sim_scenario_load(struct sim_scenario *sc, const char *file, char *err,
-		      size_t errlen)
-{
-	FILE *f = fopen(file, "r");
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
-
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t got;
-
-		if (cap - len < 4097) {
-			char *n;
-
-			cap = cap ? cap * 2 : 8192;
-			n = realloc(text, cap);
-			if (!n) {
-				free(text);
-				fclose(f);
-				snprintf(err, errlen, "%s: out of memory", file);
-				return -1;
-			}
-			text = n;
-		}
-		got = fread(text + len, 1, cap - len - 1, f);
-		len += got;
-		if (got == 0)
-			break;
-		if (len > (1u << 20)) {
-			free(text);
-			fclose(f);
-			snprintf(err, errlen, "%s: larger than 1 MiB", file);
-			return -1;
-		}
-	}
-	if (ferror(f)) {
-		free(text);
-		fclose(f);
-		snprintf(err, errlen, "%s: read error", file);
-		return -1;
-	}
-	fclose(f);
-	text[len] = '\0';
-	rc = sim_scenario_load_string(sc, file, text, err, errlen);
-	free(text);
-	return rc;
 }
