@@ -130,7 +130,8 @@ void result_finish(struct sim *s)
 	for (i = 0; i < s->nfw; i++)
 		if (s->fw[i].gap_ns / 1e6 > r->failover_gap_ms)
 			r->failover_gap_ms = s->fw[i].gap_ns / 1e6;
-	qsort(s->lat, s->nlat, sizeof(*s->lat), cmp_u64);
+	if (s->nlat) /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(s->lat, s->nlat, sizeof(*s->lat), cmp_u64);
 	r->p50_ms = pct_ms(s->lat, s->nlat, 0.50);
 	r->p99_ms = pct_ms(s->lat, s->nlat, 0.99);
 	r->max_ms = s->nlat ? (double)s->lat[s->nlat - 1] / 1e6 : 0;
