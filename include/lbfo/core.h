@@ -195,7 +195,7 @@ struct lbfo_member {
 struct lbfo_policy_ops;
 
 struct lbfo_team_config {
-	uint32_t max_outstanding;      /* per LU (claim 11); 0 = unlimited */
+	uint32_t max_outstanding;      /* per LU; 0 = unlimited */
 	enum lbfo_failback failback;
 	uint64_t failback_stable_ns;   /* for LBFO_FAILBACK_STABLE */
 };
@@ -237,7 +237,7 @@ int lbfo_team_init(struct lbfo_team *t, const char *name,
 void lbfo_team_destroy(struct lbfo_team *t);
 const char *lbfo_team_error(const struct lbfo_team *t);
 
-/* Add a member in the ACTIVE state; the first one is primary (claim 5).
+/* Add a member in the ACTIVE state; the first one is primary.
  * Shares are in basis points, 0 = even. Returns its index or -1. */
 int lbfo_team_add_member(struct lbfo_team *t, const char *name,
 			 uint32_t read_share_bp, uint32_t write_share_bp,

@@ -91,7 +91,7 @@ struct lbfo_lu_config {
 
 	enum lbfo_failback failback;
 	uint64_t failback_stable_ns;
-	uint32_t max_outstanding;      /* per LU (claim 11) */
+	uint32_t max_outstanding;      /* commands in flight on the LU */
 	uint32_t max_transfer;         /* bytes per command, 0 = target's */
 
 	/* Timers, milliseconds. */
@@ -163,7 +163,7 @@ struct lbfo_io {
 	void *buf;
 	bool fua;
 	bool may_trim;                /* a zero may deallocate */
-	int client;                   /* per-client context index (FIG 7) */
+	int client;                   /* per-client context index, or -1 */
 
 	int result;                   /* 0 or a negative errno */
 	/* internal */

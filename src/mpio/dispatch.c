@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The queue: every command waits here for a path (and for the LU's
- * window, claim 11), goes out on the member the team's policy picks, and
+ * window, max_outstanding), goes out on the member the team's policy picks, and
  * comes back with an answer that the SCSI table (src/iscsi/scsi.c) turns
  * into an action: done, retry at once, retry after a backoff, try another
  * path, or the client's error.

@@ -66,7 +66,7 @@ static int setup_team(struct lbfo_lu *lu, uint64_t now, char *err, size_t errlen
 		snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
 		return -1;
 	}
-	/* Members in configuration order: the first is primary (claim 5).
+	/* Members in configuration order: the first is primary.
 	 * They start failed and are restored as their paths come up. */
 	for (i = 0; i < c->npaths; i++) {
 		if (lbfo_team_add_member(&lu->team, c->paths[i].name, c->paths[i].read_share_bp,

@@ -185,7 +185,7 @@ static void lbfo_cleanup(void)
 	lu = NULL;
 }
 
-/* One context per NBD connection (001 FIG 7: a context per host). */
+/* One client context per NBD connection. */
 struct handle {
 	int client;
 };
