@@ -989,7 +989,7 @@ static int open_service(struct router *r, int i, char *err, size_t errlen)
 	s->fd = -1;
 	for (j = 0; j < RT_MAX_NODES; j++)
 		s->node_member[j] = -1;
-	if (lbfo_team_init(&s->team, sc->name, &tc, sc->policy, NULL, 0) < 0) {
+	if (lbfo_team_init(&s->team, sc->name, &tc, rt_policy_names[sc->policy], NULL, 0) < 0) {
 		snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
 		return -1;
 	}
@@ -1073,13 +1073,14 @@ static void router_free(struct router *r)
 }
 
 static const char usage[] =
-"usage: lbfo-router -c FILE [--check]\n"
+"usage: lbfo-router -c FILE [--check] | --config-reference\n"
 "\n"
 "The cluster router of seed 002: forwards clients' TCP connections on each\n"
 "[service] to a cluster node chosen by the policy table, keeps clients on\n"
 "their node (session table), and learns nodes by discovery (lbfo-node).\n"
 "  -c, --config FILE  configuration (see docs/router.md)\n"
 "      --check        load and check the configuration, then exit\n"
+"      --config-reference  print every section and key (Markdown), then exit\n"
 "\n"
 "Watch and steer it with lbfoctl --socket PATH (services, nodes, sessions,\n"
 "events, metrics, node fail|restore, weight set); PATH is [router] control,\n"
@@ -1091,6 +1092,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "config-reference", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1109,6 +1111,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': file = optarg; break;
 		case 'k': check = true; break;
+		case 'r': rt_config_markdown(stdout); return 0;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
