@@ -1,28 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The configuration reference in Markdown, from the table itself. */
+/* The configuration reference, from the table itself: Markdown for the
+ * docs, plain text for a --help. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "cfgtable_int.h"
 
-/* A table cell: '|' would end it. */
-static void cell(FILE *f, const char *s)
+/* A table cell: '|' would end it. In plain text nothing is escaped, and
+ * Markdown's backquotes go. */
+static void cell(FILE *f, const char *s, bool plain)
 {
 	for (; s && *s; s++) {
-		if (*s == '|')
+		if (*s == '|' && !plain)
 			fputs("\\|", f);
-		else
+		else if (*s != '`' || !plain)
 			fputc(*s, f);
 	}
 }
 
 /* The value column of a key: its syntax, or what its type says. */
-static void value_cell(FILE *f, const struct lbfo_cfg_key *k)
+static void value_cell(FILE *f, const struct lbfo_cfg_key *k, bool plain)
 {
 	char lo[32], hi[32];
 	size_t i;
 
 	if (k->syntax) {
-		cell(f, k->syntax);
+		cell(f, k->syntax, plain);
 		return;
 	}
 	switch (k->type) {
@@ -39,7 +42,8 @@ static void value_cell(FILE *f, const struct lbfo_cfg_key *k)
 		break;
 	case LBFO_CFG_ENUM:
 		for (i = 0; k->names[i]; i++)
-			fprintf(f, "%s`%s`", i ? ", " : "", k->names[i]);
+			fprintf(f, plain ? "%s%s" : "%s`%s`", i ? (plain ? "|" : ", ") : "",
+				k->names[i]);
 		break;
 	case LBFO_CFG_STRING:
 		fputs("text", f);
@@ -55,16 +59,16 @@ static void key_row(FILE *f, const struct lbfo_cfg_key *k)
 	if (k->alias)
 		fprintf(f, " (or `%s`)", k->alias);
 	fputs(" | ", f);
-	value_cell(f, k);
+	value_cell(f, k, false);
 	fputs(" | ", f);
 	if (k->def_doc)
-		cell(f, k->def_doc);
+		cell(f, k->def_doc, false);
 	else if (k->def)
-		cell(f, k->def);
+		cell(f, k->def, false);
 	else
 		fputs(k->flags & LBFO_CFG_REQUIRED ? "required" : "—", f);
 	fputs(" | ", f);
-	cell(f, k->doc);
+	cell(f, k->doc, false);
 	fputs(" |\n", f);
 }
 
@@ -80,5 +84,36 @@ void lbfo_cfg_markdown(const struct lbfo_cfg_table *t, FILE *f)
 			s->doc);
 		for (j = 0; j < s->nkeys; j++)
 			key_row(f, &s->keys[j]);
+	}
+}
+
+static void help_line(FILE *f, const struct lbfo_cfg_key *k)
+{
+	fprintf(f, "  %s=", k->key);
+	value_cell(f, k, true);
+	fputs("  ", f);
+	cell(f, k->doc, true);
+	if (k->def_doc || k->def) {
+		fputs(" (default ", f);
+		cell(f, k->def_doc ? k->def_doc : k->def, true);
+		fputc(')', f);
+	} else if (k->flags & LBFO_CFG_REQUIRED) {
+		fputs(" (required)", f);
+	}
+	fputc('\n', f);
+}
+
+void lbfo_cfg_help(const struct lbfo_cfg_table *t, FILE *f)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nsections; i++) {
+		const struct lbfo_cfg_section *s = &t->sections[i];
+
+		fprintf(f, "%s[%s%s]  ", i ? "\n" : "", s->name, s->named ? " NAME" : "");
+		cell(f, s->doc, true);
+		fputc('\n', f);
+		for (j = 0; j < s->nkeys; j++)
+			help_line(f, &s->keys[j]);
 	}
 }

@@ -139,6 +139,10 @@ int lbfo_cfg_table_check(const struct lbfo_cfg_table *t, char *err, size_t errle
  * (key, value, default, meaning). */
 void lbfo_cfg_markdown(const struct lbfo_cfg_table *t, FILE *f);
 
+/* The same as plain text for a --help: per section its header and doc,
+ * per key "  key=VALUE  doc (default X)", one line each. */
+void lbfo_cfg_help(const struct lbfo_cfg_table *t, FILE *f);
+
 /* The value parsers, for parse functions of their own. */
 int lbfo_cfg_parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
 			size_t len);

@@ -455,6 +455,33 @@ static void test_markdown(void **state)
 	free(buf);
 }
 
+static void test_help(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	lbfo_cfg_help(&table, f);
+	fclose(f);
+	assert_string_equal(buf,
+		"[main]  The LU.\n"
+		"  target=text  target name (required)\n"
+		"  lun=0..16383  logical unit (default 0)\n"
+		"  link_watch=on, off  watch links (default on)\n"
+		"  timeout=10 ms..600 s  a timeout | with a bar (default 1s)\n"
+		"  flap=0 ms..18446744073709551 ms  flap window (default 30s)\n"
+		"  mode=immediate|manual|stable  failback (default immediate)\n"
+		"  big=0..18446744073709551615  a big number (default none)\n"
+		"  tags=TAG, ..  tags\n"
+		"\n[path NAME]  One path.\n"
+		"  portal=text  where (required)\n"
+		"  weight=1..1000  weight (default 1)\n"
+		"  port.SERVICE=PORT  a port per service\n"
+		"\n[policy]  Parameters.\n");
+	free(buf);
+}
+
 static void test_table_mistakes(void **state)
 {
 	static const struct lbfo_cfg_key bad_def[] = {
@@ -496,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_markdown),
+		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_table_mistakes),
 	};
 
