@@ -38,6 +38,12 @@
  * after it, their number checked against the synopsis first. A handler
  * writes the body to `out` and returns 0, or writes one line to `err`
  * and returns -1 (whatever it wrote to `out` is then dropped).
+ *
+ * Threads: one thread drives a server; handlers run inside
+ * lbfo_ctl_server_service(), on that thread, so they see the daemon's
+ * state as the loop leaves it (a daemon whose state has a lock takes it
+ * around the call). A handler that needs the time reads the loop's `now`
+ * from its app (the router keeps it in struct router).
  */
 #ifndef LBFO_CTLSERVER_H
 #define LBFO_CTLSERVER_H
