@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,49 @@ struct lines {
 	int *lineno;
 	int too_long; /* the line number of a line the parser cannot hold */
 	int max;
+	const struct lbfo_ini_hooks *h;
+	void *user;
+	bool after_key; /* the last line that was no comment held a key */
+	bool stopped;
 };
+
+/* What the line is to inih, for the hooks: a section header, an indented
+ * continuation of the last key's value, a key, or nothing (blank,
+ * comment, a syntax error). Returns 0 to stop reading. */
+static int look_at(struct lines *l, char *buf)
+{
+	char *p = buf, *e;
+
+	if (*l->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	if (!*p || *p == ';' || *p == '#')
+		return 1;
+	if (l->after_key && p > buf) {
+		if (l->h->continuation)
+			l->h->continuation(l->user, *l->lineno);
+		return 1;
+	}
+	if (*p != '[') {
+		if (strpbrk(p, "=:"))
+			l->after_key = true; /* else inih's syntax error */
+		return 1;
+	}
+	for (e = p + 1; *e && *e != ']' && !(*e == ';' && isspace((unsigned char)e[-1])); e++)
+		;
+	if (*e != ']')
+		return 1; /* inih: syntax error */
+	l->after_key = false;
+	{
+		char name[INI_MAX_LINE];
+		int rc;
+
+		snprintf(name, sizeof(name), "%.*s", (int)(e - p - 1), p + 1);
+		rc = l->h->section(l->user, name, *l->lineno);
+		return rc;
+	}
+}
 
 /* One line per call, counted. A line longer than the parser's buffer would
  * reach it in pieces, each taken for a line of its own (and the count
@@ -19,9 +63,12 @@ struct lines {
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct lines *l = stream;
-	char *r = fgets(buf, size, l->f);
+	char *r;
 	size_t n;
 
+	if (l->stopped || (l->h && l->h->stop && l->h->stop(l->user)))
+		return NULL;
+	r = fgets(buf, size, l->f);
 	if (!r)
 		return NULL;
 	(*l->lineno)++;
@@ -31,13 +78,17 @@ static char *read_line(char *buf, int size, void *stream)
 		l->max = size - 2;
 		return NULL;
 	}
+	if (l->h && l->h->section && !look_at(l, buf)) {
+		l->stopped = true;
+		return NULL;
+	}
 	return r;
 }
 
-int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *lineno,
-		   char *err, size_t errlen)
+static int parse(const char *file, ini_handler handler, const struct lbfo_ini_hooks *h,
+		 void *user, int *lineno, char *err, size_t errlen)
 {
-	struct lines l = { .lineno = lineno };
+	struct lines l = { .lineno = lineno, .h = h, .user = user };
 	int rc;
 
 	*lineno = 0;
@@ -59,6 +110,18 @@ int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *linen
 		return -1;
 	}
 	return rc;
+}
+
+int lbfo_ini_parse(const char *file, ini_handler handler, void *user, int *lineno,
+		   char *err, size_t errlen)
+{
+	return parse(file, handler, NULL, user, lineno, err, errlen);
+}
+
+int lbfo_ini_parse_hooks(const char *file, const struct lbfo_ini_hooks *h, void *user,
+			 int *lineno, char *err, size_t errlen)
+{
+	return parse(file, h->key, h, user, lineno, err, errlen);
 }
 
 int lbfo_ini_u32(const char *key, const char *v, uint32_t min, uint32_t max,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * lbfo-router configuration: the policy table of seed 002 (FIG 5) as an
- * INI file. See docs/router.md for every key.
+ * INI file, read by the table in config.c (src/common/cfgtable.h: the
+ * rules every lbfo file follows). docs/router.md's reference is generated
+ * from that table (lbfo-router --config-reference) and checked against it.
  *
  *   [router]        cluster_id, discovery, address, management, ...
  *   [service NAME]  listen, policy, allow, nodes = NAME:WEIGHT,...
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <netinet/in.h>
 
 #include "lbfo/core.h"
@@ -32,7 +35,11 @@ struct rt_cidr {
 	unsigned prefix; /* 0..128 over the 16-byte form */
 };
 
+/* Session key of a service (rt_sticky_names[]). */
 enum rt_sticky { RT_STICKY_ADDRESS = 0, RT_STICKY_ADDRESS_PORT, RT_STICKY_NONE };
+extern const char *const rt_sticky_names[];
+/* The core policies a service may use (rt_policy_names[i]). */
+extern const char *const rt_policy_names[];
 
 struct rt_service_node {
 	int node;        /* index into cfg->nodes */
@@ -44,7 +51,7 @@ struct rt_service_cfg {
 	struct sockaddr_storage listen;
 	socklen_t listen_len;
 	char listen_text[64];
-	char policy[LBFO_NAME_MAX];
+	int policy;              /* index in rt_policy_names */
 	bool allow_any;          /* "no authorization required" */
 	struct rt_cidr allow[RT_MAX_ACL];
 	int nallow;
@@ -54,10 +61,9 @@ struct rt_service_cfg {
 	uint32_t connect_timeout_ms;
 	uint32_t max_conns;      /* 0 = unlimited */
 	uint32_t max_conns_per_client;
-	enum rt_sticky sticky;
+	int sticky;              /* enum rt_sticky */
 	char group[LBFO_NAME_MAX]; /* session group (default: the service) */
 	int group_id;
-	int line;                /* its [service NAME] line, for errors */
 	int listen_line, nodes_line; /* where those keys were set (0 = not) */
 };
 
@@ -76,7 +82,6 @@ struct rt_node_cfg {
 	int line;                /* its [node NAME] line (0 = no such section) */
 	int addr_line;           /* where address was set (0 = not) */
 	bool declared;           /* has a [node NAME] section */
-	int ref_svc, ref_line;   /* first 'nodes =' naming it, for errors */
 	struct rt_port_key port_key[RT_MAX_SERVICES]; /* port.SERVICE as read */
 	int nport_key;
 };
@@ -101,18 +106,17 @@ struct rt_config {
 	struct rt_node_cfg node[RT_MAX_NODES];
 	int nnode;
 	int ngroups;
-	char file[RT_STR_MAX];           /* the file loaded, for errors */
 };
 
 void rt_config_defaults(struct rt_config *c);
 /* Load file; errors read "FILE:LINE: [SECTION]: KEY: why" (a whole
- * section's: "FILE:LINE: [SECTION]: why"). */
+ * section's: "FILE:LINE: [SECTION]: why"). After the file: required keys
+ * set, every node named in 'nodes' and every port.SERVICE has its section,
+ * no two nodes share an address, no two services a listen address, the
+ * discovery keys fit together; of several findings the first line's. */
 int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errlen);
-/* Cross-checks after loading, called by rt_config_load: required keys set,
- * every node named in 'nodes' and every port.SERVICE has its section, no
- * two nodes share an address, no two services a listen address. Errors in
- * the same form as rt_config_load's, naming c->file. */
-int rt_config_check(struct rt_config *c, char *err, size_t errlen);
+/* The reference of every section and key, in Markdown (docs/router.md). */
+void rt_config_markdown(FILE *f);
 
 /* Helpers, exported for the unit tests. */
 int rt_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);

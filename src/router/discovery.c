@@ -15,10 +15,14 @@
  * socket is bound to the group (so it hears that group only) and joins it
  * on discovery_interface. Replies always go back by unicast to the
  * announcing agent's address and port.
+ *
+ * What it learns about nodes goes up through struct rt_disc_ops (the loop
+ * applies it to the services' teams); this file knows no team.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,19 +32,19 @@
 #include "router.h"
 
 /* Join the discovery group; on failure say which group, where and why. */
-static int join_group(struct router *r, char *err, size_t errlen)
+static int join_group(struct rt_disc *d, char *err, size_t errlen)
 {
-	struct ip_mreqn mr = { .imr_address = r->cfg->disc_iface };
+	struct ip_mreqn mr = { .imr_address = d->cfg->disc_iface };
 	char g[INET_ADDRSTRLEN], i[INET_ADDRSTRLEN];
 	int zero = 0;
 
-	mr.imr_multiaddr = r->cfg->disc_listen.sin_addr;
+	mr.imr_multiaddr = d->cfg->disc_listen.sin_addr;
 	inet_ntop(AF_INET, &mr.imr_multiaddr, g, sizeof(g));
 	if (mr.imr_address.s_addr)
 		inet_ntop(AF_INET, &mr.imr_address, i, sizeof(i));
 	else
 		snprintf(i, sizeof(i), "any");
-	if (setsockopt(r->disc_fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+	if (setsockopt(d->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
 		int e = errno;
 
 		snprintf(err, errlen, "discovery: cannot join multicast group %s on interface "
@@ -50,73 +54,77 @@ static int join_group(struct router *r, char *err, size_t errlen)
 		return -1;
 	}
 	/* Only this socket's own groups, not every group the host joined. */
-	if (setsockopt(r->disc_fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero)) < 0) {
+	if (setsockopt(d->fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero)) < 0) {
 		snprintf(err, errlen, "discovery: multicast group %s: IP_MULTICAST_ALL: %s",
 			 g, strerror(errno));
 		return -1;
 	}
-	rt_event(r, "discovery: joined multicast group %s:%u on interface %s", g,
-		 ntohs(r->cfg->disc_listen.sin_port), i);
+	lbfo_events_add(d->events, LOG_INFO, "discovery: joined multicast group %s:%u on "
+			"interface %s", g, ntohs(d->cfg->disc_listen.sin_port), i);
 	return 0;
 }
 
-int rt_disc_open(struct router *r, char *err, size_t errlen)
+int rt_disc_open(struct rt_disc *d, int ep, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	const struct rt_config *c = d->cfg;
 	int one = 1;
 
-	r->disc_fd = -1;
-	if (!r->cfg->discovery)
+	d->fd = -1;
+	if (!c->discovery)
 		return 0;
-	r->disc_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->disc_fd < 0)
+	d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->fd < 0)
 		goto sys;
-	setsockopt(r->disc_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(r->disc_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	setsockopt(d->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(d->fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
 	/* Which local address each announcement reached: replies leave from
 	 * it, so an agent that only trusts its --router targets hears them
 	 * also when this socket is bound to 0.0.0.0. */
-	setsockopt(r->disc_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-	if (bind(r->disc_fd, (struct sockaddr *)&r->cfg->disc_listen,
-		 sizeof(r->cfg->disc_listen)) < 0)
+	setsockopt(d->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	if (bind(d->fd, (const struct sockaddr *)&c->disc_listen, sizeof(c->disc_listen)) < 0)
 		goto sys;
-	if (rt_disc_is_multicast(r->cfg) && join_group(r, err, errlen) < 0) {
-		close(r->disc_fd);
-		r->disc_fd = -1;
+	if (rt_disc_is_multicast(c) && join_group(d, err, errlen) < 0)
 		return -1;
-	}
-	r->disc_ev.kind = RT_EV_DISC;
-	r->disc_ev.ptr = r;
-	ev.data.ptr = &r->disc_ev;
-	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, r->disc_fd, &ev) < 0)
+	d->ev.kind = RT_EV_DISC;
+	d->ev.ptr = d;
+	ev.data.ptr = &d->ev;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, d->fd, &ev) < 0)
 		goto sys;
 	return 0;
 sys:
 	{
 		char a[INET_ADDRSTRLEN];
 
-		inet_ntop(AF_INET, &r->cfg->disc_listen.sin_addr, a, sizeof(a));
+		inet_ntop(AF_INET, &c->disc_listen.sin_addr, a, sizeof(a));
 		snprintf(err, errlen, "discovery socket %s:%u: %s", a,
-			 ntohs(r->cfg->disc_listen.sin_port), strerror(errno));
+			 ntohs(c->disc_listen.sin_port), strerror(errno));
 	}
 	return -1;
 }
 
-static void send_msg(struct router *r, struct rt_node *n, uint16_t type, uint16_t func)
+void rt_disc_close(struct rt_disc *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+static void send_msg(struct rt_disc *d, struct rt_node *n, uint16_t type, uint16_t func)
 {
 	struct lbfo_disc_msg m = { 0 };
 	struct sockaddr_in to = { .sin_family = AF_INET };
 	uint8_t buf[LBFO_DISC_LEN];
 
-	m.src_ip = ntohl(r->cfg->router_addr.s_addr);
+	m.src_ip = ntohl(d->cfg->router_addr.s_addr);
 	m.dst_ip = n->agent_ip;
-	m.cluster = r->cfg->cluster_id;
+	m.cluster = d->cfg->cluster_id;
 	m.type = type;
 	m.func = func;
-	m.router_ip = ntohl(r->cfg->router_addr.s_addr);
+	m.router_ip = ntohl(d->cfg->router_addr.s_addr);
 	if (type == LBFO_DISC_ASSIGN)
-		m.mgmt_ip = ntohl(r->cfg->mgmt_addr.s_addr);
-	m.src_port = ntohs(r->cfg->disc_listen.sin_port);
+		m.mgmt_ip = ntohl(d->cfg->mgmt_addr.s_addr);
+	m.src_port = ntohs(d->cfg->disc_listen.sin_port);
 	m.dst_port = n->agent_port;
 	lbfo_disc_encode(&m, buf, sizeof(buf));
 	to.sin_addr.s_addr = htonl(n->agent_ip);
@@ -143,22 +151,19 @@ static void send_msg(struct router *r, struct rt_node *n, uint16_t type, uint16_
 			cm->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 		}
-		if (sendmsg(r->disc_fd, &mh, MSG_DONTWAIT) == (ssize_t)sizeof(buf))
-			r->disc_tx++;
+		if (sendmsg(d->fd, &mh, MSG_DONTWAIT) == (ssize_t)sizeof(buf))
+			d->tx++;
 	}
 }
-
-/* Agent restarts seen per node (agent_restarted). */
-static uint64_t agent_restarts[RT_MAX_NODES];
 
 /* The node's agent announces from somewhere new (address or port; the
  * address is the node's, so in practice a new port): it was restarted and
  * lost what FIG 9 told its predecessor. Tell it again. */
-static void agent_restarted(struct router *r, int ni, uint32_t old_ip, uint16_t old_port)
+static void agent_restarted(struct rt_disc *d, int ni, uint32_t old_ip, uint16_t old_port)
 {
-	struct rt_node *n = &r->node[ni];
+	struct rt_node *n = &d->node[ni];
 	char was[32], now[32];
-	uint64_t k = ++agent_restarts[ni];
+	uint64_t k = ++n->agent_restarts;
 
 	if (old_ip == n->agent_ip) {
 		snprintf(was, sizeof(was), "%u", old_port);
@@ -172,27 +177,28 @@ static void agent_restarted(struct router *r, int ni, uint32_t old_ip, uint16_t 
 		snprintf(was, sizeof(was), "%s:%u", as, old_port);
 		snprintf(now, sizeof(now), "%s:%u", bs, n->agent_port);
 	}
-	send_msg(r, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
+	send_msg(d, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
 	/* Two agents for one node would alternate on every announcement:
 	 * the first 10, then every 1000th. */
 	if (k <= 10 || k % 1000 == 0)
-		rt_event(r, "agent of node %s restarted (%s %s -> %s): told router and "
-			 "management again (restart %llu of its agent; node still %s)",
+		lbfo_events_add(d->events, LOG_NOTICE, "agent of node %s restarted (%s %s -> %s): "
+				"told router and management again (restart %llu of its agent; "
+				"node still %s)",
 			 n->cfg->name, old_ip == n->agent_ip ? "port" : "address", was, now,
 			 (unsigned long long)k, rt_node_state_name(n->state));
 }
 
-static int node_by_ip(struct router *r, uint32_t ip)
+static int node_by_ip(const struct rt_disc *d, uint32_t ip)
 {
 	int i;
 
-	for (i = 0; i < r->nnode; i++)
-		if (ntohl(r->cfg->node[i].addr.s_addr) == ip)
+	for (i = 0; i < d->nnode; i++)
+		if (ntohl(d->node[i].cfg->addr.s_addr) == ip)
 			return i;
 	return -1;
 }
 
-static void handle(struct router *r, const struct lbfo_disc_msg *m,
+static void handle(struct rt_disc *d, const struct lbfo_disc_msg *m,
 		   const struct sockaddr_in *from, uint32_t local, uint64_t now)
 {
 	struct rt_node *n;
@@ -202,24 +208,25 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 	int ni;
 
 	if (m->type != LBFO_DISC_ANNOUNCE) {
-		r->disc_unexpected++; /* replies are for nodes, not routers */
+		d->unexpected++; /* replies are for nodes, not routers */
 		return;
 	}
-	ni = node_by_ip(r, m->src_ip);
+	ni = node_by_ip(d, m->src_ip);
 	if (ni < 0) {
 		char a[INET_ADDRSTRLEN];
 		struct in_addr ia = { .s_addr = htonl(m->src_ip) };
 
-		r->disc_unknown++;
-		if (r->disc_unknown <= 5 || r->disc_unknown % 1000 == 0) {
+		d->unknown++;
+		if (d->unknown <= 5 || d->unknown % 1000 == 0) {
 			inet_ntop(AF_INET, &ia, a, sizeof(a));
-			rt_event(r, "announcement from %s, which is no [node] of this router "
-				 "(%llu so far); ignored", a, (unsigned long long)r->disc_unknown);
+			lbfo_events_add(d->events, LOG_WARNING, "announcement from %s, which is no "
+					"[node] of this router (%llu so far); ignored", a,
+					(unsigned long long)d->unknown);
 		}
 		return;
 	}
-	n = &r->node[ni];
-	r->disc_ok++;
+	n = &d->node[ni];
+	d->ok++;
 	n->hellos++;
 	n->last_hello_ns = now;
 	old_ip = n->agent_ip;
@@ -230,30 +237,30 @@ static void handle(struct router *r, const struct lbfo_disc_msg *m,
 	/* Heard before (port 0 = never), and now from somewhere else. */
 	moved = old_port && (old_ip != n->agent_ip || old_port != n->agent_port);
 	if (m->func == LBFO_DISC_F_LEAVE) {
-		send_msg(r, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK);
+		send_msg(d, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK);
 		n->leaves++;
 		if (n->state == RT_NODE_UP)
-			rt_node_down(r, ni, RT_NODE_FAILED, "left (announced leave)", now);
+			d->ops->node_failed(d->ctx, ni, "left (announced leave)", now);
 		return;
 	}
-	send_msg(r, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK); /* FIG 8 */
+	send_msg(d, n, LBFO_DISC_REPLY, LBFO_DISC_F_ACK); /* FIG 8 */
 	if (n->state == RT_NODE_UNKNOWN || n->state == RT_NODE_FAILED) {
 		char why[96];
 
 		n->priority = m->priority;
 		snprintf(why, sizeof(why), "announced (priority %u)", m->priority);
-		rt_node_up(r, ni, why, now);
-		send_msg(r, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
+		d->ops->node_up(d->ctx, ni, why, now);
+		send_msg(d, n, LBFO_DISC_ASSIGN, LBFO_DISC_F_ADDRESSES); /* FIG 9 */
 		return;
 	}
 	/* Up (or admin-down): a new agent gets FIG 9 as well. */
 	if (moved)
-		agent_restarted(r, ni, old_ip, old_port);
+		agent_restarted(d, ni, old_ip, old_port);
 	if (n->state == RT_NODE_UP && m->priority != n->priority)
-		rt_node_priority(r, ni, m->priority, now);
+		d->ops->node_priority(d->ctx, ni, m->priority, now);
 }
 
-void rt_disc_input(struct router *r, uint64_t now)
+void rt_disc_input(struct rt_disc *d, uint64_t now)
 {
 	for (;;) {
 		uint8_t buf[2048];
@@ -270,14 +277,14 @@ void rt_disc_input(struct router *r, uint64_t now)
 				     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		struct cmsghdr *cm;
 		uint32_t local = 0;
-		ssize_t n = recvmsg(r->disc_fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(d->fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
-		r->disc_rx++;
+		d->rx++;
 		/* The local address the announcement reached (for a unicast
 		 * one, its destination; for a broadcast or multicast one, the
 		 * receiving interface's address). */
@@ -288,37 +295,37 @@ void rt_disc_input(struct router *r, uint64_t now)
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 				local = pi.ipi_spec_dst.s_addr;
 			}
-		e = lbfo_disc_check(buf, (size_t)n, r->cfg->cluster_id, &m);
+		e = lbfo_disc_check(buf, (size_t)n, d->cfg->cluster_id, &m);
 		/* The source field must be the sender: a node speaks for itself. */
 		if (e == LBFO_DISC_OK && m.type == LBFO_DISC_ANNOUNCE &&
 		    m.src_ip != ntohl(from.sin_addr.s_addr))
 			e = LBFO_DISC_E_SOURCE;
 		if (e != LBFO_DISC_OK) {
-			r->disc_drop[e]++;
+			d->drop[e]++;
 			continue;
 		}
-		handle(r, &m, &from, local, now);
+		handle(d, &m, &from, local, now);
 	}
 }
 
-void rt_disc_tick(struct router *r, uint64_t now)
+void rt_disc_tick(struct rt_disc *d, uint64_t now)
 {
-	uint64_t window = (uint64_t)r->cfg->miss_limit * r->cfg->announce_interval_ms *
+	uint64_t window = (uint64_t)d->cfg->miss_limit * d->cfg->announce_interval_ms *
 			  LBFO_NS_PER_MS;
 	int i;
 
-	if (!r->cfg->discovery)
+	if (!d->cfg->discovery)
 		return;
-	for (i = 0; i < r->nnode; i++) {
-		struct rt_node *n = &r->node[i];
+	for (i = 0; i < d->nnode; i++) {
+		struct rt_node *n = &d->node[i];
 
 		if (n->state == RT_NODE_UP && now - n->last_hello_ns > window) {
 			char why[128];
 
 			snprintf(why, sizeof(why), "missed %u announcements (none for %llu ms)",
-				 r->cfg->miss_limit,
+				 d->cfg->miss_limit,
 				 (unsigned long long)((now - n->last_hello_ns) / LBFO_NS_PER_MS));
-			rt_node_down(r, i, RT_NODE_FAILED, why, now);
+			d->ops->node_failed(d->ctx, i, why, now);
 		}
 	}
 }

@@ -175,43 +175,63 @@ static bool from_target(const struct sockaddr_in *from, const struct sockaddr_in
 	return false;
 }
 
-/* Per target: the errno of the last failed send, to say so once per change. */
-static int send_err[MAX_TARGETS];
+/* The agent: what it was told on the command line and what it learned. */
+struct agent {
+	struct sockaddr_in to[MAX_TARGETS], self;
+	int nto;
+	int send_err[MAX_TARGETS]; /* per target: errno of the last failed send */
+	long cluster, prio, interval, ttl;
+	const char *state;
+	uint32_t router, mgmt;
+	bool router_known, mgmt_known;
+	bool only_targets;         /* every target unicast: replies from them only */
+	uint64_t foreign;          /* replies from others, dropped */
+};
 
-static void announce(int fd, const struct sockaddr_in *to, int n, uint32_t self,
-		     uint16_t cluster, uint16_t prio, uint16_t func)
+static void announce(struct agent *g, int fd, uint16_t func)
 {
 	int i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < g->nto; i++) {
+		const struct sockaddr_in *to = &g->to[i];
 		struct lbfo_disc_msg m = { 0 };
 		uint8_t buf[LBFO_DISC_LEN];
 
-		m.src_ip = self;
-		m.dst_ip = ntohl(to[i].sin_addr.s_addr);
-		m.priority = prio;
-		m.cluster = cluster;
+		m.src_ip = ntohl(g->self.sin_addr.s_addr);
+		m.dst_ip = ntohl(to->sin_addr.s_addr);
+		m.priority = (uint16_t)g->prio;
+		m.cluster = (uint16_t)g->cluster;
 		m.type = LBFO_DISC_ANNOUNCE;
 		m.func = func;
 		lbfo_disc_encode(&m, buf, sizeof(buf));
-		if (sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)&to[i],
-			   sizeof(to[i])) == (ssize_t)sizeof(buf)) {
-			if (send_err[i])
+		if (sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)to,
+			   sizeof(*to)) == (ssize_t)sizeof(buf)) {
+			if (g->send_err[i])
 				fprintf(stderr, "lbfo-node: announcing to %s:%u works again\n",
-					inet_ntoa(to[i].sin_addr), ntohs(to[i].sin_port));
-			send_err[i] = 0;
-		} else if (errno != send_err[i]) {
-			send_err[i] = errno;
+					inet_ntoa(to->sin_addr), ntohs(to->sin_port));
+			g->send_err[i] = 0;
+		} else if (errno != g->send_err[i]) {
+			g->send_err[i] = errno;
 			fprintf(stderr, "lbfo-node: announcing to %s:%u: %s%s\n",
-				inet_ntoa(to[i].sin_addr), ntohs(to[i].sin_port), strerror(errno),
-				IN_MULTICAST(ntohl(to[i].sin_addr.s_addr)) ?
+				inet_ntoa(to->sin_addr), ntohs(to->sin_port), strerror(errno),
+				IN_MULTICAST(ntohl(to->sin_addr.s_addr)) ?
 				" (multicast needs the MULTICAST flag on the interface and a "
 				"route for the group)" : "");
 		}
 	}
 }
 
-int main(int argc, char **argv)
+/* A whole number in min..max, or -1. */
+static long number(const char *s, long min, long max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return !*s || *end || v < min || v > max ? -1 : v;
+}
+
+/* Returns 0, 1 when --help was shown, -1 on bad usage. */
+static int parse_args(struct agent *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "address", required_argument, NULL, 'a' },
@@ -224,146 +244,146 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sockaddr_in to[MAX_TARGETS], self = { .sin_family = AF_INET };
-	int nto = 0, c, fd, one = 1;
-	long cluster = 1, prio = 100, interval = 1000, ttl = 1;
-	const char *state = NULL;
-	uint32_t router = 0, mgmt = 0;
-	bool have_self = false, router_known = false, mgmt_known = false;
-	bool only_targets = true; /* every target unicast: replies from them only */
-	uint64_t foreign = 0;
-	uint64_t next = 0;
-	struct sigaction sa = { .sa_handler = on_signal };
+	bool have_self = false;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:t:h", opts, NULL)) != -1) {
-		char *end = NULL;
-
 		switch (c) {
 		case 'a':
-			have_self = inet_pton(AF_INET, optarg, &self.sin_addr) == 1;
+			have_self = inet_pton(AF_INET, optarg, &g->self.sin_addr) == 1;
 			if (!have_self)
-				goto bad;
+				return -1;
 			break;
 		case 'r':
-			if (nto >= MAX_TARGETS || parse_target(optarg, &to[nto]) < 0)
-				goto bad;
-			nto++;
+			if (g->nto >= MAX_TARGETS || parse_target(optarg, &g->to[g->nto]) < 0)
+				return -1;
+			g->nto++;
 			break;
-		case 'c':
-			cluster = strtol(optarg, &end, 10);
-			if (*end || cluster < 0 || cluster > 65535)
-				goto bad;
-			break;
-		case 'p':
-			prio = strtol(optarg, &end, 10);
-			if (*end || prio < 0 || prio > 65535)
-				goto bad;
-			break;
-		case 'i':
-			interval = strtol(optarg, &end, 10);
-			if (*end || interval < 10 || interval > 600000)
-				goto bad;
-			break;
-		case 's':
-			state = optarg;
-			break;
-		case 't':
-			ttl = strtol(optarg, &end, 10);
-			if (*end || !*optarg || ttl < 0 || ttl > 255)
-				goto bad;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			goto bad;
+		case 'c': if ((g->cluster = number(optarg, 0, 65535)) < 0) return -1; break;
+		case 'p': if ((g->prio = number(optarg, 0, 65535)) < 0) return -1; break;
+		case 'i': if ((g->interval = number(optarg, 10, 600000)) < 0) return -1; break;
+		case 't': if ((g->ttl = number(optarg, 0, 255)) < 0) return -1; break;
+		case 's': g->state = optarg; break;
+		case 'h': fputs(usage, stdout); return 1;
+		default: return -1;
 		}
 	}
-	if (!have_self || !nto || optind != argc)
-		goto bad;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return have_self && g->nto && optind == argc ? 0 : -1;
+}
+
+/* The socket, bound to --address; multicast options for a group target;
+ * whether replies are taken from the targets only. Returns it, or -1. */
+static int open_socket(struct agent *g)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1, i;
+
 	if (fd < 0) {
 		perror("lbfo-node: socket");
-		return 1;
+		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&self, sizeof(self)) < 0) {
+	if (bind(fd, (struct sockaddr *)&g->self, sizeof(g->self)) < 0) {
 		perror("lbfo-node: bind");
 		close(fd);
-		return 1;
+		return -1;
 	}
-	for (c = 0; c < nto; c++)
-		if (IN_MULTICAST(ntohl(to[c].sin_addr.s_addr))) {
-			only_targets = false;
-			if (set_multicast(fd, &to[c], self.sin_addr, (int)ttl) < 0) {
+	g->only_targets = true;
+	for (i = 0; i < g->nto; i++)
+		if (IN_MULTICAST(ntohl(g->to[i].sin_addr.s_addr))) {
+			g->only_targets = false;
+			if (set_multicast(fd, &g->to[i], g->self.sin_addr, (int)g->ttl) < 0) {
 				close(fd);
-				return 1;
+				return -1;
 			}
 			break;
 		}
-	for (c = 0; c < nto && only_targets; c++)
-		if (is_broadcast(to[c].sin_addr))
-			only_targets = false;
+	for (i = 0; i < g->nto && g->only_targets; i++)
+		if (is_broadcast(g->to[i].sin_addr))
+			g->only_targets = false;
+	return fd;
+}
+
+/* A reply (FIG 8) or an assignment (FIG 9) from a router it believes:
+ * say what is new, and write the state file. */
+static void learned(struct agent *g, const struct lbfo_disc_msg *m)
+{
+	bool assign = m->type == LBFO_DISC_ASSIGN;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct in_addr ra, ma;
+
+	if (g->router_known && m->router_ip == g->router &&
+	    (!assign || (g->mgmt_known && m->mgmt_ip == g->mgmt)))
+		return;
+	g->router = m->router_ip;
+	g->router_known = true;
+	if (assign) {
+		g->mgmt = m->mgmt_ip;
+		g->mgmt_known = true;
+	}
+	ra.s_addr = htonl(g->router);
+	ma.s_addr = htonl(g->mgmt);
+	inet_ntop(AF_INET, &ra, a, sizeof(a));
+	inet_ntop(AF_INET, &ma, b, sizeof(b));
+	fprintf(stderr, "lbfo-node: router %s management %s (%s)\n", a,
+		g->mgmt_known ? b : "not told yet", lbfo_disc_type_name(m->type));
+	write_state(g->state, g->router, g->mgmt_known, g->mgmt);
+}
+
+static void receive(struct agent *g, int fd)
+{
+	uint8_t buf[2048];
+	struct lbfo_disc_msg m;
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+
+	if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)g->cluster, &m))
+		return;
+	if (m.type != LBFO_DISC_REPLY && m.type != LBFO_DISC_ASSIGN)
+		return;
+	if (g->only_targets && !from_target(&from, g->to, g->nto)) {
+		if (!g->foreign++)
+			fprintf(stderr, "lbfo-node: ignoring %s from %s:%u, which is no --router "
+				"target (reported once; further ones are dropped silently)\n",
+				lbfo_disc_type_name(m.type), inet_ntoa(from.sin_addr),
+				ntohs(from.sin_port));
+		return;
+	}
+	learned(g, &m);
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent g = { .self = { .sin_family = AF_INET }, .cluster = 1, .prio = 100,
+				  .interval = 1000, .ttl = 1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t next = 0;
+	int fd, rc = parse_args(&g, argc, argv);
+
+	if (rc) {
+		if (rc < 0)
+			fputs(usage, stderr);
+		return rc < 0 ? 2 : 0;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	fd = open_socket(&g);
+	if (fd < 0)
+		return 1;
 	while (!stop) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t t = now_ms();
 		int wait = next > t ? (int)(next - t) : 0;
 
 		if (t >= next) {
-			announce(fd, to, nto, ntohl(self.sin_addr.s_addr), (uint16_t)cluster,
-				 (uint16_t)prio, LBFO_DISC_F_HELLO);
-			next = t + (uint64_t)interval;
-			wait = (int)interval;
+			announce(&g, fd, LBFO_DISC_F_HELLO);
+			next = t + (uint64_t)g.interval;
+			wait = (int)g.interval;
 		}
-		if (poll(&pfd, 1, wait) > 0) {
-			uint8_t buf[2048];
-			struct lbfo_disc_msg m;
-			struct sockaddr_in from;
-			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-			bool assign;
-
-			if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)cluster, &m))
-				continue;
-			if (m.type != LBFO_DISC_REPLY && m.type != LBFO_DISC_ASSIGN)
-				continue;
-			if (only_targets && !from_target(&from, to, nto)) {
-				if (!foreign++)
-					fprintf(stderr, "lbfo-node: ignoring %s from %s:%u, which is "
-						"no --router target (reported once; further ones "
-						"are dropped silently)\n", lbfo_disc_type_name(m.type),
-						inet_ntoa(from.sin_addr), ntohs(from.sin_port));
-				continue;
-			}
-			assign = m.type == LBFO_DISC_ASSIGN;
-			if (!router_known || m.router_ip != router ||
-			    (assign && (!mgmt_known || m.mgmt_ip != mgmt))) {
-				char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-				struct in_addr ra, ma;
-
-				router = m.router_ip;
-				router_known = true;
-				if (assign) {
-					mgmt = m.mgmt_ip;
-					mgmt_known = true;
-				}
-				ra.s_addr = htonl(router);
-				ma.s_addr = htonl(mgmt);
-				inet_ntop(AF_INET, &ra, a, sizeof(a));
-				inet_ntop(AF_INET, &ma, b, sizeof(b));
-				fprintf(stderr, "lbfo-node: router %s management %s (%s)\n", a,
-					mgmt_known ? b : "not told yet", lbfo_disc_type_name(m.type));
-				write_state(state, router, mgmt_known, mgmt);
-			}
-		}
+		if (poll(&pfd, 1, wait) > 0)
+			receive(&g, fd);
 	}
-	announce(fd, to, nto, ntohl(self.sin_addr.s_addr), (uint16_t)cluster, (uint16_t)prio,
-		 LBFO_DISC_F_LEAVE);
+	announce(&g, fd, LBFO_DISC_F_LEAVE);
 	close(fd);
 	return 0;
-bad:
-	fputs(usage, stderr);
-	return 2;
 }

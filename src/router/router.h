@@ -1,9 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * lbfo-router internals, shared by its files:
- *   router.c    event loop, accepting, allocation, splice forwarding
- *   discovery.c the router's side of the discovery protocol (FIG 7-9)
- *   control.c   control socket (lbfoctl), status, events, metrics
+ * lbfo-router internals, shared by its files. The loop owns the modules and
+ * calls down into them; no module calls the loop, and no two modules call
+ * each other both ways (scripts/layers checks it). Lowest first:
+ *
+ *   state.c      clock, the event ring, node state names
+ *   pipes.c      the pool of empty pipes, growing a bulk pipe
+ *   conn.c       a proxied connection: forwarding both ways, closing (conn.h)
+ *   connect.c    connecting to a node; on failure, the next one
+ *   accept.c     services: listening, eligibility, limits, allocation
+ *   nodes.c      node state changes applied to every service's team
+ *   discovery.c  the discovery protocol (FIG 7-9); what it learns goes up
+ *                through struct rt_disc_ops, which the loop gives it
+ *   status.c     status, services, nodes, sessions: text and JSON
+ *   metrics.c    Prometheus text exposition
+ *   commands.c   the control requests (src/common/ctlcmds.h's router table)
+ *   router.c     the loop: epoll, ticks, signals, the control server
+ *   main.c       the command line
+ *
  * Everything runs on one thread (the epoll loop); nothing is locked.
  */
 #ifndef LBFO_ROUTER_ROUTER_H
@@ -15,15 +29,16 @@
 
 #include "lbfo/core.h"
 #include "config.h"
+#include "ctlserver.h"
+#include "events.h"
 #include "proto.h"
 #include "session.h"
 
 #define RT_EVENTS_MAX 256
-#define RT_CTL_CLIENTS 8
 
 /* What an epoll registration points at. */
-enum rt_ev_kind { RT_EV_LISTEN, RT_EV_CLIENT, RT_EV_BACKEND, RT_EV_DISC,
-		  RT_EV_CTL, RT_EV_CTL_CLIENT, RT_EV_SIGNAL };
+enum rt_ev_kind { RT_EV_LISTEN, RT_EV_CLIENT, RT_EV_BACKEND, RT_EV_DISC, RT_EV_CTL,
+		  RT_EV_SIGNAL };
 
 struct rt_ev {
 	enum rt_ev_kind kind;
@@ -50,6 +65,7 @@ struct rt_node {
 	uint16_t agent_port;
 	uint32_t reply_src;      /* local address its announcements reach (network order) */
 	uint64_t hellos, joins, fails, leaves;
+	uint64_t agent_restarts; /* announcements from a new agent address or port */
 };
 
 /* Per (service, member) counters next to the core's own. */
@@ -85,19 +101,38 @@ struct rt_client {
 	uint32_t conns;
 };
 
-struct rt_event {
-	uint64_t wall_ms;
-	char text[200];
+/* What discovery tells whoever runs it (the loop: nodes.c applies it). */
+struct rt_disc_ops {
+	/* A node announced (joined, or came back): why says how. */
+	void (*node_up)(void *ctx, int node, const char *why, uint64_t now);
+	/* A node left or missed its announcements. */
+	void (*node_failed)(void *ctx, int node, const char *why, uint64_t now);
+	/* An up node announced another priority (0: drain). */
+	void (*node_priority)(void *ctx, int node, uint16_t prio, uint64_t now);
+};
+
+/* The router's side of the discovery protocol (discovery.c). */
+struct rt_disc {
+	const struct rt_config *cfg;
+	struct rt_node *node;       /* the router's nodes (cfg->nnode of them) */
+	int nnode;
+	struct lbfo_events *events;
+	const struct rt_disc_ops *ops;
+	void *ctx;
+	int fd;                     /* -1: discovery off */
+	struct rt_ev ev;
+	uint64_t rx, ok, unknown, unexpected, tx;
+	uint64_t drop[LBFO_DISC_E__MAX];
 };
 
 struct rt_conn;
-struct rt_ctl_client; /* control.c */
 
 struct router {
 	struct rt_config *cfg;
 	int ep;
 	bool stop;
 	uint64_t start_ns;
+	uint64_t now;               /* of the loop's current round (for requests) */
 	struct rt_service svc[RT_MAX_SERVICES];
 	int nsvc;
 	struct rt_node node[RT_MAX_NODES];
@@ -111,50 +146,85 @@ struct router {
 	int pool[256][2];           /* empty pipes kept for reuse */
 	int npool;
 	uint64_t pipes_grown, pipe_grow_refused; /* bulk pipes (pipe_size) */
-
-	/* discovery */
-	int disc_fd;
-	struct rt_ev disc_ev;
-	uint64_t disc_rx, disc_ok, disc_unknown, disc_unexpected, disc_tx;
-	uint64_t disc_drop[LBFO_DISC_E__MAX];
-
-	/* control */
-	int ctl_fd;
+	struct rt_disc disc;
+	struct lbfo_ctl_server *ctl;
 	struct rt_ev ctl_ev;
-	char ctl_path[RT_STR_MAX];
-	struct rt_ctl_client *ctl_client[RT_CTL_CLIENTS];
-	bool ctl_paused; /* listener out of the epoll set (no descriptors) */
-
-	struct rt_event events[RT_EVENTS_MAX];
-	unsigned ev_head, ev_n;
-	uint64_t evictions_logged;
+	int sig_fd;
+	struct rt_ev sig_ev;
+	struct lbfo_events events;
 };
 
-uint64_t rt_now_ns(void);
-void rt_event(struct router *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* ---- router.c ------------------------------------------------------------ */
+/* Open everything the configuration asks for. Returns 0, or -1 with err;
+ * rt_router_free() undoes either. */
+int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t errlen);
+/* The loop, until SIGTERM or SIGINT. Returns 0, or -1 when epoll fails. */
+int rt_router_run(struct router *r);
+void rt_router_free(struct router *r);
 
-/* Node state changes, applied to every service's team. */
-void rt_node_up(struct router *r, int n, const char *why, uint64_t now);
-void rt_node_down(struct router *r, int n, enum rt_node_state st,
-		  const char *why, uint64_t now);
-void rt_node_priority(struct router *r, int n, uint16_t prio, uint64_t now);
+/* ---- state.c ------------------------------------------------------------- */
+uint64_t rt_now_ns(void);
+/* An event (lbfoctl events) at a syslog level; also on stderr. */
+void rt_event(struct router *r, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 const char *rt_node_state_name(enum rt_node_state s);
 
-int rt_disc_open(struct router *r, char *err, size_t errlen);
-void rt_disc_input(struct router *r, uint64_t now);
-void rt_disc_tick(struct router *r, uint64_t now);
+/* ---- pipes.c --------------------------------------------------------------- */
+/* A pipe of the kernel's default size, from the pool when it has one.
+ * Returns its size, or 0 when out of descriptors. */
+size_t rt_pipe_get(struct router *r, int p[2]);
+/* Back to the pool if small and empty, else closed. */
+void rt_pipe_put(struct router *r, int p[2], size_t inpipe, size_t cap);
+/* Once per direction: grow to pipe_size (counted, a refusal too). */
+void rt_pipe_grow(struct router *r, int p[2], size_t *cap, bool *done);
+void rt_pipes_free(struct router *r);
 
-int rt_ctl_open(struct router *r, char *err, size_t errlen);
-void rt_ctl_close(struct router *r);
-void rt_ctl_accept(struct router *r, uint64_t now);
-/* A control client's socket is ready (e->ptr: its struct rt_ctl_client). */
-void rt_ctl_client_io(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now);
-/* Deadlines of control clients; called every tick. */
-void rt_ctl_tick(struct router *r, uint64_t now);
-/* Exposed for tests and the status file. */
+/* ---- accept.c --------------------------------------------------------------- */
+/* The services' teams and listening sockets. */
+int rt_services_open(struct router *r, char *err, size_t errlen);
+void rt_services_close(struct router *r);
+/* Accept every waiting client of a service. */
+void rt_accept_all(struct router *r, struct rt_service *s, uint64_t now);
+/* Services whose accept ran out of descriptors try again. */
+void rt_accept_retry(struct router *r, uint64_t now);
+
+/* ---- nodes.c ---------------------------------------------------------------- */
+/* Node state changes, applied to every service's team. */
+void rt_node_up(struct router *r, int n, const char *why, uint64_t now);
+void rt_node_down(struct router *r, int n, enum rt_node_state st, const char *why,
+		  uint64_t now);
+void rt_node_priority(struct router *r, int n, uint16_t prio, uint64_t now);
+/* An operator gives a node back: to discovery's judgement (up at its next
+ * announcement), or up at once with discovery off. Says what it did. */
+void rt_node_restore(struct router *r, int n, FILE *out, uint64_t now);
+/* Index of the node called name, or -1. */
+int rt_node_index(const struct router *r, const char *name);
+/* The initial states: with discovery, unknown until announced; else up. */
+void rt_nodes_init(struct router *r, uint64_t now);
+
+/* ---- discovery.c -------------------------------------------------------------- */
+/* Open the socket (none when discovery is off) and join the group. */
+int rt_disc_open(struct rt_disc *d, int ep, char *err, size_t errlen);
+void rt_disc_close(struct rt_disc *d);
+void rt_disc_input(struct rt_disc *d, uint64_t now);
+/* Nodes silent for the detection window are failed. */
+void rt_disc_tick(struct rt_disc *d, uint64_t now);
+
+/* ---- status.c ------------------------------------------------------------------ */
 void rt_status_text(struct router *r, FILE *f, uint64_t now);
 void rt_status_json(struct router *r, FILE *f, uint64_t now);
+void rt_services_text(struct router *r, FILE *f);
+void rt_services_json(struct router *r, FILE *f);
+void rt_nodes_text(struct router *r, FILE *f, uint64_t now);
+void rt_nodes_json(struct router *r, FILE *f, uint64_t now);
+void rt_sessions_text(struct router *r, FILE *f, uint64_t now, size_t limit);
+void rt_sessions_json(struct router *r, FILE *f, uint64_t now, size_t limit);
+
+/* ---- metrics.c ----------------------------------------------------------------- */
 void rt_metrics_text(struct router *r, FILE *f, uint64_t now);
+
+/* ---- commands.c ----------------------------------------------------------------- */
+/* The handlers of lbfo_router_commands[], app = the router. */
+extern const lbfo_ctl_run_fn rt_ctl_handlers[];
 
 #endif

@@ -249,6 +249,38 @@ else
 	fail router_ctl_bad_usage "exit $rc: $out"
 fi
 
+# --- the shared operator surface: metrics pass promtool, events have one shape
+if command -v promtool >/dev/null; then
+	ctl metrics >"$T/metrics.txt"; rc=$?
+	if [ "$rc" = 0 ] && promtool check metrics <"$T/metrics.txt" >"$T/promtool.txt" 2>&1 &&
+	   grep -q '^# TYPE lbfo_router_node_active gauge$' "$T/metrics.txt"; then
+		pass "router_ctl_metrics_promtool ($(grep -c '^# TYPE' "$T/metrics.txt") families, promtool check metrics clean)"
+	else
+		fail router_ctl_metrics_promtool "exit $rc; promtool: $(head -5 "$T/promtool.txt")"
+	fi
+else
+	fail router_ctl_metrics_promtool "promtool not installed (scripts/setup: prometheus)"
+fi
+ev=$(ctl events --json)
+shape=$(jq -r '[.events[] | (keys | join(","))] | unique | join(" ")' <<<"$ev" 2>/dev/null)
+lvl=$(jq -r '[.events[] | select(.text | test("taken down: operator")) | .level] | first' <<<"$ev" 2>/dev/null)
+tm=$(jq -r '.events[0].time' <<<"$ev" 2>/dev/null)
+if [ "$shape" = "level,text,time" ] && [ "$lvl" = warning ] &&
+   [[ "$tm" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]] &&
+   ctl events | grep -qE '^[0-9-]{10}T[0-9:.]{12}Z warning node n1 taken down: operator'; then
+	pass "router_ctl_events_shape (JSON keys $shape; time $tm; text form TIME LEVEL TEXT)"
+else
+	fail router_ctl_events_shape "keys '$shape' level '$lvl' time '$tm'; got: $(head -c 300 <<<"$ev")"
+fi
+out=$(ctl queueing off 2>&1); rc=$?
+help=$(echo help | "$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"help\n"); print(s.makefile().read())' "$SOCK")
+if [ "$rc" = 1 ] && [[ "$out" == *"'queueing' is a command of a storage LU; $SOCK seems to be the cluster router's control socket"* ]] &&
+   [[ "$help" == ok*"weight set SERVICE NODE N"*"help "* ]]; then
+	pass "router_ctl_help_and_lu_verb (help generated from the table; queueing refused with whose it is)"
+else
+	fail router_ctl_help_and_lu_verb "exit $rc: $out; help: $help"
+fi
+
 # --- no instance at the socket ----------------------------------------------------
 out=$("$CTL" --socket "$T/nothing.sock" nodes 2>&1); rc=$?
 if [ "$rc" = 3 ] && [[ "$out" == *"no lbfo instance at $T/nothing.sock"* ]]; then

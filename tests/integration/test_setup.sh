@@ -20,7 +20,7 @@ nbdkit nbdcopy nbdinfo nbdfuse fusermount3 fio qemu-img qemu-nbd
 tgtd tgtadm iscsi-inq iscsi-readcapacity16 iscsi-ls
 ip tc iptables ss pgrep flock timeout truncate cmp sha256sum
 losetup mkfs.ext4 e2fsck mount umount
-jq bc python3 valgrind gnuplot promtool
+jq bc python3 valgrind gnuplot promtool nm
 iperf3 wrk haproxy curl clang"
 
 # The package list as scripts/setup installs it.

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_int.h"
 
 static char path[64];
 
@@ -351,6 +352,88 @@ static void test_multicast_errors(void **state)
 		   "router's address");
 }
 
+/* The rules every lbfo file follows (src/common/cfgtable.h), in the
+ * router's file: durations with units, the older _ms names, a key or a
+ * section given twice, a section without its name. */
+static void test_common_rules(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	char err[512] = "", text[1024];
+	static const char tail[] =
+		"[service s]\nlisten = 127.0.0.1:8080\nallow = any\nnodes = n\n"
+		"connect_timeout = 250ms\n[node n]\naddress = 127.0.0.11\n";
+
+	(void)state;
+	snprintf(text, sizeof(text), "[router]\nannounce_interval = 2s\nsession_idle = 1500\n%s",
+		 tail);
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_int_equal(c->announce_interval_ms, 2000);
+	assert_int_equal(c->session_idle_ms, 1500);
+	assert_int_equal(c->svc[0].connect_timeout_ms, 250);
+	assert_int_equal(c->pipe_size, 262144); /* the documented default */
+	assert_int_equal(c->svc[0].policy, 0);
+	assert_int_equal(c->svc[0].sticky, RT_STICKY_ADDRESS);
+	snprintf(text, sizeof(text), "[router]\nannounce_interval_ms = 250ms\n%s", tail);
+	assert_int_equal(load(text, c, err, sizeof(err)), 0);
+	assert_int_equal(c->announce_interval_ms, 250);
+	expect_err("[router]\nannounce_interval = 2 s\n", ":2: [router]: announce_interval: "
+		   "invalid value '2 s': expected a duration");
+	expect_err("[router]\nannounce_interval = 601s\n", ":2: [router]: announce_interval: "
+		   "invalid value '601s': out of range 10 ms..600 s");
+	expect_err("[router]\ncluster_id = 1\nannounce_interval = 1s\ncluster_id = 2\n",
+		   ":4: [router]: cluster_id: given twice (first at line 2)");
+	expect_err("[router]\nannounce_interval = 1s\nannounce_interval_ms = 500\n",
+		   ":3: [router]: announce_interval_ms: given twice (first at line 2)");
+	expect_err("[router]\ncluster_id = +1\n", ":2: [router]: cluster_id: invalid value '+1': "
+		   "not a whole number");
+	expect_err("[router]\n[router]\n", ":2: [router]: duplicate section (the first [router] "
+		   "is at line 1; one [router] per file)");
+	expect_err("[node ]\naddress = 127.0.0.1\n", ":1: [node ]: empty name (expected [node NAME])");
+	expect_err("[service a]\nallow = any, 10.0.0.0/8\n", ":2: [service a]: allow: 'any' "
+		   "stands alone");
+	free(c);
+}
+
+/* The table is sound (typed defaults parse, sizes fit), and the reference
+ * in docs/router.md is the one the table generates: docs cannot drift. */
+static void test_reference(void **state)
+{
+	static const char begin[] = "<!-- config-reference: begin -->\n";
+	static const char end[] = "<!-- config-reference: end -->";
+	char err[256], *doc = NULL, *gen = NULL, *b, *e;
+	size_t dlen = 0, glen = 0;
+	FILE *f;
+	int ch;
+
+	(void)state;
+	if (lbfo_cfg_table_check(&rt_config_table, err, sizeof(err)) < 0)
+		fail_msg("router config table: %s", err);
+	f = fopen(SRCDIR "/docs/router.md", "r");
+	assert_non_null(f);
+	{
+		FILE *m = open_memstream(&doc, &dlen);
+
+		while ((ch = fgetc(f)) != EOF)
+			fputc(ch, m);
+		fclose(m);
+	}
+	fclose(f);
+	f = open_memstream(&gen, &glen);
+	rt_config_markdown(f);
+	fclose(f);
+	b = strstr(doc, begin);
+	e = b ? strstr(b, end) : NULL;
+	if (!b || !e)
+		fail_msg("docs/router.md: no '%s' ... '%s' markers", begin, end);
+	b += strlen(begin);
+	*e = '\0';
+	if (strcmp(b, gen))
+		fail_msg("docs/router.md's configuration reference differs from the table: "
+			 "regenerate it with build/src/router/lbfo-router --config-reference");
+	free(doc);
+	free(gen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +446,8 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_multicast),
 		cmocka_unit_test(test_multicast_errors),
+		cmocka_unit_test(test_common_rules),
+		cmocka_unit_test(test_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The router's metrics, Prometheus text exposition (src/common/prom.h):
+ * every family declared once below with its type and help.
+ */
+#include "lbfo/policy.h"
+#include "prom.h"
+#include "router.h"
+
+#define FAM(var, name, type, help) \
+	static const struct lbfo_prom_family var = { name, LBFO_PROM_##type, help }
+
+FAM(F_UPTIME, "lbfo_router_uptime_seconds", GAUGE, "Seconds since the router started.");
+FAM(F_CONNS, "lbfo_router_connections", GAUGE, "Open proxied connections.");
+FAM(F_SESSIONS, "lbfo_router_sessions", GAUGE, "Entries in the session table.");
+FAM(F_EVICT, "lbfo_router_session_evictions_total", COUNTER,
+    "Sessions evicted because the table was full.");
+FAM(F_EXPIRE, "lbfo_router_session_expired_total", COUNTER,
+    "Sessions expired after the idle timeout.");
+FAM(F_GROWN, "lbfo_router_pipes_grown_total", COUNTER,
+    "Bulk connections' pipes grown to pipe_size.");
+FAM(F_GROW_REFUSED, "lbfo_router_pipe_grow_refused_total", COUNTER,
+    "Pipe growths the kernel refused (pipe-pages limit).");
+FAM(F_ACCEPTED, "lbfo_router_service_accepted_total", COUNTER,
+    "Client connections accepted on a service port.");
+FAM(F_REFUSED, "lbfo_router_service_refused_total", COUNTER,
+    "Client connections refused, by reason.");
+FAM(F_SVC_ACTIVE, "lbfo_router_service_active", GAUGE, "Open connections per service.");
+FAM(F_STICKY, "lbfo_router_service_sticky_total", COUNTER,
+    "Connections sent to their session's node.");
+FAM(F_RETRIES, "lbfo_router_service_connect_retries_total", COUNTER,
+    "Connections retried on another node.");
+FAM(F_NODE_UP, "lbfo_router_node_up", GAUGE, "1 when the node is announcing (or static).");
+FAM(F_NODE_PRIO, "lbfo_router_node_priority", GAUGE, "Last announced priority.");
+FAM(F_NODE_FAILS, "lbfo_router_node_fails_total", COUNTER, "Times the node was failed.");
+FAM(F_DISC_RX, "lbfo_router_discovery_received_total", COUNTER,
+    "Discovery datagrams received.");
+FAM(F_DISC_OK, "lbfo_router_discovery_accepted_total", COUNTER,
+    "Valid announcements from known nodes.");
+FAM(F_DISC_DROP, "lbfo_router_discovery_dropped_total", COUNTER,
+    "Discovery datagrams dropped, by reason.");
+FAM(F_CTL_REQ, "lbfo_router_control_requests_total", COUNTER,
+    "Control requests handled (lbfoctl).");
+FAM(F_CTL_ERR, "lbfo_router_control_errors_total", COUNTER,
+    "Control requests answered with an error.");
+FAM(F_CTL_BUSY, "lbfo_router_control_busy_total", COUNTER,
+    "Control clients refused: too many at once.");
+FAM(F_CTL_TIMEOUT, "lbfo_router_control_timed_out_total", COUNTER,
+    "Control clients closed with no complete request in time.");
+FAM(F_CTL_CUT, "lbfo_router_control_cut_off_total", COUNTER,
+    "Control clients cut off: they stopped taking their reply.");
+
+/* Per (service, node): what each family counts. */
+enum member_what { M_SESSIONS, M_CONNS, M_ACTIVE, M_BYTES_IN, M_BYTES_OUT, M_CONNFAIL,
+		   M_WEIGHT, M_USABLE };
+
+static const struct member_family {
+	struct lbfo_prom_family fam;
+	enum member_what what;
+} member_families[] = {
+	{ { "lbfo_router_node_sessions_total", LBFO_PROM_COUNTER,
+	    "New sessions allocated to the node." }, M_SESSIONS },
+	{ { "lbfo_router_node_connections_total", LBFO_PROM_COUNTER,
+	    "Connections carried by the node." }, M_CONNS },
+	{ { "lbfo_router_node_active", LBFO_PROM_GAUGE, "Open connections on the node." },
+	  M_ACTIVE },
+	{ { "lbfo_router_node_bytes_in_total", LBFO_PROM_COUNTER, "Bytes client to node." },
+	  M_BYTES_IN },
+	{ { "lbfo_router_node_bytes_out_total", LBFO_PROM_COUNTER, "Bytes node to client." },
+	  M_BYTES_OUT },
+	{ { "lbfo_router_node_connect_failures_total", LBFO_PROM_COUNTER,
+	    "Failed connects to the node." }, M_CONNFAIL },
+	{ { "lbfo_router_node_weight", LBFO_PROM_GAUGE, "Configured weight (allocate N times)." },
+	  M_WEIGHT },
+	{ { "lbfo_router_node_usable", LBFO_PROM_GAUGE, "1 when the node may get new sessions." },
+	  M_USABLE },
+};
+
+static uint64_t member_value(const struct rt_service *s, int m, enum member_what w)
+{
+	const struct rt_member_stats *ms = &s->ms[m];
+
+	switch (w) {
+	case M_SESSIONS: return ms->sessions;
+	case M_CONNS: return ms->conns;
+	case M_ACTIVE: return ms->active;
+	case M_BYTES_IN: return ms->bytes_in;
+	case M_BYTES_OUT: return ms->bytes_out;
+	case M_CONNFAIL: return ms->connect_fail;
+	case M_WEIGHT: return s->team.m[m].weight;
+	case M_USABLE: return lbfo_member_usable(&s->team, m) ? 1 : 0;
+	}
+	return 0;
+}
+
+static void one(struct lbfo_prom *p, const struct lbfo_prom_family *f, uint64_t v)
+{
+	lbfo_prom_family(p, f);
+	lbfo_prom_u64(p, v, NULL);
+}
+
+static void router_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
+{
+	const struct lbfo_ctl_stats *cs = r->ctl ? lbfo_ctl_server_stats(r->ctl) : NULL;
+
+	one(p, &F_UPTIME, (now - r->start_ns) / LBFO_NS_PER_SEC);
+	one(p, &F_CONNS, r->nconns);
+	one(p, &F_SESSIONS, r->sessions.n);
+	one(p, &F_EVICT, r->sessions.evicted);
+	one(p, &F_EXPIRE, r->sessions.expired);
+	one(p, &F_GROWN, r->pipes_grown);
+	one(p, &F_GROW_REFUSED, r->pipe_grow_refused);
+	if (!cs)
+		return;
+	one(p, &F_CTL_REQ, cs->requests);
+	one(p, &F_CTL_ERR, cs->errors);
+	one(p, &F_CTL_BUSY, cs->busy);
+	one(p, &F_CTL_TIMEOUT, cs->timed_out);
+	one(p, &F_CTL_CUT, cs->cut_off);
+}
+
+static void service_metrics(struct router *r, struct lbfo_prom *p)
+{
+	int i;
+
+	lbfo_prom_family(p, &F_ACCEPTED);
+	for (i = 0; i < r->nsvc; i++)
+		lbfo_prom_u64(p, r->svc[i].accepted, "service", r->svc[i].cfg->name, NULL);
+	lbfo_prom_family(p, &F_REFUSED);
+	for (i = 0; i < r->nsvc; i++) {
+		const struct rt_service *s = &r->svc[i];
+		const char *n = s->cfg->name;
+
+		lbfo_prom_u64(p, s->refused_acl, "service", n, "reason", "acl", NULL);
+		lbfo_prom_u64(p, s->refused_limit, "service", n, "reason", "limit", NULL);
+		lbfo_prom_u64(p, s->refused_client_limit, "service", n, "reason", "client_limit",
+			      NULL);
+		lbfo_prom_u64(p, s->refused_no_node, "service", n, "reason", "no_node", NULL);
+		lbfo_prom_u64(p, s->failed_connect, "service", n, "reason", "connect", NULL);
+	}
+	lbfo_prom_family(p, &F_SVC_ACTIVE);
+	for (i = 0; i < r->nsvc; i++)
+		lbfo_prom_u64(p, r->svc[i].active, "service", r->svc[i].cfg->name, NULL);
+	lbfo_prom_family(p, &F_STICKY);
+	for (i = 0; i < r->nsvc; i++)
+		lbfo_prom_u64(p, r->svc[i].sticky_hits, "service", r->svc[i].cfg->name, NULL);
+	lbfo_prom_family(p, &F_RETRIES);
+	for (i = 0; i < r->nsvc; i++)
+		lbfo_prom_u64(p, r->svc[i].retries, "service", r->svc[i].cfg->name, NULL);
+}
+
+static void member_metrics(struct router *r, struct lbfo_prom *p)
+{
+	size_t k;
+	int i, m;
+
+	for (k = 0; k < sizeof(member_families) / sizeof(member_families[0]); k++) {
+		lbfo_prom_family(p, &member_families[k].fam);
+		for (i = 0; i < r->nsvc; i++)
+			for (m = 0; m < r->svc[i].team.n; m++)
+				lbfo_prom_u64(p, member_value(&r->svc[i], m, member_families[k].what),
+					      "service", r->svc[i].cfg->name,
+					      "node", r->svc[i].team.m[m].name, NULL);
+	}
+}
+
+static void node_metrics(struct router *r, struct lbfo_prom *p)
+{
+	int i, e;
+
+	lbfo_prom_family(p, &F_NODE_UP);
+	for (i = 0; i < r->nnode; i++)
+		lbfo_prom_u64(p, r->node[i].state == RT_NODE_UP, "node", r->node[i].cfg->name, NULL);
+	lbfo_prom_family(p, &F_NODE_PRIO);
+	for (i = 0; i < r->nnode; i++)
+		lbfo_prom_u64(p, r->node[i].priority, "node", r->node[i].cfg->name, NULL);
+	lbfo_prom_family(p, &F_NODE_FAILS);
+	for (i = 0; i < r->nnode; i++)
+		lbfo_prom_u64(p, r->node[i].fails, "node", r->node[i].cfg->name, NULL);
+	one(p, &F_DISC_RX, r->disc.rx);
+	one(p, &F_DISC_OK, r->disc.ok);
+	lbfo_prom_family(p, &F_DISC_DROP);
+	for (e = 1; e < LBFO_DISC_E__MAX; e++)
+		lbfo_prom_u64(p, r->disc.drop[e], "reason", lbfo_disc_err_name(e), NULL);
+	lbfo_prom_u64(p, r->disc.unknown, "reason", "unknown_node", NULL);
+	lbfo_prom_u64(p, r->disc.unexpected, "reason", "unexpected", NULL);
+}
+
+void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
+{
+	struct lbfo_prom p;
+
+	lbfo_prom_init(&p, f);
+	router_metrics(r, &p, now);
+	service_metrics(r, &p);
+	member_metrics(r, &p);
+	node_metrics(r, &p);
+	lbfo_prom_finish(&p);
+}
