@@ -14,7 +14,7 @@
 #ifndef LBFO_ISCSI_IDENT_H
 #define LBFO_ISCSI_IDENT_H
 
-#include "session.h"
+#include "path_session.h"
 
 struct lbfo_ident_reader;
 typedef void (*lbfo_ident_cb)(struct lbfo_ident_reader *r, int rc, uint64_t now);

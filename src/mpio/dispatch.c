@@ -25,54 +25,6 @@
 
 static const uint8_t zero_block[WS_ZERO_MAX];
 
-void q_push(struct cmdq *q, struct lu_cmd *c)
-{
-	c->next = NULL;
-	if (q->tail)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
-	q->n++;
-}
-
-void q_push_front(struct cmdq *q, struct lu_cmd *c)
-{
-	c->next = q->head;
-	q->head = c;
-	if (!q->tail)
-		q->tail = c;
-	q->n++;
-}
-
-/* Move all of src, in order, in front of dst. O(1). */
-void q_prepend_all(struct cmdq *dst, struct cmdq *src)
-{
-	if (!src->n)
-		return;
-	src->tail->next = dst->head;
-	dst->head = src->head;
-	if (!dst->tail)
-		dst->tail = src->tail;
-	dst->n += src->n;
-	src->head = src->tail = NULL;
-	src->n = 0;
-}
-
-struct lu_cmd *q_pop(struct cmdq *q)
-{
-	struct lu_cmd *c = q->head;
-
-	if (c) {
-		q->head = c->next;
-		if (!q->head)
-			q->tail = NULL;
-		q->n--;
-		c->next = NULL;
-	}
-	return c;
-}
-
 bool lu_is_write(const struct lu_cmd *c)
 {
 	return c->type != LBFO_IO_READ;
@@ -86,17 +38,6 @@ static enum lbfo_dir cmd_dir(const struct lu_cmd *c)
 static struct lu_cmd *of_core(struct lbfo_cmd *c)
 {
 	return (struct lu_cmd *)((char *)c - offsetof(struct lu_cmd, core));
-}
-
-bool lu_any_usable(const struct lbfo_lu *lu)
-{
-	int i;
-
-	for (i = 0; i < lu->team.n; i++)
-		if ((lu->team.m[i].state == LBFO_MS_ACTIVE || lu->team.m[i].state == LBFO_MS_PROBING ||
-		     lu->team.m[i].state == LBFO_MS_STANDBY) && lu_path_ready(&lu->paths[i]))
-			return true;
-	return false;
 }
 
 void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd *ret,
@@ -240,6 +181,12 @@ void lu_dispatch(struct lbfo_lu *lu, uint64_t now)
 	struct lu_cmd *c;
 
 	no_path_clock(lu, now);
+	if (!barrier && lu->parked.n) {
+		/* Every debt paid: the parked writes go, oldest first, before
+		 * anything else. */
+		lu_log(lu, LBFO_LOG_INFO, "fence barrier lifted: %u write(s) sent", lu->parked.n);
+		q_prepend_all(&lu->queue, &lu->parked);
+	}
 	while ((c = q_pop(&lu->queue))) {
 		int m;
 
@@ -377,7 +324,7 @@ static void answer(struct lbfo_scmd *sc, const struct lbfo_scsi_result *r, uint6
 	c->path = -1;
 	a = lbfo_scsi_action(r, &ev);
 	if (ev != LBFO_EV_NONE)
-		lu_scsi_event(p, ev, now);
+		p->pending_ev |= 1u << ev; /* acted on by the path's service (lu.c) */
 	/* A transfer shorter than asked is not a success (SCSI residual). */
 	if (a == LBFO_ACT_OK && r->underflow && r->residual &&
 	    (c->type == LBFO_IO_READ || c->type == LBFO_IO_WRITE)) {

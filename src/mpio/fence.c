@@ -68,6 +68,25 @@ static void choose_method(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr)
 	}
 }
 
+int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
+{
+	int i, owed = 0;
+
+	if (lu_state_lock(lu, &lu->probe, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < lu->npaths; i++)
+		if (lu->paths[i].pred_owes) {
+			lu->paths[i].pred_owes = false;
+			lu_fence_owe(&lu->paths[i], lu->now);
+			owed++;
+		}
+	if (owed)
+		lu_log(lu, LBFO_LOG_WARNING, "a previous lbfo (pid %d) serving this LU did not end "
+		       "cleanly: its sessions on %d path(s) are fenced before any write",
+		       lu->fence.pred_pid, owed);
+	return 0;
+}
+
 int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen)
 {
 	struct lu_fence *f = &lu->fence;
@@ -96,16 +115,6 @@ void lu_fence_fini(struct lbfo_lu *lu)
 }
 
 /* ---- debts ------------------------------------------------------------------------- */
-
-void lu_fence_release(struct lbfo_lu *lu, const char *how)
-{
-	uint32_t n = lu->parked.n;
-
-	/* Oldest first, in front of everything else. */
-	q_prepend_all(&lu->queue, &lu->parked);
-	if (n)
-		lu_log(lu, LBFO_LOG_INFO, "fence barrier lifted (%s): %u write(s) sent", how, n);
-}
 
 bool lu_fence_clear(const struct lbfo_lu *lu)
 {
@@ -139,7 +148,7 @@ void lu_fence_owe(struct lu_path *p, uint64_t now)
 	       "fenced", p->cfg.name, lbfo_fence_name(lu->fence.method));
 }
 
-void lu_fence_pay(struct lu_path *p, const char *how, uint64_t now)
+static void pay(struct lu_path *p, const char *how, uint64_t now)
 {
 	struct lbfo_lu *lu = p->lu;
 	struct lu_fence *f = &lu->fence;
@@ -157,8 +166,7 @@ void lu_fence_pay(struct lu_path *p, const char *how, uint64_t now)
 		f->longest_ns = took;
 	lu_log(lu, LBFO_LOG_INFO, "path %s fenced (%s) after %" PRIu64 " ms", p->cfg.name, how,
 	       (uint64_t)(took / LBFO_NS_PER_MS));
-	if (lu_fence_clear(lu))
-		lu_fence_release(lu, how);
+	/* The writes parked behind the barrier go when dispatch sees it lifted. */
 }
 
 void lu_fence_on_login(struct lu_path *p, uint64_t now)
@@ -174,7 +182,19 @@ void lu_fence_on_login(struct lu_path *p, uint64_t now)
 	 * session before it answered this login. */
 	if (old >= 0 && p->tpgt >= 0 && old != p->tpgt)
 		return;
-	lu_fence_pay(p, "own re-login reinstated the old session", now);
+	pay(p, "own re-login reinstated the old session", now);
+}
+
+/* A preempt of the path's old key ended (reservation.c). */
+static void preempted(struct lu_path *p, bool ok, const char *how, uint64_t now)
+{
+	if (!p)
+		return; /* a predecessor's key: the barrier lifts when none is left */
+	p->fence_running = false;
+	if (ok)
+		pay(p, how, now);
+	else
+		lu_fence_on_fenced(p, false, how, now);
 }
 
 void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t now)
@@ -184,7 +204,7 @@ void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t no
 	p->fence_running = false;
 	if (ok) {
 		snprintf(how, sizeof(how), "session reinstated via path %s", p->s.fence_via);
-		lu_fence_pay(p, how, now);
+		pay(p, how, now);
 		return;
 	}
 	p->fence_backoff_ms = p->fence_backoff_ms ? p->fence_backoff_ms * 2 : FENCE_BACKOFF_MIN_MS;
@@ -236,14 +256,14 @@ static void fence_one(struct lbfo_lu *lu, struct lu_path *p, uint64_t now)
 		v = lu_pr_registered_path(lu);
 		if (!v || !p->stale_key)
 			return;
-		if (lu_pr_preempt(v, p, p->stale_key, now) == 0) {
+		if (lu_pr_preempt(v, p, p->stale_key, now, preempted) == 0) {
 			p->fence_running = true;
 			p->fence_attempts++;
 		}
 		return;
 	default:
 		if (now - p->owed_since_ns >= ms_ns(lu->cfg.no_path_timeout_ms))
-			lu_fence_pay(p, "no fence method: released after no_path_timeout", now);
+			pay(p, "no fence method: released after no_path_timeout", now);
 		return;
 	}
 }
@@ -264,7 +284,7 @@ void lu_fence_tick(struct lbfo_lu *lu, uint64_t now)
 		struct lu_path *v = lu_pr_registered_path(lu);
 
 		if (v)
-			lu_pr_preempt(v, NULL, lu->fence.stale_keys[0], now);
+			lu_pr_preempt(v, NULL, lu->fence.stale_keys[0], now, preempted);
 	}
 }
 

@@ -47,7 +47,7 @@ uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p)
 }
 
 /* Stable per portal; two portals of one LU never share a slot. */
-void lu_fence_assign_slots(struct lbfo_lu *lu)
+static void assign_slots(struct lbfo_lu *lu)
 {
 	int i, k;
 
@@ -106,11 +106,11 @@ static struct lu_path *path_of_slot(struct lbfo_lu *lu, unsigned slot)
  * group worked. And unless it ended cleanly, every path it had a session
  * on owes a fence: a write of its may still be on the way.
  */
-static void state_read(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now)
+static void state_read(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr)
 {
 	char buf[2048], *line, *save = NULL;
 	ssize_t n = pread(lu->fence.lock_fd, buf, sizeof(buf) - 1, 0);
-	int clean = 1, pid = 0, owed = 0;
+	int clean = 1, pid = 0;
 
 	if (n <= 0)
 		return; /* no predecessor */
@@ -136,16 +136,12 @@ static void state_read(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint6
 			lu->fence.nstale_unknown = true;
 			continue;
 		}
-		lu_fence_owe(p, now);
-		owed++;
+		p->pred_owes = true; /* fence.c turns it into a debt */
 	}
-	if (owed)
-		lu_log(lu, LBFO_LOG_WARNING, "a previous lbfo (pid %d) serving this LU did not end "
-		       "cleanly: its sessions on %d path(s) are fenced before any write", pid, owed);
+	lu->fence.pred_pid = pid;
 }
 
-static int lock_open(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_t now,
-		     char *err, size_t errlen)
+int lu_state_lock(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen)
 {
 	struct lu_fence *f = &lu->fence;
 	uint64_t h = fnv1a(fnv1a(FNV_BASIS, lu->cfg.initiator), lu->ident.id);
@@ -183,14 +179,9 @@ static int lock_open(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, uint64_
 		f->lock_fd = -1;
 		return -1;
 	}
-	state_read(lu, pr, now);
+	state_read(lu, pr);
 	lu_fence_state_write(lu, false);
 	return 0;
-}
-
-int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
-{
-	return lock_open(lu, &lu->probe, lu->now, err, errlen);
 }
 
 void lu_fence_identity_init(struct lbfo_lu *lu)
@@ -207,5 +198,5 @@ void lu_fence_identity_init(struct lbfo_lu *lu)
 	f->key_prefix = (fnv1a(FNV_BASIS, lu->cfg.initiator) & 0xffffffff00000000ull) |
 			(uint64_t)KEY_MARK << 16;
 	f->lock_fd = -1;
-	lu_fence_assign_slots(lu);
+	assign_slots(lu);
 }

@@ -16,118 +16,6 @@
  * so that one command stays well within cmd_timeout. */
 #define WS_UNLIMITED_BYTES (256u << 20)
 
-void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
-		  uint32_t len, void *buf, bool fua)
-{
-	memset(io, 0, sizeof(*io));
-	io->client = -1;
-	io->type = type;
-	io->offset = offset;
-	io->len = len;
-	io->buf = buf;
-	io->fua = fua;
-	pthread_mutex_init(&io->mu, NULL);
-	pthread_cond_init(&io->cv, NULL);
-}
-
-int lbfo_io_wait(struct lbfo_io *io)
-{
-	pthread_mutex_lock(&io->mu);
-	while (!io->done)
-		pthread_cond_wait(&io->cv, &io->mu);
-	pthread_mutex_unlock(&io->mu);
-	return io->result;
-}
-
-int lbfo_io_timedwait(struct lbfo_io *io, uint32_t timeout_ms)
-{
-	struct timespec ts;
-	int done;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&io->mu);
-	while (!io->done)
-		if (pthread_cond_timedwait(&io->cv, &io->mu, &ts) == ETIMEDOUT)
-			break;
-	done = io->done;
-	pthread_mutex_unlock(&io->mu);
-	return done;
-}
-
-bool lbfo_io_done(struct lbfo_io *io)
-{
-	bool done;
-
-	pthread_mutex_lock(&io->mu);
-	done = io->done;
-	pthread_mutex_unlock(&io->mu);
-	return done;
-}
-
-void lbfo_io_fini(struct lbfo_io *io)
-{
-	pthread_mutex_destroy(&io->mu);
-	pthread_cond_destroy(&io->cv);
-}
-
-void lu_io_finish(struct lbfo_io *io)
-{
-	pthread_mutex_lock(&io->mu);
-	io->done = true;
-	pthread_cond_signal(&io->cv);
-	pthread_mutex_unlock(&io->mu);
-}
-
-static void io_completed(struct lbfo_lu *lu, struct lbfo_io *io)
-{
-	lu->ios++;
-	if (io->result)
-		lu->io_errors++;
-	if (io->client >= 0 && io->client < LBFO_MAX_CLIENTS) {
-		lu->clients[io->client].ios++;
-		lu->clients[io->client].errors += io->result != 0;
-		if (!io->result && (io->type == LBFO_IO_READ || io->type == LBFO_IO_WRITE))
-			lu->clients[io->client].bytes[io->type == LBFO_IO_READ ?
-						      LBFO_READ : LBFO_WRITE] += io->len;
-	}
-	lu_io_finish(io);
-}
-
-void lu_cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result)
-{
-	struct lbfo_io *io = c->io;
-
-	free(c);
-	if (!io)
-		return;
-	if (result && !io->result)
-		io->result = result;
-	if (--io->pending == 0)
-		io_completed(lu, io);
-}
-
-int lu_fail_waiting(struct lbfo_lu *lu, int err)
-{
-	struct lu_cmd *c;
-	int n = 0;
-
-	while ((c = q_pop(&lu->queue))) {
-		lu_cmd_done(lu, c, err);
-		n++;
-	}
-	while ((c = q_pop(&lu->parked))) {
-		lu_cmd_done(lu, c, err);
-		n++;
-	}
-	return n;
-}
-
 /* ---- submissions ----------------------------------------------------------- */
 
 static void wake(struct lbfo_lu *lu)
@@ -283,5 +171,5 @@ void lu_enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io)
 	if (rc && !io->result)
 		io->result = rc;
 	if (--io->pending == 0)
-		io_completed(lu, io);
+		lu_io_completed(lu, io);
 }

@@ -145,13 +145,17 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 	lu->xenv = env ? env->xenv : NULL;
 	lu->queueing = true;
 	lu->now = now;
-	lu->wakefd = lu->link_fd = lu->ctl_fd = lu->fence.lock_fd = -1;
-	for (i = 0; i < LBFO_CTL_CLIENTS; i++)
-		lu->ctl_clients[i] = -1;
+	lu->wakefd = lu->link_fd = lu->fence.lock_fd = -1;
+	if (lu_log_init(lu) < 0) {
+		snprintf(err, errlen, "out of memory");
+		free(lu);
+		return NULL;
+	}
 	pthread_mutex_init(&lu->sub_mu, NULL);
 	pthread_mutex_init(&lu->mu, NULL);
 	pthread_cond_init(&lu->paths_cv, NULL);
 	if (setup_team(lu, now, err, errlen) < 0) {
+		lbfo_events_destroy(&lu->events);
 		free(lu);
 		return NULL;
 	}
@@ -179,6 +183,7 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 fail:
 	lu_fence_fini(lu);
 	lbfo_team_destroy(&lu->team);
+	lbfo_events_destroy(&lu->events);
 	pthread_mutex_destroy(&lu->sub_mu);
 	pthread_mutex_destroy(&lu->mu);
 	pthread_cond_destroy(&lu->paths_cv);
@@ -223,8 +228,6 @@ void lbfo_lu_destroy(struct lbfo_lu *lu)
 
 	if (!lu)
 		return;
-	lbfo_metrics_http_stop(lu);
-	lbfo_ctl_close(lu);
 	/* Nothing may be left waiting forever. */
 	for (io = lu_detach_submissions(lu); io; io = next) {
 		next = io->next;
@@ -241,6 +244,7 @@ void lbfo_lu_destroy(struct lbfo_lu *lu)
 	pthread_mutex_destroy(&lu->sub_mu);
 	pthread_mutex_destroy(&lu->mu);
 	pthread_cond_destroy(&lu->paths_cv);
+	lbfo_events_destroy(&lu->events);
 	free(lu);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "ctlserver.h"
 #include "lu_internal.h"
 
 #define TEAM_TICK_NS (100 * LBFO_NS_PER_MS)
@@ -43,7 +44,11 @@ int lbfo_lu_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max)
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
 	}
-	n += lbfo_ctl_pollfds(lu, pfd + n, max - n);
+	if (lu->ctl && n < max) {
+		pfd[n].fd = lbfo_ctl_server_fd(lu->ctl);
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
 	for (i = 0; i < lu->npaths && n < max; i++)
 		n += lbfo_session_pollfds(&lu->paths[i].s, pfd + n, max - n);
 	return n;
@@ -85,7 +90,9 @@ void lbfo_lu_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64
 		/* nothing to do: the wake-up counter was already drained */
 	}
 	lu_take_submissions(lu);
-	lbfo_ctl_service(lu, pfd, n, now);
+	if (lu->ctl && ((revents_of(pfd, n, lbfo_ctl_server_fd(lu->ctl)) & POLLIN) ||
+			now >= lbfo_ctl_server_next_deadline(lu->ctl)))
+		lbfo_ctl_server_service(lu->ctl, now);
 	/* Before the paths are serviced: a link that went down fails its
 	 * paths now, not after nop_timeout. */
 	if (lu->link_fd >= 0 && (revents_of(pfd, n, lu->link_fd) & POLLIN))
@@ -104,8 +111,10 @@ int lbfo_lu_next_timeout(struct lbfo_lu *lu, uint64_t now)
 {
 	uint64_t t = lu->tick_ns + TEAM_TICK_NS, x;
 
+	if (lu->ctl && (x = lbfo_ctl_server_next_deadline(lu->ctl)) < t)
+		t = x;
 	if (lu->dead)
-		return 1000;
+		return t <= now ? 0 : 1000;
 	if ((x = lu_paths_next_timer(lu)) < t)
 		t = x;
 	if ((x = lu_fence_next_timer(lu)) < t)
@@ -120,7 +129,7 @@ int lbfo_lu_next_timeout(struct lbfo_lu *lu, uint64_t now)
 
 /* ---- the runner thread -------------------------------------------------------- */
 
-#define MAX_FDS (2 + 1 + LBFO_CTL_CLIENTS + 2 * LBFO_MAX_MEMBERS)
+#define MAX_FDS (3 + 2 * LBFO_MAX_MEMBERS)
 
 static void *loop_main(void *arg)
 {
@@ -156,31 +165,6 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-/* The control socket, metrics, link watch: what a daemon has and a unit
- * test does without. */
-static int open_surface(struct lbfo_lu *lu, const struct lbfo_lu_config *c,
-			char *err, size_t errlen)
-{
-	char cerr[LBFO_ERR_MAX];
-
-	if (lbfo_ctl_open(lu, cerr, sizeof(cerr)) < 0) {
-		if (c->control_set) {
-			snprintf(err, errlen, "%s", cerr);
-			return -1;
-		}
-		lu_log(lu, LBFO_LOG_WARNING, "%s; running without a control socket", cerr);
-	}
-	if (lbfo_metrics_http_start(lu, cerr, sizeof(cerr)) < 0) {
-		snprintf(err, errlen, "%s", cerr);
-		return -1;
-	}
-	lu->link_fd = c->link_watch ? lu_link_open() : -1;
-	if (c->link_watch && lu->link_fd < 0)
-		lu_log(lu, LBFO_LOG_WARNING, "link watch off: rtnetlink: %s; a link going down "
-		       "is noticed by nop_timeout", strerror(errno));
-	return 0;
-}
-
 struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
 				  const struct lbfo_lu_env *env, char *err, size_t errlen)
 {
@@ -194,8 +178,14 @@ struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct l
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (!(env && env->no_control) && open_surface(lu, c, err, errlen) < 0)
-		goto fail;
+	if (!(env && env->no_control)) {
+		if (lu_surface_open(lu, err, errlen) < 0)
+			goto fail;
+		lu->link_fd = c->link_watch ? lu_link_open() : -1;
+		if (c->link_watch && lu->link_fd < 0)
+			lu_log(lu, LBFO_LOG_WARNING, "link watch off: rtnetlink: %s; a link going "
+			       "down is noticed by nop_timeout", strerror(errno));
+	}
 	if (lbfo_lu_lock(lu, err, errlen) < 0)
 		goto fail;
 	if (pthread_create(&lu->thread, NULL, loop_main, lu) != 0) {
@@ -205,8 +195,9 @@ struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct l
 	lu->started = true;
 	return lu;
 fail:
-	/* Everything opened so far is closed by destroy: the control
-	 * socket, the metrics server, the link watch, the eventfd. */
+	/* The control socket and metrics server here; destroy closes the
+	 * link watch and the eventfd. */
+	lu_surface_close(lu);
 	lbfo_lu_destroy(lu);
 	return NULL;
 }
@@ -231,5 +222,6 @@ void lbfo_lu_stop(struct lbfo_lu *lu)
 	}
 	if (lu->started)
 		pthread_join(lu->thread, NULL);
+	lu_surface_close(lu);
 	lbfo_lu_destroy(lu);
 }

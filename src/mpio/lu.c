@@ -27,71 +27,7 @@
 #include "lbfo/policy.h"
 #include "lu_internal.h"
 
-#define CHECK_MIN_MS 250
 #define CHECK_MAX_MS 5000
-
-uint64_t lbfo_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * LBFO_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-const char *lbfo_fence_name(enum lbfo_fence_method m)
-{
-	static const char *const names[LBFO_FENCE__MAX] = {
-		[LBFO_FENCE_AUTO] = "auto", [LBFO_FENCE_REINSTATE] = "reinstate",
-		[LBFO_FENCE_RESERVATION] = "reservation", [LBFO_FENCE_NONE] = "none",
-	};
-	return (unsigned)m < LBFO_FENCE__MAX ? names[m] : "?";
-}
-
-const char *const lu_path_state_names[LP__MAX] = {
-	[LP_DOWN] = "down", [LP_IDENT] = "identifying", [LP_UP] = "up",
-	[LP_REFUSED] = "refused",
-};
-
-void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	struct lbfo_event *ev;
-	struct timespec ts;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Keep the last LBFO_EVENTS_MAX events for `lbfoctl events`. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ev = &lu->events[(lu->ev_head + lu->ev_count) % LBFO_EVENTS_MAX];
-	if (lu->ev_count < LBFO_EVENTS_MAX)
-		lu->ev_count++;
-	else
-		lu->ev_head = (lu->ev_head + 1) % LBFO_EVENTS_MAX;
-	ev->wall_ns = (uint64_t)ts.tv_sec * LBFO_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-	ev->level = level;
-	snprintf(ev->text, sizeof(ev->text), "%.239s", msg);
-	if (lu->cfg.log)
-		lu->cfg.log(level, msg, lu->cfg.log_opaque);
-	else
-		fprintf(stderr, "lbfo: %s\n", msg);
-}
-
-bool lu_path_ready(const struct lu_path *p)
-{
-	return p->st == LP_UP && p->s.st == LBFO_SS_UP && !p->s.failing;
-}
-
-/* The last usable path is never held out while I/O waits for one. */
-void lu_update_urgency(struct lbfo_lu *lu)
-{
-	bool urgent = !lu_any_usable(lu) && (lu->queue.n || lu->parked.n);
-	int i;
-
-	for (i = 0; i < lu->npaths; i++)
-		lbfo_session_set_urgent(&lu->paths[i].s, urgent, lu->now);
-}
 
 /* ---- a path becomes usable, or stops being ------------------------------ */
 
@@ -143,31 +79,6 @@ static void path_lost(struct lu_path *p, const char *reason, uint64_t now)
 		p->st = LP_DOWN;
 	p->lu_failed = false;
 	lu_requeue_returned(lu, p, ret, now);
-}
-
-void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)
-{
-	struct lbfo_lu *lu = p->lu;
-	char why[LBFO_ERR_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
-	if (p->lu_failed || p->st != LP_UP)
-		return;
-	/* The session is alive and may carry other LUs: only this LU stops
-	 * using the path. What is in flight on it finishes there (answers
-	 * that say "not here" are sent elsewhere); then the member fails. */
-	p->lu_failed = true;
-	p->st = LP_DOWN;
-	p->check_at_ns = lu->now + ms_ns(CHECK_MIN_MS);
-	if (lbfo_member_usable(&lu->team, p->idx) || lu->team.m[p->idx].state == LBFO_MS_PROBING)
-		lbfo_team_member_drain(&lu->team, p->idx, lu->now);
-	lu->failovers++;
-	lu_log(lu, LBFO_LOG_WARNING, "path %s (%s) failed for this LU: %s (session kept; "
-	       "checked again with TEST UNIT READY)", p->cfg.name, p->portal, why);
 }
 
 /* ---- the path checker: TEST UNIT READY on a path failed by an answer ---- */
@@ -311,7 +222,9 @@ static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now)
 	lu_fence_path_ready(p, now, path_ready);
 }
 
-void lu_scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now)
+/* Side effects an answer asked for (dispatch.c leaves them in
+ * p->pending_ev): a capacity, ALUA or identity change, … */
+static void scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now)
 {
 	struct lbfo_lu *lu = p->lu;
 
@@ -382,6 +295,12 @@ void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint6
 		struct lu_path *p = &lu->paths[i];
 
 		lbfo_session_service(&p->s, pfd, n, now);
+		while (p->pending_ev) {
+			enum lbfo_scsi_event ev = (enum lbfo_scsi_event)__builtin_ctz(p->pending_ev);
+
+			p->pending_ev &= ~(1u << ev);
+			scsi_event(p, ev, now);
+		}
 		path_check(p, now);
 	}
 }

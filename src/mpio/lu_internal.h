@@ -30,21 +30,16 @@
 #include <stdio.h>
 
 #include "lbfo/lu.h"
+#include "events.h"
 #include "ident.h"
-#include "session.h"
+#include "path_session.h"
+
+struct lbfo_ctl_server;
 
 #define LBFO_EVENTS_MAX 256
 #define LBFO_LAT_BUCKETS 40 /* log2 microseconds */
-#define LBFO_CTL_CLIENTS 8
 
 static inline uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * LBFO_NS_PER_MS; }
-
-/* Event log entry (lbfoctl events). */
-struct lbfo_event {
-	uint64_t wall_ns;   /* CLOCK_REALTIME */
-	int level;
-	char text[240];
-};
 
 /* A piece of a client request (at most max_transfer long), or an
  * internal command of the LU (fence, registration, path check). */
@@ -111,12 +106,14 @@ struct lu_path {
 	bool lu_failed;            /* failed by the LU (answer), session kept */
 	uint64_t check_at_ns;      /* when a path failed by an answer is checked again */
 	char last_error[LBFO_ERR_MAX];
+	unsigned pending_ev;       /* 1 << enum lbfo_scsi_event: answers asked for it */
 	int tpgt;                  /* portal group of the last login */
 	int tpgt_before;           /* ... and of the one before it */
 	int alua;                  /* LBFO_ALUA_*; NONE when the LU does no ALUA */
 
 	/* fencing (fence.c) */
 	bool owes_fence;           /* failed with a write in flight */
+	bool pred_owes;            /* a predecessor left a session here (identity.c) */
 	bool fence_running;
 	bool closed_by_target;     /* its last connection was ended by the target */
 	uint64_t owed_since_ns;
@@ -152,6 +149,7 @@ struct lu_fence {
 	uint64_t stale_keys[8];          /* a predecessor's keys to preempt */
 	int nstale;
 	bool nstale_unknown;             /* a predecessor's keys not read yet */
+	int pred_pid;                    /* of a predecessor that left debts */
 	bool unclean;                    /* writes were in flight at the end */
 	unsigned debts;                  /* paths owing a fence */
 	uint64_t fences, longest_ns;
@@ -200,8 +198,7 @@ struct lbfo_lu {
 	uint64_t status_written_ns;
 	uint64_t tick_ns;                /* the team's and rates' clock */
 
-	struct lbfo_event events[LBFO_EVENTS_MAX];
-	unsigned ev_head, ev_count;
+	struct lbfo_events events;       /* lbfoctl events (log.c) */
 
 	struct lbfo_adapter adapters[LBFO_MAX_MEMBERS];
 	int nadapters;
@@ -213,55 +210,65 @@ struct lbfo_lu {
 	} clients[LBFO_MAX_CLIENTS];
 	uint64_t clients_total;
 
-	/* control socket */
-	int ctl_fd;
-	int ctl_clients[LBFO_CTL_CLIENTS];
-	char ctl_buf[LBFO_CTL_CLIENTS][4097];
-	size_t ctl_len[LBFO_CTL_CLIENTS];
-	char ctl_path[LBFO_STR_MAX];
+	/* the control socket and the metrics server (control.c) */
+	struct lbfo_ctl_server *ctl;
 	void *mhd;
-	uint64_t ctl_requests, ctl_errors;
 };
 
-/* lu.c */
+/*
+ * The modules, lowest first. Each calls only modules above it in this
+ * list (scripts/layers checks it); a lower one tells a higher one
+ * something through data it leaves (a pending event, a flag) or a
+ * function pointer it was given, as the path session does.
+ */
+
+/* log.c */
+int lu_log_init(struct lbfo_lu *lu);
 void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 extern const char *const lu_path_state_names[];
+
+/* io.c */
+void q_push(struct cmdq *q, struct lu_cmd *c);
+void q_push_front(struct cmdq *q, struct lu_cmd *c);
+void q_prepend_all(struct cmdq *dst, struct cmdq *src);
+struct lu_cmd *q_pop(struct cmdq *q);
+/* A piece is finished (result 0 or -errno): free it, maybe finish its io. */
+void lu_cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result);
+void lu_io_finish(struct lbfo_io *io);
+/* Count a finished request (its last piece, or refused whole) and wake its waiter. */
+void lu_io_completed(struct lbfo_lu *lu, struct lbfo_io *io);
+/* Fail everything waiting (queue, parked) with `err`. */
+int lu_fail_waiting(struct lbfo_lu *lu, int err);
+bool lu_is_write(const struct lu_cmd *c);
+
+/* pathst.c */
 /* The path carries I/O for the LU (a usable team member over an up session). */
 bool lu_path_ready(const struct lu_path *p);
+bool lu_any_usable(const struct lbfo_lu *lu);
 /* Fail the path for this LU (answer-level): no new commands; its session stays. */
 void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void lu_update_urgency(struct lbfo_lu *lu);
-void lu_path_init_session(struct lbfo_lu *lu, struct lu_path *p, uint64_t now);
-void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
-uint64_t lu_paths_next_timer(const struct lbfo_lu *lu);
-/* Side effects an answer asks for (a capacity or ALUA change, …). */
-void lu_scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now);
 
-/* life.c */
-int lu_read_if_bytes(const char *ifname, uint64_t *bytes);
-int lu_set_queueing(struct lbfo_lu *lu, bool on);
+/* identity.c */
+void lu_fence_identity_init(struct lbfo_lu *lu);
+/* The ISID of a path for its current nexus generation; its reservation key. */
+void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd, uint16_t *qual);
+uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p);
+/* Take the lock and read what a predecessor left (paths: pred_owes). */
+int lu_state_lock(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen);
+void lu_fence_state_write(struct lbfo_lu *lu, bool clean);
 
-/* intake.c */
-void lu_take_submissions(struct lbfo_lu *lu);
-struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu);
-void lu_enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io);
-/* A piece is finished (result 0 or -errno): free it, maybe finish its io. */
-void lu_cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result);
-void lu_io_finish(struct lbfo_io *io);
-/* Fail everything waiting (queue, parked) with `err`. */
-int lu_fail_waiting(struct lbfo_lu *lu, int err);
-
-/* dispatch.c */
-bool lu_is_write(const struct lu_cmd *c);
-void lu_dispatch(struct lbfo_lu *lu, uint64_t now);
-void lu_expire(struct lbfo_lu *lu, uint64_t now);
-uint64_t lu_dispatch_next_timer(const struct lbfo_lu *lu);
-/* The path failed: requeue what the team hands back (writes owe a fence). */
-void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd *ret,
-			 uint64_t now);
-bool lu_any_usable(const struct lbfo_lu *lu);
+/* reservation.c */
+/* A preempt of a path's old key ended (target NULL: a predecessor's key). */
+typedef void (*lu_fenced_fn)(struct lu_path *target, bool ok, const char *how, uint64_t now);
+struct lu_path *lu_pr_registered_path(struct lbfo_lu *lu);
+int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, uint64_t now,
+		  lu_fenced_fn fenced);
+/* The path is identified: register its reservation key when fencing by
+ * reservations; ready() is called (maybe later) when the path may carry I/O. */
+void lu_fence_path_ready(struct lu_path *p, uint64_t now, void (*ready)(struct lu_path *p, uint64_t now));
 
 /* fence.c */
 int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen);
@@ -270,49 +277,48 @@ void lu_fence_owe(struct lu_path *p, uint64_t now);
 /* The path logged in again (own re-login): pays its debt where proven. */
 void lu_fence_on_login(struct lu_path *p, uint64_t now);
 void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t now);
-/* The path is identified: register its reservation key when fencing by
- * reservations; ready() is called (maybe later) when the path may carry I/O. */
-void lu_fence_path_ready(struct lu_path *p, uint64_t now, void (*ready)(struct lu_path *p, uint64_t now));
 void lu_fence_tick(struct lbfo_lu *lu, uint64_t now);
 uint64_t lu_fence_next_timer(const struct lbfo_lu *lu);
 /* Writes may go out (no debt anywhere). */
 bool lu_fence_clear(const struct lbfo_lu *lu);
-void lu_fence_release(struct lbfo_lu *lu, const char *how);
-/* The ISID of path i for its current nexus generation. */
-void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd, uint16_t *qual);
 
-/* identity.c */
-void lu_fence_identity_init(struct lbfo_lu *lu);
-void lu_fence_assign_slots(struct lbfo_lu *lu);
-uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p);
-void lu_fence_state_write(struct lbfo_lu *lu, bool clean);
-/* fence.c, for reservation.c */
-void lu_fence_pay(struct lu_path *p, const char *how, uint64_t now);
-/* reservation.c */
-struct lu_path *lu_pr_registered_path(struct lbfo_lu *lu);
-int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, uint64_t now);
+/* dispatch.c */
+void lu_dispatch(struct lbfo_lu *lu, uint64_t now);
+void lu_expire(struct lbfo_lu *lu, uint64_t now);
+uint64_t lu_dispatch_next_timer(const struct lbfo_lu *lu);
+/* The path failed: requeue what the team hands back (writes owe a fence). */
+void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd *ret,
+			 uint64_t now);
 
-/* status.c */
-void lu_status_json(struct lbfo_lu *lu, FILE *f);
-void lu_status_text(struct lbfo_lu *lu, FILE *f);
-void lu_events_out(struct lbfo_lu *lu, FILE *f, bool json);
-void lu_json_str(FILE *f, const char *s);
-double lu_lat_quantile_ms(const struct lu_path *p, double q);
-void lbfo_metrics_text(struct lbfo_lu *lu, FILE *f);
-void lu_write_status_file(struct lbfo_lu *lu);
-void lu_rates_tick(struct lbfo_lu *lu, uint64_t now);
+/* intake.c */
+void lu_take_submissions(struct lbfo_lu *lu);
+struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu);
+void lu_enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io);
 
 /* linkwatch.c */
 int lu_link_open(void);
 unsigned lu_link_of_socket(int sockfd, const char *configured, char *name, size_t len);
 void lu_link_input(struct lbfo_lu *lu);
 
-/* control.c: the control socket, run on the loop thread. */
-int lbfo_ctl_open(struct lbfo_lu *lu, char *err, size_t errlen);
-int lbfo_ctl_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max);
-void lbfo_ctl_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
-void lbfo_ctl_close(struct lbfo_lu *lu);
-int lbfo_metrics_http_start(struct lbfo_lu *lu, char *err, size_t errlen);
-void lbfo_metrics_http_stop(struct lbfo_lu *lu);
+/* lu.c */
+void lu_path_init_session(struct lbfo_lu *lu, struct lu_path *p, uint64_t now);
+void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
+uint64_t lu_paths_next_timer(const struct lbfo_lu *lu);
+
+/* status.c */
+void lu_status_json(struct lbfo_lu *lu, FILE *f);
+void lu_status_text(struct lbfo_lu *lu, FILE *f);
+double lu_lat_quantile_ms(const struct lu_path *p, double q);
+int lu_metrics_text(struct lbfo_lu *lu, FILE *f);
+void lu_write_status_file(struct lbfo_lu *lu);
+void lu_rates_tick(struct lbfo_lu *lu, uint64_t now);
+
+/* life.c */
+int lu_read_if_bytes(const char *ifname, uint64_t *bytes);
+int lu_set_queueing(struct lbfo_lu *lu, bool on);
+
+/* control.c: the control socket and the metrics server. */
+int lu_surface_open(struct lbfo_lu *lu, char *err, size_t errlen);
+void lu_surface_close(struct lbfo_lu *lu);
 
 #endif

@@ -34,6 +34,7 @@ struct pr_op {
 	struct lbfo_pr_reservation resv;
 	void (*done)(struct pr_op *op, bool ok, const struct lbfo_scsi_result *r, uint64_t now);
 	void (*ready)(struct lu_path *p, uint64_t now);
+	lu_fenced_fn fenced;  /* a preempt of a path's old key ended */
 };
 
 static void pr_answer(struct lbfo_scmd *sc, const struct lbfo_scsi_result *r, uint64_t now);
@@ -153,8 +154,6 @@ static void give_up_reservations(struct lbfo_lu *lu, const char *why)
 		lu->paths[i].stale_key = 0;
 	lu_log(lu, LBFO_LOG_WARNING, "fencing: none (%s); a failed path's writes wait until "
 	       "no_path_timeout before they are sent again", why);
-	if (lu_fence_clear(lu))
-		lu_fence_release(lu, "no fence method");
 }
 
 /* The LU's reservation state, read once after the first registration:
@@ -276,28 +275,24 @@ static void pr_preempted(struct pr_op *op, bool ok, const struct lbfo_scsi_resul
 				lu->fence.stale_keys[i] = lu->fence.stale_keys[--lu->fence.nstale];
 		lu_log(lu, LBFO_LOG_NOTICE, "a previous lbfo's key 0x%016" PRIx64 " preempted via "
 		       "path %s", op->stale, op->via->cfg.name);
-		if (lu_fence_clear(lu))
-			lu_fence_release(lu, "predecessor's keys preempted");
 		return;
 	}
 	snprintf(t->s.fence_via, sizeof(t->s.fence_via), "%s", op->via->cfg.name);
-	if (ok) {
+	if (ok)
 		snprintf(how, sizeof(how), "key 0x%016" PRIx64 " preempted via path %s", op->stale,
 			 op->via->cfg.name);
-		t->fence_running = false;
-		lu_fence_pay(t, how, now);
-		return;
-	}
-	lu_fence_on_fenced(t, false, r->status == LBFO_XS_PATH_LOST ? "path lost" :
-			   lbfo_scsi_describe(r, what, sizeof(what)), now);
+	op->fenced(t, ok, ok ? how : r->status == LBFO_XS_PATH_LOST ? "path lost" :
+		   lbfo_scsi_describe(r, what, sizeof(what)), now);
 }
 
-int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, uint64_t now)
+int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, uint64_t now,
+		  lu_fenced_fn fenced)
 {
 	struct pr_op *op = pr_new(via, pr_preempted);
 
 	if (!op)
 		return -1;
+	op->fenced = fenced;
 	op->target = target;
 	op->stale = stale;
 	op->steps[0] = (struct pr_step){ .sa = LBFO_PR_RESERVE, .type = LBFO_PR_TYPE_WE_AR,

@@ -9,24 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "lbfo/policy.h"
 #include "lu_internal.h"
-
-void lu_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
+#include "prom.h"
 
 /* Upper bound of the bucket holding the q-quantile, milliseconds. */
 double lu_lat_quantile_ms(const struct lu_path *p, double q)
@@ -66,111 +52,170 @@ void lu_rates_tick(struct lbfo_lu *lu, uint64_t now)
 	lu->rate_mark_ns = now;
 }
 
-static const char *b(bool v) { return v ? "true" : "false"; }
-
-static void fence_json(const struct lbfo_lu *lu, FILE *f)
+static void fence_json(const struct lbfo_lu *lu, struct lbfo_json *j)
 {
 	const struct lu_fence *fe = &lu->fence;
 
-	fprintf(f, ",\"fence\":{\"method\":\"%s\",\"configured\":\"%s\",\"why\":",
-		lbfo_fence_name(fe->method), lbfo_fence_name(lu->cfg.fence));
-	lu_json_str(f, fe->why);
-	fprintf(f, ",\"reinstate_own\":%s,\"debts\":%u,\"stale_keys\":%d,\"fences\":%" PRIu64
-		",\"longest_ms\":%.3f}", b(fe->reinstate_own), fe->debts, fe->nstale, fe->fences,
-		(double)fe->longest_ns / 1e6);
+	lbfo_json_key(j, "fence");
+	lbfo_json_obj(j);
+	lbfo_json_kv_str(j, "method", lbfo_fence_name(fe->method));
+	lbfo_json_kv_str(j, "configured", lbfo_fence_name(lu->cfg.fence));
+	lbfo_json_kv_str(j, "why", fe->why);
+	lbfo_json_kv_bool(j, "reinstate_own", fe->reinstate_own);
+	lbfo_json_kv_uint(j, "debts", fe->debts);
+	lbfo_json_kv_int(j, "stale_keys", fe->nstale);
+	lbfo_json_kv_uint(j, "fences", fe->fences);
+	lbfo_json_kv_fixed(j, "longest_ms", (double)fe->longest_ns / 1e6, 3);
+	lbfo_json_end(j);
 }
 
-static void path_json(const struct lbfo_lu *lu, const struct lu_path *p, FILE *f)
+static void path_counters_json(const struct lbfo_lu *lu, const struct lu_path *p,
+			       struct lbfo_json *j)
 {
 	const struct lbfo_member *m = &lu->team.m[p->idx];
+
+	lbfo_json_kv_fixed(j, "read_share", m->share[LBFO_READ] / 100.0, 2);
+	lbfo_json_kv_fixed(j, "write_share", m->share[LBFO_WRITE] / 100.0, 2);
+	lbfo_json_kv_uint(j, "bytes_read", m->st.bytes[LBFO_READ]);
+	lbfo_json_kv_uint(j, "bytes_written", m->st.bytes[LBFO_WRITE]);
+	lbfo_json_kv_uint(j, "reads", m->st.cmds[LBFO_READ]);
+	lbfo_json_kv_uint(j, "writes", m->st.cmds[LBFO_WRITE]);
+	lbfo_json_kv_uint(j, "outstanding", m->outstanding);
+	lbfo_json_kv_uint(j, "failures", m->st.failures);
+	lbfo_json_kv_uint(j, "retries", p->retries);
+	lbfo_json_kv_uint(j, "returned", m->st.returned);
+	lbfo_json_kv_uint(j, "errors", p->errors);
+	lbfo_json_kv_uint(j, "logins", p->logins);
+	lbfo_json_kv_uint(j, "conflicts", p->conflicts);
+	lbfo_json_kv_fixed(j, "read_MBps", p->rate[LBFO_READ] / 1e6, 2);
+	lbfo_json_kv_fixed(j, "write_MBps", p->rate[LBFO_WRITE] / 1e6, 2);
+	lbfo_json_kv_fixed(j, "latency_p50_ms", lu_lat_quantile_ms(p, 0.5), 3);
+	lbfo_json_kv_fixed(j, "latency_p99_ms", lu_lat_quantile_ms(p, 0.99), 3);
+}
+
+static void path_json(const struct lbfo_lu *lu, const struct lu_path *p, struct lbfo_json *j)
+{
+	const struct lbfo_member *m = &lu->team.m[p->idx];
+	char isid[16], key[20];
 	uint32_t rnd;
 	uint16_t qual;
 
 	lu_fence_isid(lu, p, &rnd, &qual);
-	fprintf(f, "{\"name\":");
-	lu_json_str(f, p->cfg.name);
-	fprintf(f, ",\"portal\":");
-	lu_json_str(f, p->portal);
-	fprintf(f, ",\"state\":\"%s\",\"session\":\"%s\",\"lu_state\":\"%s\",\"role\":\"%s\","
-		"\"read_share\":%.2f,\"write_share\":%.2f,\"bytes_read\":%" PRIu64
-		",\"bytes_written\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
-		",\"outstanding\":%u,\"failures\":%" PRIu64 ",\"retries\":%" PRIu64
-		",\"returned\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"logins\":%" PRIu64
-		",\"flapping\":%s,\"owes_fence\":%s,\"last_fence_ms\":%.3f,\"read_MBps\":%.2f,"
-		"\"write_MBps\":%.2f,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
-		"\"operator_down\":%s,\"tpgt\":%d,\"alua\":\"%s\",\"isid\":\"80%06x%04x\","
-		"\"reservation_key\":\"%016" PRIx64 "\",\"conflicts\":%" PRIu64 ",\"last_error\":",
-		lbfo_member_state_name(m->state), lbfo_session_state_name(p->s.st),
-		lu_path_state_names[p->st], lbfo_role_name(m->role), m->share[LBFO_READ] / 100.0,
-		m->share[LBFO_WRITE] / 100.0, m->st.bytes[LBFO_READ], m->st.bytes[LBFO_WRITE],
-		m->st.cmds[LBFO_READ], m->st.cmds[LBFO_WRITE], m->outstanding, m->st.failures,
-		p->retries, m->st.returned, p->errors, p->logins, b(p->s.flapping), b(p->owes_fence),
-		(double)p->last_fence_ns / 1e6, p->rate[LBFO_READ] / 1e6, p->rate[LBFO_WRITE] / 1e6,
-		lu_lat_quantile_ms(p, 0.5), lu_lat_quantile_ms(p, 0.99), b(p->admin_down), p->tpgt,
-		lbfo_alua_state_name(p->alua), rnd, qual, p->pr_key, p->conflicts);
-	lu_json_str(f, p->last_error[0] ? p->last_error : p->s.last_error);
-	fprintf(f, ",\"interface\":");
-	lu_json_str(f, p->ifname);
-	fputc('}', f);
+	snprintf(isid, sizeof(isid), "80%06x%04x", rnd, qual);
+	snprintf(key, sizeof(key), "%016" PRIx64, p->pr_key);
+	lbfo_json_obj(j);
+	lbfo_json_kv_str(j, "name", p->cfg.name);
+	lbfo_json_kv_str(j, "portal", p->portal);
+	lbfo_json_kv_str(j, "state", lbfo_member_state_name(m->state));
+	lbfo_json_kv_str(j, "session", lbfo_session_state_name(p->s.st));
+	lbfo_json_kv_str(j, "lu_state", lu_path_state_names[p->st]);
+	lbfo_json_kv_str(j, "role", lbfo_role_name(m->role));
+	path_counters_json(lu, p, j);
+	lbfo_json_kv_bool(j, "flapping", p->s.flapping);
+	lbfo_json_kv_bool(j, "owes_fence", p->owes_fence);
+	lbfo_json_kv_fixed(j, "last_fence_ms", (double)p->last_fence_ns / 1e6, 3);
+	lbfo_json_kv_bool(j, "operator_down", p->admin_down);
+	lbfo_json_kv_int(j, "tpgt", p->tpgt);
+	lbfo_json_kv_str(j, "alua", lbfo_alua_state_name(p->alua));
+	lbfo_json_kv_str(j, "isid", isid);
+	lbfo_json_kv_str(j, "reservation_key", key);
+	lbfo_json_kv_str(j, "last_error", p->last_error[0] ? p->last_error : p->s.last_error);
+	lbfo_json_kv_str(j, "interface", p->ifname);
+	lbfo_json_end(j);
 }
 
-static void caps_json(const struct lbfo_lu *lu, FILE *f)
+static void caps_json(const struct lbfo_lu *lu, struct lbfo_json *j)
 {
 	const struct lbfo_lu_ident *id = &lu->ident;
 
-	fprintf(f, ",\"vendor\":");
-	lu_json_str(f, id->vendor);
-	fprintf(f, ",\"product\":");
-	lu_json_str(f, id->product);
-	fprintf(f, ",\"capabilities\":{\"fua\":\"%s\",\"write_cache\":%s,\"trim\":%s,"
-		"\"max_unmap_blocks\":%u,\"unmap_granularity\":%u,\"write_same\":%s,"
-		"\"max_write_same_blocks\":%" PRIu64 ",\"alua\":%s}",
-		id->dpofua ? "native" : id->wce ? "emulated (flush)" : "not needed (write-through)",
-		b(id->wce), b(id->have_b2 ? id->lbpu : id->lbpme), id->max_unmap_blocks,
-		id->unmap_granularity, b(!lu->ws_unsupported), id->max_ws_blocks, b(id->tpgs != 0));
+	lbfo_json_kv_str(j, "vendor", id->vendor);
+	lbfo_json_kv_str(j, "product", id->product);
+	lbfo_json_key(j, "capabilities");
+	lbfo_json_obj(j);
+	lbfo_json_kv_str(j, "fua", id->dpofua ? "native" : id->have_mode && !id->wce ?
+			 "not needed (write-through)" : "emulated (flush)");
+	lbfo_json_kv_bool(j, "write_cache", id->wce);
+	lbfo_json_kv_bool(j, "trim", id->have_b2 ? id->lbpu : id->lbpme);
+	lbfo_json_kv_uint(j, "max_unmap_blocks", id->max_unmap_blocks);
+	lbfo_json_kv_uint(j, "unmap_granularity", id->unmap_granularity);
+	lbfo_json_kv_bool(j, "write_same", !lu->ws_unsupported);
+	lbfo_json_kv_uint(j, "max_write_same_blocks", id->max_ws_blocks);
+	lbfo_json_kv_bool(j, "alua", id->tpgs != 0);
+	lbfo_json_end(j);
+}
+
+static void lu_counters_json(const struct lbfo_lu *lu, struct lbfo_json *j)
+{
+	lbfo_json_kv_str(j, "mode", lbfo_mode_name(lbfo_team_mode(&lu->team)));
+	lbfo_json_kv_uint(j, "blocks", lu->ident.blocks);
+	lbfo_json_kv_uint(j, "target_blocks", lu->target_blocks);
+	lbfo_json_kv_uint(j, "block_size", lu->ident.block_size);
+	lbfo_json_kv_uint(j, "max_transfer", lu->max_xfer);
+	lbfo_json_kv_uint(j, "outstanding", lu->team.outstanding);
+	lbfo_json_kv_uint(j, "queued", lu->queue.n);
+	lbfo_json_kv_uint(j, "parked", lu->parked.n);
+	lbfo_json_kv_uint(j, "ios", lu->ios);
+	lbfo_json_kv_uint(j, "io_errors", lu->io_errors);
+	lbfo_json_kv_uint(j, "failovers", lu->failovers);
+	lbfo_json_kv_uint(j, "requeued", lu->requeued);
+	lbfo_json_kv_uint(j, "short_transfers", lu->short_transfers);
+	lbfo_json_kv_uint(j, "fences", lu->fence.fences);
+	lbfo_json_kv_fixed(j, "longest_fence_ms", (double)lu->fence.longest_ns / 1e6, 3);
+	lbfo_json_kv_bool(j, "no_path", lu->no_path_since_ns != 0);
+	lbfo_json_kv_bool(j, "queueing", lu->queueing);
+	lbfo_json_kv_bool(j, "dead", lu->dead != 0);
+	lbfo_json_kv_bool(j, "link_watch", lu->link_fd >= 0);
+	lbfo_json_kv_uint(j, "link_downs", lu->link_downs);
+}
+
+static void clients_json(const struct lbfo_lu *lu, struct lbfo_json *j)
+{
+	int i;
+
+	lbfo_json_key(j, "clients");
+	lbfo_json_arr(j);
+	for (i = 0; i < LBFO_MAX_CLIENTS; i++) {
+		if (!lu->clients[i].open)
+			continue;
+		lbfo_json_obj(j);
+		lbfo_json_kv_int(j, "id", i);
+		lbfo_json_kv_uint(j, "ios", lu->clients[i].ios);
+		lbfo_json_kv_uint(j, "errors", lu->clients[i].errors);
+		lbfo_json_kv_uint(j, "bytes_read", lu->clients[i].bytes[LBFO_READ]);
+		lbfo_json_kv_uint(j, "bytes_written", lu->clients[i].bytes[LBFO_WRITE]);
+		lbfo_json_end(j);
+	}
+	lbfo_json_end(j);
+	lbfo_json_kv_uint(j, "clients_total", lu->clients_total);
 }
 
 void lu_status_json(struct lbfo_lu *lu, FILE *f)
 {
+	struct lbfo_json j;
 	int i;
-	bool first = true;
 
-	fprintf(f, "{\"lus\":[{\"id\":");
-	lu_json_str(f, lu->ident.id);
-	fprintf(f, ",\"target\":");
-	lu_json_str(f, lu->cfg.target);
-	fprintf(f, ",\"lun\":%d,\"policy\":", lu->cfg.lun);
-	lu_json_str(f, lbfo_team_policy_name(&lu->team));
-	fprintf(f, ",\"mode\":\"%s\",\"blocks\":%" PRIu64 ",\"target_blocks\":%" PRIu64
-		",\"block_size\":%u,\"max_transfer\":%u,\"outstanding\":%u,\"queued\":%u,"
-		"\"parked\":%u,\"ios\":%" PRIu64 ",\"io_errors\":%" PRIu64 ",\"failovers\":%" PRIu64
-		",\"requeued\":%" PRIu64 ",\"short_transfers\":%" PRIu64 ",\"fences\":%" PRIu64
-		",\"longest_fence_ms\":%.3f,\"no_path\":%s,\"queueing\":%s,\"dead\":%s,"
-		"\"link_watch\":%s,\"link_downs\":%" PRIu64,
-		lbfo_mode_name(lbfo_team_mode(&lu->team)), lu->ident.blocks, lu->target_blocks,
-		lu->ident.block_size, lu->max_xfer, lu->team.outstanding, lu->queue.n, lu->parked.n,
-		lu->ios, lu->io_errors, lu->failovers, lu->requeued, lu->short_transfers,
-		lu->fence.fences, (double)lu->fence.longest_ns / 1e6, b(lu->no_path_since_ns),
-		b(lu->queueing), b(lu->dead), b(lu->link_fd >= 0), lu->link_downs);
-	caps_json(lu, f);
-	fence_json(lu, f);
-	fprintf(f, ",\"paths\":[");
-	for (i = 0; i < lu->npaths; i++) {
-		if (i)
-			fputc(',', f);
-		path_json(lu, &lu->paths[i], f);
-	}
-	fprintf(f, "],\"clients\":[");
-	for (i = 0; i < LBFO_MAX_CLIENTS; i++) {
-		if (!lu->clients[i].open)
-			continue;
-		fprintf(f, "%s{\"id\":%d,\"ios\":%" PRIu64 ",\"errors\":%" PRIu64
-			",\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64 "}",
-			first ? "" : ",", i, lu->clients[i].ios, lu->clients[i].errors,
-			lu->clients[i].bytes[LBFO_READ], lu->clients[i].bytes[LBFO_WRITE]);
-		first = false;
-	}
-	fprintf(f, "],\"clients_total\":%" PRIu64 "}]}\n", lu->clients_total);
+	lbfo_json_init(&j, f);
+	lbfo_json_obj(&j);
+	lbfo_json_key(&j, "lus");
+	lbfo_json_arr(&j);
+	lbfo_json_obj(&j);
+	lbfo_json_kv_str(&j, "id", lu->ident.id);
+	lbfo_json_kv_str(&j, "target", lu->cfg.target);
+	lbfo_json_kv_int(&j, "lun", lu->cfg.lun);
+	lbfo_json_kv_str(&j, "policy", lbfo_team_policy_name(&lu->team));
+	lu_counters_json(lu, &j);
+	caps_json(lu, &j);
+	fence_json(lu, &j);
+	lbfo_json_key(&j, "paths");
+	lbfo_json_arr(&j);
+	for (i = 0; i < lu->npaths; i++)
+		path_json(lu, &lu->paths[i], &j);
+	lbfo_json_end(&j);
+	clients_json(lu, &j);
+	lbfo_json_end(&j);
+	lbfo_json_end(&j);
+	lbfo_json_end(&j);
+	lbfo_json_finish(&j);
 }
 
 void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
@@ -224,86 +269,33 @@ void lu_status_text(struct lbfo_lu *lu, FILE *f)
 	}
 }
 
-static const char *level_name(int level)
-{
-	switch (level) {
-	case LBFO_LOG_ERR: return "err";
-	case LBFO_LOG_WARNING: return "warning";
-	case LBFO_LOG_NOTICE: return "notice";
-	case LBFO_LOG_INFO: return "info";
-	default: return "debug";
-	}
-}
-
-void lu_events_out(struct lbfo_lu *lu, FILE *f, bool json)
-{
-	unsigned k;
-
-	if (json)
-		fprintf(f, "{\"events\":[");
-	for (k = 0; k < lu->ev_count; k++) {
-		const struct lbfo_event *ev = &lu->events[(lu->ev_head + k) % LBFO_EVENTS_MAX];
-		time_t secs = (time_t)(ev->wall_ns / LBFO_NS_PER_SEC);
-		struct tm tm;
-		char when[32];
-
-		gmtime_r(&secs, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		if (json) {
-			fprintf(f, "%s{\"time\":\"%s.%03uZ\",\"level\":\"%s\",\"message\":",
-				k ? "," : "", when,
-				(unsigned)(ev->wall_ns % LBFO_NS_PER_SEC / 1000000),
-				level_name(ev->level));
-			lu_json_str(f, ev->text);
-			fputc('}', f);
-		} else {
-			fprintf(f, "%s.%03uZ %-7s %s\n", when,
-				(unsigned)(ev->wall_ns % LBFO_NS_PER_SEC / 1000000),
-				level_name(ev->level), ev->text);
-		}
-	}
-	if (json)
-		fprintf(f, "]}\n");
-}
-
 /* ---- Prometheus ------------------------------------------------------------- */
 
-/* A label value, escaped as the text exposition format asks. */
-static void label(FILE *f, const char *name, const char *v)
-{
-	fprintf(f, "%s=\"", name);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
-	}
-	fputc('"', f);
-}
-
-static void family(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void lu_sample(FILE *f, const struct lbfo_lu *lu, const char *name, uint64_t v)
-{
-	fprintf(f, "%s{", name);
-	label(f, "lu", lu->ident.id);
-	fprintf(f, "} %" PRIu64 "\n", v);
-}
-
-static void path_labels(FILE *f, const struct lbfo_lu *lu, const struct lu_path *p)
-{
-	label(f, "lu", lu->ident.id);
-	fputc(',', f);
-	label(f, "path", p->cfg.name);
-}
+static const struct lbfo_prom_family F_IOS = { "lbfo_lu_ios_total", LBFO_PROM_COUNTER,
+	"Client requests completed." };
+static const struct lbfo_prom_family F_IO_ERRORS = { "lbfo_lu_io_errors_total", LBFO_PROM_COUNTER,
+	"Client requests that failed." };
+static const struct lbfo_prom_family F_FAILOVERS = { "lbfo_lu_failovers_total", LBFO_PROM_COUNTER,
+	"Path failures that moved I/O." };
+static const struct lbfo_prom_family F_RETRIES = { "lbfo_lu_retries_total", LBFO_PROM_COUNTER,
+	"Commands re-sent after a path failed." };
+static const struct lbfo_prom_family F_FENCES = { "lbfo_lu_fences_total", LBFO_PROM_COUNTER,
+	"Fences paid (a failed path's writes released)." };
+static const struct lbfo_prom_family F_OUTSTANDING = { "lbfo_lu_outstanding", LBFO_PROM_GAUGE,
+	"Commands in flight on the LU." };
+static const struct lbfo_prom_family F_PARKED = { "lbfo_lu_parked", LBFO_PROM_GAUGE,
+	"Writes waiting for a fence." };
+static const struct lbfo_prom_family F_BYTES = { "lbfo_path_bytes_total", LBFO_PROM_COUNTER,
+	"Bytes completed on a path." };
+static const struct lbfo_prom_family F_CMDS = { "lbfo_path_commands_total", LBFO_PROM_COUNTER,
+	"Commands completed on a path." };
+static const struct lbfo_prom_family F_SHARE = { "lbfo_path_share_ratio", LBFO_PROM_GAUGE,
+	"A path's share of the LU's commands (0..1)." };
+static const struct lbfo_prom_family F_STATE = { "lbfo_path_state", LBFO_PROM_GAUGE,
+	"1 for the state a path's member is in." };
 
 struct path_metric {
-	const char *name, *type, *help;
+	struct lbfo_prom_family fam;
 	double (*get)(const struct lbfo_lu *lu, const struct lu_path *p);
 };
 
@@ -314,72 +306,80 @@ static double m_outstanding(const struct lbfo_lu *lu, const struct lu_path *p) {
 static double m_owes(const struct lbfo_lu *lu, const struct lu_path *p) { (void)lu; return p->owes_fence; }
 
 static const struct path_metric path_metrics[] = {
-	{ "lbfo_path_errors_total", "counter", "Commands that failed on the target through a path.", m_errors },
-	{ "lbfo_path_retries_total", "counter", "Commands sent again after a path failed or the target asked for a retry.", m_retries },
-	{ "lbfo_path_failures_total", "counter", "Times a path failed.", m_failures },
-	{ "lbfo_path_outstanding", "gauge", "Commands in flight on a path.", m_outstanding },
-	{ "lbfo_path_owes_fence", "gauge", "1 while a path owes a fence (writes wait).", m_owes },
+	{ { "lbfo_path_errors_total", LBFO_PROM_COUNTER,
+	    "Commands that failed on the target through a path." }, m_errors },
+	{ { "lbfo_path_retries_total", LBFO_PROM_COUNTER,
+	    "Commands sent again after a path failed or the target asked for a retry." }, m_retries },
+	{ { "lbfo_path_failures_total", LBFO_PROM_COUNTER, "Times a path failed." }, m_failures },
+	{ { "lbfo_path_outstanding", LBFO_PROM_GAUGE, "Commands in flight on a path." }, m_outstanding },
+	{ { "lbfo_path_owes_fence", LBFO_PROM_GAUGE,
+	    "1 while a path owes a fence (writes wait)." }, m_owes },
 };
 
-void lbfo_metrics_text(struct lbfo_lu *lu, FILE *f)
+static void lu_metrics(struct lbfo_lu *lu, struct lbfo_prom *p)
+{
+	const char *id = lu->ident.id;
+
+	lbfo_prom_family(p, &F_IOS);
+	lbfo_prom_u64(p, lu->ios, "lu", id, NULL);
+	lbfo_prom_family(p, &F_IO_ERRORS);
+	lbfo_prom_u64(p, lu->io_errors, "lu", id, NULL);
+	lbfo_prom_family(p, &F_FAILOVERS);
+	lbfo_prom_u64(p, lu->failovers, "lu", id, NULL);
+	lbfo_prom_family(p, &F_RETRIES);
+	lbfo_prom_u64(p, lu->requeued, "lu", id, NULL);
+	lbfo_prom_family(p, &F_FENCES);
+	lbfo_prom_u64(p, lu->fence.fences, "lu", id, NULL);
+	lbfo_prom_family(p, &F_OUTSTANDING);
+	lbfo_prom_u64(p, lu->team.outstanding, "lu", id, NULL);
+	lbfo_prom_family(p, &F_PARKED);
+	lbfo_prom_u64(p, lu->parked.n, "lu", id, NULL);
+}
+
+static void path_dir_metrics(struct lbfo_lu *lu, struct lbfo_prom *p)
 {
 	static const char *const states[] = { "active", "standby", "failed", "probing", "draining" };
-	size_t k;
-	int i, s, d;
+	int i, d, s;
 
-	family(f, "lbfo_lu_ios_total", "counter", "Client requests completed.");
-	lu_sample(f, lu, "lbfo_lu_ios_total", lu->ios);
-	family(f, "lbfo_lu_io_errors_total", "counter", "Client requests that failed.");
-	lu_sample(f, lu, "lbfo_lu_io_errors_total", lu->io_errors);
-	family(f, "lbfo_lu_failovers_total", "counter", "Path failures that moved I/O.");
-	lu_sample(f, lu, "lbfo_lu_failovers_total", lu->failovers);
-	family(f, "lbfo_lu_retries_total", "counter", "Commands re-sent after a path failed.");
-	lu_sample(f, lu, "lbfo_lu_retries_total", lu->requeued);
-	family(f, "lbfo_lu_fences_total", "counter", "Fences paid (a failed path's writes released).");
-	lu_sample(f, lu, "lbfo_lu_fences_total", lu->fence.fences);
-	family(f, "lbfo_lu_outstanding", "gauge", "Commands in flight on the LU.");
-	lu_sample(f, lu, "lbfo_lu_outstanding", lu->team.outstanding);
-	family(f, "lbfo_lu_parked", "gauge", "Writes waiting for a fence.");
-	lu_sample(f, lu, "lbfo_lu_parked", lu->parked.n);
-	family(f, "lbfo_path_bytes_total", "counter", "Bytes completed on a path.");
+	lbfo_prom_family(p, &F_BYTES);
 	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++) {
-			fprintf(f, "lbfo_path_bytes_total{");
-			path_labels(f, lu, &lu->paths[i]);
-			fprintf(f, ",dir=\"%s\"} %" PRIu64 "\n", lbfo_dir_name((enum lbfo_dir)d),
-				lu->team.m[i].st.bytes[d]);
-		}
-	family(f, "lbfo_path_commands_total", "counter", "Commands completed on a path.");
+		for (d = 0; d < LBFO_DIR__MAX; d++)
+			lbfo_prom_u64(p, lu->team.m[i].st.bytes[d], "lu", lu->ident.id, "path",
+				      lu->paths[i].cfg.name, "dir", lbfo_dir_name((enum lbfo_dir)d), NULL);
+	lbfo_prom_family(p, &F_CMDS);
 	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++) {
-			fprintf(f, "lbfo_path_commands_total{");
-			path_labels(f, lu, &lu->paths[i]);
-			fprintf(f, ",dir=\"%s\"} %" PRIu64 "\n", lbfo_dir_name((enum lbfo_dir)d),
-				lu->team.m[i].st.cmds[d]);
-		}
+		for (d = 0; d < LBFO_DIR__MAX; d++)
+			lbfo_prom_u64(p, lu->team.m[i].st.cmds[d], "lu", lu->ident.id, "path",
+				      lu->paths[i].cfg.name, "dir", lbfo_dir_name((enum lbfo_dir)d), NULL);
+	lbfo_prom_family(p, &F_SHARE);
+	for (i = 0; i < lu->npaths; i++)
+		for (d = 0; d < LBFO_DIR__MAX; d++)
+			lbfo_prom_double(p, lu->team.m[i].share[d] / 10000.0, "lu", lu->ident.id,
+					 "path", lu->paths[i].cfg.name, "dir",
+					 d == LBFO_READ ? "read" : "write", NULL);
+	lbfo_prom_family(p, &F_STATE);
+	for (i = 0; i < lu->npaths; i++)
+		for (s = 0; s < 5; s++)
+			lbfo_prom_u64(p, (int)lu->team.m[i].state == s, "lu", lu->ident.id, "path",
+				      lu->paths[i].cfg.name, "state", states[s], NULL);
+}
+
+int lu_metrics_text(struct lbfo_lu *lu, FILE *f)
+{
+	struct lbfo_prom p;
+	size_t k;
+	int i;
+
+	lbfo_prom_init(&p, f);
+	lu_metrics(lu, &p);
+	path_dir_metrics(lu, &p);
 	for (k = 0; k < sizeof(path_metrics) / sizeof(path_metrics[0]); k++) {
-		family(f, path_metrics[k].name, path_metrics[k].type, path_metrics[k].help);
-		for (i = 0; i < lu->npaths; i++) {
-			fprintf(f, "%s{", path_metrics[k].name);
-			path_labels(f, lu, &lu->paths[i]);
-			fprintf(f, "} %g\n", path_metrics[k].get(lu, &lu->paths[i]));
-		}
+		lbfo_prom_family(&p, &path_metrics[k].fam);
+		for (i = 0; i < lu->npaths; i++)
+			lbfo_prom_double(&p, path_metrics[k].get(lu, &lu->paths[i]), "lu",
+					 lu->ident.id, "path", lu->paths[i].cfg.name, NULL);
 	}
-	family(f, "lbfo_path_share_ratio", "gauge", "A path's share of the LU's commands (0..1).");
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++) {
-			fprintf(f, "lbfo_path_share_ratio{");
-			path_labels(f, lu, &lu->paths[i]);
-			fprintf(f, ",dir=\"%s\"} %.4f\n", d == LBFO_READ ? "read" : "write",
-				lu->team.m[i].share[d] / 10000.0);
-		}
-	family(f, "lbfo_path_state", "gauge", "1 for the state a path's member is in.");
-	for (i = 0; i < lu->npaths; i++)
-		for (s = 0; s < 5; s++) {
-			fprintf(f, "lbfo_path_state{");
-			path_labels(f, lu, &lu->paths[i]);
-			fprintf(f, ",state=\"%s\"} %d\n", states[s], (int)lu->team.m[i].state == s);
-		}
+	return lbfo_prom_finish(&p);
 }
 
 /* Written, then renamed: a reader never sees half a document. */

@@ -15,7 +15,7 @@
 
 #include "fake_target.h"
 #include "ident.h"
-#include "session.h"
+#include "path_session.h"
 
 #define MS 1000000ull
 

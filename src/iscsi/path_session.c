@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "session.h"
+#include "path_session.h"
 
 #define NS_PER_MS 1000000ull
 static uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * NS_PER_MS; }
