@@ -11,16 +11,18 @@
  *   member.c    the member predicates (usable, count, mode) and the state
  *               machine: failover, failback, reinstatement, drain, the
  *               failback timer, bringing states in line (team_recompute)
- *   select.c    choosing a member for a command, the policies' tie-break
  *   policy.c    the policy table and the helpers the policies share
+ *               (parameters, tie-break, FIG 4, period, speeds)
  *   policy_*.c  one policy each
+ *   select.c    choosing a member for a command
  *   team.c      life cycle, the policy, members and their configuration
  *               (shares, weights, adapters), the enums' names
  *
- * The lower modules reach a policy only through its ops struct (team->ops:
- * on_start, on_complete, on_member_change, select, ...), never by name, so
- * the policies can sit above them and use them. policy.c's table names the
- * policies' ops structs: data, no call.
+ * A policy's hooks are reached only through team->ops (on_start,
+ * on_complete, on_member_change, select, ...), never by name: that is how
+ * account.c and member.c tell the policy about a command or a member
+ * without calling up. policy.c's table names the policies' ops structs:
+ * data, no call.
  *
  * Pure like the rest of src/core. Not a public API.
  */
