@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The table of built-in policies and the parameter helpers they share.
+ * The table of built-in policies and the helpers they share: parameters,
+ * the tie-break, FIG 4 selection, the periodic timer and speeds.
  */
 #include <errno.h>
 #include <math.h>
@@ -142,6 +143,15 @@ int lbfo_param_double(const char *policy, const struct lbfo_kv *kv, size_t nkv,
 	}
 	*out = x;
 	return 0;
+}
+
+/* The member selected least recently wins (lbfo_team_select() stamps
+ * last_pick), then the lower index: round-robin among equals. */
+bool lbfo_tie_prefer(const struct lbfo_team *t, int a, int b)
+{
+	if (t->m[a].last_pick != t->m[b].last_pick)
+		return t->m[a].last_pick < t->m[b].last_pick;
+	return a < b;
 }
 
 /*

@@ -78,10 +78,3 @@ int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		t->m[pick].last_pick = t->select_calls;
 	return pick;
 }
-
-bool lbfo_tie_prefer(const struct lbfo_team *t, int a, int b)
-{
-	if (t->m[a].last_pick != t->m[b].last_pick)
-		return t->m[a].last_pick < t->m[b].last_pick;
-	return a < b;
-}

@@ -362,7 +362,11 @@ static int set_value(const struct key *k, void *obj, const char *v, char *why, s
 	return -1;
 }
 
-void scenario_errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
+/* "[SECTION]: " then fmt into err. */
+static void scenario_errf(char *err, size_t errlen, const char *section,
+			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void scenario_errf(char *err, size_t errlen, const char *section,
+			  const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -415,8 +419,15 @@ int sim_scenario_set(struct sim_scenario *sc, const char *section,
 			      "[workload], [team], [path NAME], [policy NAME])");
 		return -1;
 	}
-	if (!s->keys)
-		return scenario_set_param(sc, section, name, key, value, line, err, errlen);
+	if (!s->keys) {
+		char msg[LBFO_ERR_MAX + 64];
+
+		if (scenario_set_param(sc, name, key, value, line, msg, sizeof(msg)) < 0) {
+			scenario_errf(err, errlen, section, "%s", msg);
+			return -1;
+		}
+		return 0;
+	}
 
 	k = key_index(s->keys, key);
 	if (k < 0) {

@@ -67,32 +67,33 @@ static int add_param(struct sim_scenario *sc, const char *policy,
 	return 0;
 }
 
-/* A key of [policy NAME]: a parameter of that policy, tried on it now. */
-int scenario_set_param(struct sim_scenario *sc, const char *section,
-		       const char *name, const char *key, const char *value,
-		       int line, char *err, size_t errlen)
+/* A key of [policy NAME]: a parameter of that policy, tried on it now.
+ * The message says what is wrong; the caller (scenario.c) says where. */
+int scenario_set_param(struct sim_scenario *sc, const char *name,
+		       const char *key, const char *value, int line,
+		       char *why, size_t whylen)
 {
 	const struct lbfo_policy_ops *o = lbfo_policy_find(name);
-	char msg[LBFO_ERR_MAX], where[SIM_PATH_MAX + 32], why[200] = "";
+	char msg[LBFO_ERR_MAX], where[SIM_PATH_MAX + 32], full[200] = "";
 	int i;
 
 	if (!o) {
-		scenario_errf(err, errlen, section, "unknown policy '%s'", name);
+		snprintf(why, whylen, "unknown policy '%s'", name);
 		return -1;
 	}
 	for (i = 0; i < sc->nparams; i++)
 		if (!strcmp(sc->param[i].policy, name) &&
 		    !strcmp(sc->param[i].key, key)) {
-			scenario_errf(err, errlen, section, "key '%s' set twice", key);
+			snprintf(why, whylen, "key '%s' set twice", key);
 			return -1;
 		}
 	if (trial_param(name, key, value, msg, sizeof(msg)) < 0) {
-		scenario_errf(err, errlen, section, "%s", msg);
+		snprintf(why, whylen, "%s", msg);
 		return -1;
 	}
 	snprintf(where, sizeof(where), "%s:%d", sc->file, line);
-	if (add_param(sc, name, key, value, where, why, sizeof(why)) < 0) {
-		scenario_errf(err, errlen, section, "%s", why);
+	if (add_param(sc, name, key, value, where, full, sizeof(full)) < 0) {
+		snprintf(why, whylen, "%s", full);
 		return -1;
 	}
 	return 0;

@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Internals of lbfo-sim. Its files and what each owns:
+ * Internals of lbfo-sim. Its modules, lowest first: each calls only
+ * modules listed before it, never one after it (scripts/layers checks
+ * that no two call each other and no circle forms):
  *
- *   sim.c              the discrete-event engine (model: sim.h): set-up,
- *                      the event loop, commands from issue to completion,
- *                      failure detection, the no-path deadline
  *   queue.c            the command lists and the event heap
  *   path.c             a path's fluid model: rates, transfers, its window
  *   result.c           what a run measures: ideal goodput, latencies,
  *                      gaps, per-second samples, the final figures
+ *   sim.c              the discrete-event engine (model: sim.h): set-up,
+ *                      the event loop, commands from issue to completion,
+ *                      failure detection, the no-path deadline
+ *   scenario_params.c  policy parameters ([policy NAME] and --param)
  *   scenario.c         scenario keys: one table per section, the value
  *                      parsers, sim_scenario_set, the cross-key checks
- *   scenario_params.c  policy parameters ([policy NAME] and --param)
  *   scenario_ini.c     reading a scenario file (INI, line numbers)
  *   output.c           reports: table, JSON, CSV, plot
  *   main.c             lbfo-sim: options, then the runs
+ *
+ * The engine (queue.c to sim.c) and the scenario (scenario_params.c to
+ * scenario_ini.c) do not call each other; they meet in struct
+ * sim_scenario and in main.c. A lower module that has something to say
+ * returns it: scenario_set_param() returns what is wrong with a policy
+ * parameter, and sim_scenario_set() adds the section.
  *
  * Not a public API.
  */
@@ -27,13 +35,12 @@
 
 #include "sim.h"
 
-/* "[SECTION]: " then fmt into err. */
-void scenario_errf(char *err, size_t errlen, const char *section, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* A key of [policy NAME] (scenario_params.c); errors as sim_scenario_set. */
-int scenario_set_param(struct sim_scenario *sc, const char *section,
-		       const char *name, const char *key, const char *value,
-		       int line, char *err, size_t errlen);
+/* scenario_params.c: a key of [policy NAME], the policy named `name`. On
+ * error returns -1 with what is wrong in why, without the section: the
+ * caller (sim_scenario_set) says where. */
+int scenario_set_param(struct sim_scenario *sc, const char *name,
+		       const char *key, const char *value, int line,
+		       char *why, size_t whylen);
 
 /* --- the engine (sim.c, queue.c, path.c, result.c) ---------------------- */
 
