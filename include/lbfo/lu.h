@@ -151,8 +151,10 @@ int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file,
 /* Check required keys and consistency. */
 int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 			 size_t errlen);
-/* The help text for every key (printed by --help / nbdkit lbfo --help). */
-extern const char lbfo_lu_config_help[];
+/* The help text for every key (nbdkit lbfo --help), from the table. */
+const char *lbfo_lu_config_help(void);
+/* The configuration reference (docs/configuration.md), from the table. */
+void lbfo_lu_config_markdown(FILE *f);
 
 /* One client request. The caller owns it and its buffer until
  * lbfo_io_wait() returns. */

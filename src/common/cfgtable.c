@@ -274,6 +274,30 @@ void lbfo_cfg__section_names(const struct lbfo_cfg_table *t, char *buf, size_t l
 					t->sections[i].name, t->sections[i].named ? " NAME" : "");
 }
 
+int lbfo_cfg_set_obj(const struct lbfo_cfg_table *t, void *user, const char *section,
+		     void *obj, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct lbfo_cfg_section *sec = lbfo_cfg_section(t, section);
+	struct lbfo_cfg_ctx ctx = { .user = user, .section = section, .key = key };
+	const struct lbfo_cfg_key *k;
+	char why[512], names[512];
+
+	if (!sec) {
+		snprintf(err, errlen, "%s: no section [%s] to set it in", key, section);
+		return -1;
+	}
+	k = lbfo_cfg__find_key(sec, key, &ctx.suffix);
+	if (!k) {
+		lbfo_cfg__key_names(sec, names, sizeof(names));
+		snprintf(err, errlen, "%s: unknown key (expected %.400s)", key, names);
+		return -1;
+	}
+	if (lbfo_cfg__parse_value(k, &ctx, obj, value, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", key, why);
+	return -1;
+}
+
 int lbfo_cfg_set(const struct lbfo_cfg_table *t, void *user, const char *section,
 		 const char *key, const char *value, char *err, size_t errlen)
 {

@@ -114,6 +114,11 @@ int lbfo_cfg_load(const struct lbfo_cfg_table *t, void *user, const char *file, 
  * key=value): the file's rules, errors "KEY: message". */
 int lbfo_cfg_set(const struct lbfo_cfg_table *t, void *user, const char *section,
 		 const char *key, const char *value, char *err, size_t errlen);
+/* One key of a section on a given object (a named section's object made
+ * by the caller: a path from a command line's portal=). The file's rules;
+ * errors "KEY: message". */
+int lbfo_cfg_set_obj(const struct lbfo_cfg_table *t, void *user, const char *section,
+		     void *obj, const char *key, const char *value, char *err, size_t errlen);
 /* Apply a section's defaults to obj. */
 void lbfo_cfg_defaults(const struct lbfo_cfg_section *sec, void *obj, void *user);
 const struct lbfo_cfg_section *lbfo_cfg_section(const struct lbfo_cfg_table *t,

@@ -1,129 +1,98 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Configuration of a multipath LU: defaults, key=value parsing (shared by
- * the nbdkit command line and the INI file) and checks. Every error names
- * the key (and, from a file, the file, line and section).
+ * Configuration of a multipath LU: one declarative table (src/common/
+ * cfgtable.h, the same rules as every lbfo configuration file), read from
+ * an INI file ([lu], [path NAME], [policy]) or key by key from the nbdkit
+ * command line. The --help text and the reference in
+ * docs/configuration.md come from the same table (a unit test checks the
+ * docs). Every error names the key (and, from a file, the file, line and
+ * section).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "inifile.h"
+#include "cfgtable.h"
 #include "lbfo/lu.h"
 #include "lbfo/policy.h"
 #include "transport.h"
 
-const char lbfo_lu_config_help[] =
-"LU keys (command line key=value, or [lu] in config=FILE):\n"
-"  portal=HOST[:PORT]     a path to the target; repeat once per path (port 3260);\n"
-"                         an IPv6 address as [ADDRESS] or [ADDRESS]:PORT\n"
-"  target=IQN             target name (default: found by SendTargets discovery\n"
-"                         when the portals offer exactly one target)\n"
-"  lun=N                  logical unit number (default 0)\n"
-"  initiator=IQN          initiator name (default iqn.2026-11.io.lbfo:HOSTNAME)\n"
-"  policy=NAME            path selection policy (default " LBFO_DEFAULT_POLICY "):\n"
-"                         failover round-robin weighted static-share dynamic-share\n"
-"                         quota-rr speed-share queue-depth service-time\n"
-"  failback=WHEN          immediate | manual | SECONDS of stability | stable (= 10 s)\n"
-"                         (default immediate)\n"
-"  max_outstanding=N      commands in flight on the LU (default 64)\n"
-"  max_transfer=BYTES     largest command (default: the target's, at most 1 MiB)\n"
-"  no_path_timeout=MS     queue I/O this long with no path, then EIO (default 30000)\n"
-"  nop_interval=MS        NOP-Out keepalive period (default 200)\n"
-"  nop_timeout=MS         a path with no sign of life this long is failed (default 500)\n"
-"  link_watch=on|off      fail a path at once when the kernel reports its interface\n"
-"                         down or without carrier (rtnetlink; default on)\n"
-"  fence=METHOD           how a failed path is fenced before its writes go again:\n"
-"                         auto (default: session reinstatement where the start-up\n"
-"                         check saw it work, else SCSI persistent reservations if\n"
-"                         no other initiator uses them, else none), reinstate,\n"
-"                         reservation, none (docs/failover.md, Fencing)\n"
-"  lock_dir=DIR           where the one-instance-per-LU lock and state live\n"
-"                         (default " LBFO_DEFAULT_LOCK_DIR "; none = no lock)\n"
-"  cmd_timeout=MS         a command older than this fails its path (default 10000)\n"
-"  login_timeout=MS       connect + login limit (default 3000)\n"
-"  reconnect_min=MS       first retry after a failure (default 250)\n"
-"  reconnect_max=MS       longest retry interval (default 5000)\n"
-"  flap_window=MS         failing again this soon after restore = flapping (default 30000)\n"
-"  flap_hold_max=MS       longest hold-down for a flapping path (default 60000)\n"
-"  chap_user=, chap_password=          one-way CHAP\n"
-"  mutual_user=, mutual_password=      mutual CHAP (needs one-way CHAP)\n"
-"  header_digest=on|off   CRC32C header digest (default off)\n"
-"  control=PATH           control socket for lbfoctl, mode 0600 (default\n"
-"                         " LBFO_DEFAULT_CONTROL "; none = no socket)\n"
-"  metrics_listen=IP:PORT serve Prometheus metrics at http://IP:PORT/metrics\n"
-"                         (default off; use 127.0.0.1)\n"
-"  status_file=PATH       rewrite the status JSON there every status_interval\n"
-"  status_interval=MS     (default 500)\n"
-"  log=stderr|syslog      where events go, one line each with its syslog level\n"
-"                         (nbdkit plugin; default stderr)\n"
-"  KEY=VALUE              any other key is a parameter of the policy\n"
-"Path keys ([path NAME] in config=FILE):\n"
-"  portal=HOST[:PORT], read_share=PCT, write_share=PCT, share=PCT (both),\n"
-"  weight=N, chap_user=, chap_password=, mutual_user=, mutual_password=,\n"
-"  interface=IF           the local interface the path leaves through: its byte\n"
-"                         counters count as the path's traffic for dynamic-share\n"
-"                         (so other teams' and foreign traffic on it count)\n"
-"On the command line, path keys apply to the last portal=: interface=IF after it.\n"
-"Policy parameters in a file go in [policy].\n";
+static const char *const fence_names[] = { "auto", "reinstate", "reservation", "none", NULL };
 
-void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
+/* ---- values a type cannot say ------------------------------------------------ */
+
+static int p_policy(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		    size_t len)
 {
-	char host[64] = "localhost";
+	struct lbfo_lu_config *c = ctx->user;
 
-	memset(c, 0, sizeof(*c));
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	snprintf(c->initiator, sizeof(c->initiator), "iqn.2026-11.io.lbfo:%s", host);
-	snprintf(c->policy, sizeof(c->policy), "%s", LBFO_DEFAULT_POLICY);
-	c->failback = LBFO_FAILBACK_IMMEDIATE;
-	c->max_outstanding = 64;
-	c->no_path_timeout_ms = 30000;
-	c->nop_interval_ms = 200;
-	c->nop_timeout_ms = 500;
-	c->link_watch = true;
-	c->cmd_timeout_ms = 10000;
-	c->login_timeout_ms = 3000;
-	c->reconnect_min_ms = 250;
-	c->reconnect_max_ms = 5000;
-	c->flap_window_ms = 30000;
-	c->flap_hold_max_ms = 60000;
-	c->status_interval_ms = 500;
-	c->fence = LBFO_FENCE_AUTO;
-	snprintf(c->control, sizeof(c->control), "%s", LBFO_DEFAULT_CONTROL);
-	snprintf(c->lock_dir, sizeof(c->lock_dir), "%s", LBFO_DEFAULT_LOCK_DIR);
-}
-
-static int copy_str(char *dst, size_t len, const char *key, const char *v,
-		    char *err, size_t errlen)
-{
-	if (strlen(v) >= len) {
-		snprintf(err, errlen, "value of '%s' is too long (max %zu)", key, len - 1);
+	(void)obj;
+	if (!lbfo_policy_find(v)) {
+		snprintf(why, len, "unknown policy '%s' (see --help)", v);
 		return -1;
 	}
-	memcpy(dst, v, strlen(v) + 1);
+	snprintf(c->policy, sizeof(c->policy), "%s", v);
 	return 0;
 }
 
-static int parse_u32(const char *key, const char *v, uint32_t min, uint32_t max,
-		     uint32_t *out, char *err, size_t errlen)
+static int p_failback(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		      size_t len)
 {
-	return lbfo_ini_u32(key, v, min, max, out, err, errlen);
+	struct lbfo_lu_config *c = ctx->user;
+	const char *e = "";
+
+	(void)obj;
+	if (lbfo_failback_parse(v, &c->failback, &c->failback_stable_ns, &e) < 0) {
+		snprintf(why, len, "invalid value '%s': %s", v, e);
+		return -1;
+	}
+	return 0;
+}
+
+static int p_control(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		     size_t len)
+{
+	struct lbfo_lu_config *c = obj;
+
+	if (strlen(v) >= sizeof(c->control)) {
+		snprintf(why, len, "invalid value: too long (at most %zu characters)",
+			 sizeof(c->control) - 1);
+		return -1;
+	}
+	snprintf(c->control, sizeof(c->control), "%s", v);
+	/* Given by the user (not the default): a busy one is an error. */
+	c->control_set = ctx->line || ctx->file || ctx->key;
+	return 0;
+}
+
+static int p_portal(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		    size_t len)
+{
+	struct lbfo_path_config *p = obj;
+	char norm[LBFO_STR_MAX];
+
+	(void)ctx;
+	if (!v[0] || strpbrk(v, " \t") || strlen(v) >= sizeof(p->portal) ||
+	    lbfo_portal_normalise(v, norm, sizeof(norm)) < 0) {
+		snprintf(why, len, "invalid value '%s': expected HOST[:PORT], or an IPv6 address "
+			 "as [ADDRESS] or [ADDRESS]:PORT", v);
+		return -1;
+	}
+	snprintf(p->portal, sizeof(p->portal), "%s", v);
+	return 0;
 }
 
 /* Percent with up to two decimals -> basis points. Digits only: no sign,
  * no blank, no exponent, hex, "nan" or "inf" (what strtod would take). */
-static int parse_share(const char *key, const char *v, uint32_t *bp, char *err,
-		       size_t errlen)
+static int parse_share(const char *v, uint32_t *bp, char *why, size_t len)
 {
 	uint32_t whole = 0, frac = 0;
 	const char *s = v;
 	int fd = 0;
 
-	if (!*s)
-		goto bad;
 	for (; *s >= '0' && *s <= '9' && whole <= 100; s++)
 		whole = whole * 10 + (uint32_t)(*s - '0');
 	if (s == v)
@@ -141,35 +110,206 @@ static int parse_share(const char *key, const char *v, uint32_t *bp, char *err,
 	*bp = whole * 100 + frac;
 	return 0;
 bad:
-	snprintf(err, errlen, "invalid value '%s' for '%s': expected a percentage 0..100 "
-		 "(digits, at most two decimals)", v, key);
+	snprintf(why, len, "invalid value '%s': expected a percentage 0..100 (digits, at most "
+		 "two decimals)", v);
 	return -1;
 }
 
-static int parse_bool(const char *key, const char *v, bool *out, char *err,
-		      size_t errlen)
+static int p_share(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		   size_t len)
 {
-	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-		*out = false;
-	else {
-		snprintf(err, errlen, "invalid value '%s' for '%s': expected on or off", v, key);
+	struct lbfo_path_config *p = obj;
+	uint32_t bp;
+
+	if (parse_share(v, &bp, why, len) < 0)
 		return -1;
-	}
+	if (strcmp(ctx->key, "write_share"))
+		p->read_share_bp = bp;
+	if (strcmp(ctx->key, "read_share"))
+		p->write_share_bp = bp;
 	return 0;
 }
 
-static int set_portal(struct lbfo_path_config *p, const char *v, char *err, size_t errlen)
+static int p_interface(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		       size_t len)
 {
-	char norm[LBFO_STR_MAX];
+	struct lbfo_path_config *p = obj;
 
-	if (!v[0] || strpbrk(v, " \t") || lbfo_portal_normalise(v, norm, sizeof(norm)) < 0) {
-		snprintf(err, errlen, "invalid value '%s' for 'portal': expected HOST[:PORT], "
-			 "or an IPv6 address as [ADDRESS] or [ADDRESS]:PORT", v);
+	(void)ctx;
+	if (!v[0] || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, "..") ||
+	    strlen(v) >= sizeof(p->interface)) {
+		snprintf(why, len, "invalid value '%s': not an interface name", v);
 		return -1;
 	}
-	return copy_str(p->portal, sizeof(p->portal), "portal", v, err, errlen);
+	snprintf(p->interface, sizeof(p->interface), "%s", v);
+	return 0;
+}
+
+/* A [policy] key that is not `name`: a parameter of the policy, judged by
+ * the policy itself at the check. */
+static int p_policy_param(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+			  size_t len)
+{
+	struct lbfo_lu_config *c = ctx->user;
+
+	(void)obj;
+	if (c->npolicy_kv >= LBFO_MAX_POLICY_KV) {
+		snprintf(why, len, "too many policy parameters (at most %d)", LBFO_MAX_POLICY_KV);
+		return -1;
+	}
+	if (strlen(ctx->key) >= LBFO_NAME_MAX || strlen(v) >= LBFO_NAME_MAX) {
+		snprintf(why, len, "a policy parameter's name and value are at most %d characters",
+			 LBFO_NAME_MAX - 1);
+		return -1;
+	}
+	snprintf(c->policy_keys[c->npolicy_kv], LBFO_NAME_MAX, "%s", ctx->key);
+	snprintf(c->policy_values[c->npolicy_kv], LBFO_NAME_MAX, "%s", v);
+	c->npolicy_kv++;
+	return 0;
+}
+
+/* ---- the table ---------------------------------------------------------------- */
+
+#define L(f) offsetof(struct lbfo_lu_config, f), sizeof(((struct lbfo_lu_config *)0)->f)
+#define P(f) offsetof(struct lbfo_path_config, f), sizeof(((struct lbfo_path_config *)0)->f)
+#define MS(k, f, lo, hi, d, text) { .key = k, .type = LBFO_CFG_DURATION, L(f), .min = lo, \
+	.max = hi, .def = d, .doc = text }
+
+static const struct lbfo_cfg_key lu_keys[] = {
+	{ .key = "target", .type = LBFO_CFG_STRING, L(target), .syntax = "IQN",
+	  .def_doc = "found by SendTargets",
+	  .doc = "the target's name; when not given, the portals are asked (SendTargets) and "
+		 "exactly one target on offer is used" },
+	{ .key = "lun", .type = LBFO_CFG_UINT, L(lun), .max = 16383, .def = "0",
+	  .doc = "logical unit number" },
+	{ .key = "initiator", .type = LBFO_CFG_STRING, L(initiator), .syntax = "IQN",
+	  .def_doc = "iqn.2026-11.io.lbfo:HOSTNAME",
+	  .doc = "initiator name, the same on every path (ISIDs and reservation keys derive "
+		 "from it)" },
+	{ .key = "policy", .type = LBFO_CFG_CUSTOM, .parse = p_policy, .syntax = "NAME",
+	  .def = LBFO_DEFAULT_POLICY,
+	  .doc = "path selection policy: failover, round-robin, weighted, static-share, "
+		 "dynamic-share, quota-rr, speed-share, queue-depth, service-time" },
+	{ .key = "failback", .type = LBFO_CFG_CUSTOM, .parse = p_failback,
+	  .syntax = "immediate, manual, SECONDS or stable", .def = "immediate",
+	  .doc = "when a restored path carries I/O again (stable = 10 s of stability)" },
+	{ .key = "max_outstanding", .type = LBFO_CFG_UINT, L(max_outstanding), .min = 1,
+	  .max = 4096, .def = "64", .doc = "commands in flight on the LU, over all paths" },
+	{ .key = "max_transfer", .type = LBFO_CFG_UINT, L(max_transfer), .max = 32u << 20,
+	  .def = "0", .doc = "largest command in bytes (0: the target's limit, at most 1 MiB)" },
+	MS("no_path_timeout", no_path_timeout_ms, 0, 86400000, "30s",
+	   "I/O waits this long for a path (and a write for a fence), then fails with EIO"),
+	MS("nop_interval", nop_interval_ms, 10, 600000, "200ms", "NOP-Out keepalive period"),
+	MS("nop_timeout", nop_timeout_ms, 50, 600000, "500ms",
+	   "a path with no sign of life this long is failed (TCP user timeout: twice this)"),
+	MS("cmd_timeout", cmd_timeout_ms, 100, 3600000, "10s",
+	   "a command older than this fails its path"),
+	MS("login_timeout", login_timeout_ms, 100, 600000, "3s",
+	   "connect and login limit (also of a fencing login and of the start-up probe)"),
+	MS("reconnect_min", reconnect_min_ms, 10, 600000, "250ms", "first retry after a failure"),
+	MS("reconnect_max", reconnect_max_ms, 10, 3600000, "5s",
+	   "longest retry interval (the interval doubles up to it)"),
+	MS("flap_window", flap_window_ms, 0, 3600000, "30s",
+	   "failing again this soon after coming back is flapping"),
+	MS("flap_hold_max", flap_hold_max_ms, 0, 3600000, "60s",
+	   "longest hold-down of a flapping path (never of the last usable one)"),
+	{ .key = "link_watch", .type = LBFO_CFG_BOOL, L(link_watch), .def = "on",
+	  .doc = "fail a path at once when the kernel reports its interface down or without "
+		 "carrier (rtnetlink)" },
+	{ .key = "fence", .type = LBFO_CFG_ENUM, L(fence), .names = fence_names, .def = "auto",
+	  .doc = "how a path that failed with a write in flight is fenced: auto (reinstate "
+		 "where the start-up check saw it work, else reservation unless another "
+		 "initiator uses them, else none), reinstate, reservation, none" },
+	{ .key = "header_digest", .type = LBFO_CFG_BOOL, L(header_digest), .def = "off",
+	  .doc = "CRC32C header digest" },
+	{ .key = "chap_user", .type = LBFO_CFG_STRING, L(chap_user), .doc = "one-way CHAP user" },
+	{ .key = "chap_password", .type = LBFO_CFG_STRING, L(chap_password),
+	  .doc = "one-way CHAP secret" },
+	{ .key = "mutual_user", .type = LBFO_CFG_STRING, L(mutual_user),
+	  .doc = "mutual CHAP: the target's user (needs one-way CHAP)" },
+	{ .key = "mutual_password", .type = LBFO_CFG_STRING, L(mutual_password),
+	  .doc = "mutual CHAP: the target's secret" },
+	{ .key = "control", .type = LBFO_CFG_CUSTOM, .parse = p_control, .syntax = "PATH or none",
+	  .def_doc = LBFO_DEFAULT_CONTROL,
+	  .doc = "control socket for lbfoctl, mode 0600 (a busy socket is an error when given, "
+		 "a warning by default)" },
+	{ .key = "metrics_listen", .type = LBFO_CFG_STRING, L(metrics_listen),
+	  .syntax = "IPV4:PORT", .doc = "serve Prometheus metrics at http://IP:PORT/metrics" },
+	{ .key = "lock_dir", .type = LBFO_CFG_STRING, L(lock_dir), .syntax = "DIR or none",
+	  .def = LBFO_DEFAULT_LOCK_DIR,
+	  .doc = "where the LU's state file lives: locked while lbfo serves the LU (a second "
+		 "instance is refused), read by a successor" },
+	{ .key = "status_file", .type = LBFO_CFG_STRING, L(status_file), .syntax = "PATH",
+	  .doc = "rewrite the status JSON there every status_interval" },
+	MS("status_interval", status_interval_ms, 100, 3600000, "500ms",
+	   "how often the status file is rewritten"),
+};
+
+static const struct lbfo_cfg_key path_keys[] = {
+	{ .key = "portal", .type = LBFO_CFG_CUSTOM, .parse = p_portal,
+	  .syntax = "HOST[:PORT] or [IPv6][:PORT]", .flags = LBFO_CFG_REQUIRED,
+	  .missing = "the path's portal", .doc = "the target portal (port 3260 when not given)" },
+	{ .key = "read_share", .type = LBFO_CFG_CUSTOM, .parse = p_share, .syntax = "PERCENT",
+	  .def_doc = "even", .doc = "the path's share of read bytes (up to two decimals)" },
+	{ .key = "write_share", .type = LBFO_CFG_CUSTOM, .parse = p_share, .syntax = "PERCENT",
+	  .def_doc = "even", .doc = "the path's share of written bytes" },
+	{ .key = "share", .type = LBFO_CFG_CUSTOM, .parse = p_share, .syntax = "PERCENT",
+	  .def_doc = "even", .doc = "both shares" },
+	{ .key = "weight", .type = LBFO_CFG_UINT, P(weight), .min = 1, .max = LBFO_WEIGHT_MAX,
+	  .def = "1", .doc = "relative weight (weighted, service-time)" },
+	{ .key = "interface", .type = LBFO_CFG_CUSTOM, .parse = p_interface, .syntax = "IF",
+	  .doc = "the local interface the path leaves through: its byte counters feed "
+		 "dynamic-share, and the link watch follows it" },
+	{ .key = "chap_user", .type = LBFO_CFG_STRING, P(chap_user),
+	  .def_doc = "the LU's", .doc = "one-way CHAP user of this path" },
+	{ .key = "chap_password", .type = LBFO_CFG_STRING, P(chap_password),
+	  .def_doc = "the LU's", .doc = "one-way CHAP secret of this path" },
+	{ .key = "mutual_user", .type = LBFO_CFG_STRING, P(mutual_user),
+	  .def_doc = "the LU's", .doc = "mutual CHAP user of this path" },
+	{ .key = "mutual_password", .type = LBFO_CFG_STRING, P(mutual_password),
+	  .def_doc = "the LU's", .doc = "mutual CHAP secret of this path" },
+};
+
+static const struct lbfo_cfg_key policy_keys[] = {
+	{ .key = "name", .type = LBFO_CFG_CUSTOM, .parse = p_policy, .syntax = "NAME",
+	  .def_doc = "`policy` of [lu]", .doc = "the policy (the same as `policy` in [lu])" },
+};
+
+static void *open_path(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
+{
+	return lbfo_lu_config_add_path(ctx->user, ctx->name, NULL, why, len);
+}
+
+static const struct lbfo_cfg_section sections[] = {
+	{ .name = "lu", .doc = "The LU: target, timers, fencing, the operator's surface.",
+	  .keys = lu_keys, .nkeys = sizeof(lu_keys) / sizeof(lu_keys[0]) },
+	{ .name = "path", .named = true, .name_max = LBFO_NAME_MAX, .open = open_path,
+	  .doc = "One path to the target; the first is primary.",
+	  .keys = path_keys, .nkeys = sizeof(path_keys) / sizeof(path_keys[0]) },
+	{ .name = "policy", .other = p_policy_param,
+	  .doc = "The policy and its parameters (any key other than `name` is a parameter; "
+		 "`nbdkit lbfo --help` lists each policy's).",
+	  .keys = policy_keys, .nkeys = 1 },
+};
+
+const struct lbfo_cfg_table lbfo_lu_config_table = {
+	.sections = sections,
+	.nsections = sizeof(sections) / sizeof(sections[0]),
+};
+
+/* ---- the API ------------------------------------------------------------------ */
+
+void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
+{
+	char host[64] = "localhost";
+
+	memset(c, 0, sizeof(*c));
+	lbfo_cfg_defaults(&sections[0], c, c);
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(c->initiator, sizeof(c->initiator), "iqn.2026-11.io.lbfo:%s", host);
+	snprintf(c->control, sizeof(c->control), "%s", LBFO_DEFAULT_CONTROL);
+	c->control_set = false;
 }
 
 struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
@@ -178,6 +318,7 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 						 char *err, size_t errlen)
 {
 	struct lbfo_path_config *p;
+	char why[LBFO_ERR_MAX];
 	int i;
 
 	if (c->npaths >= LBFO_MAX_MEMBERS) {
@@ -186,6 +327,7 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 	}
 	p = &c->paths[c->npaths];
 	memset(p, 0, sizeof(*p));
+	lbfo_cfg_defaults(&sections[1], p, c);
 	if (name)
 		snprintf(p->name, sizeof(p->name), "%s", name);
 	else
@@ -195,259 +337,75 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 			snprintf(err, errlen, "duplicate path name '%s'", p->name);
 			return NULL;
 		}
-	if (portal && set_portal(p, portal, err, errlen) < 0)
-		return NULL;
+	if (portal) {
+		struct lbfo_cfg_ctx ctx = { .user = c, .key = "portal" };
+
+		if (p_portal(&ctx, p, portal, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "portal: %s", why);
+			return NULL;
+		}
+	}
 	c->npaths++;
 	return p;
 }
 
-static int set_path_key(struct lbfo_path_config *p, const char *key,
-			const char *v, char *err, size_t errlen)
+static bool is_path_key(const char *key)
 {
-	if (!strcmp(key, "portal"))
-		return set_portal(p, v, err, errlen);
-	if (!strcmp(key, "read_share"))
-		return parse_share(key, v, &p->read_share_bp, err, errlen);
-	if (!strcmp(key, "write_share"))
-		return parse_share(key, v, &p->write_share_bp, err, errlen);
-	if (!strcmp(key, "share")) {
-		if (parse_share(key, v, &p->read_share_bp, err, errlen) < 0)
-			return -1;
-		p->write_share_bp = p->read_share_bp;
-		return 0;
-	}
-	if (!strcmp(key, "weight"))
-		return parse_u32(key, v, 1, LBFO_WEIGHT_MAX, &p->weight, err, errlen);
-	if (!strcmp(key, "interface")) {
-		if (!v[0] || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, "..")) {
-			snprintf(err, errlen, "invalid value '%s' for 'interface': not an interface name", v);
-			return -1;
-		}
-		return copy_str(p->interface, sizeof(p->interface), key, v, err, errlen);
-	}
-	if (!strcmp(key, "chap_user"))
-		return copy_str(p->chap_user, sizeof(p->chap_user), key, v, err, errlen);
-	if (!strcmp(key, "chap_password"))
-		return copy_str(p->chap_password, sizeof(p->chap_password), key, v, err, errlen);
-	if (!strcmp(key, "mutual_user"))
-		return copy_str(p->mutual_user, sizeof(p->mutual_user), key, v, err, errlen);
-	if (!strcmp(key, "mutual_password"))
-		return copy_str(p->mutual_password, sizeof(p->mutual_password), key, v, err, errlen);
-	snprintf(err, errlen, "unknown path key '%s'", key);
-	return -1;
+	size_t i;
+
+	for (i = 0; i < sizeof(path_keys) / sizeof(path_keys[0]); i++)
+		if (!strcmp(path_keys[i].key, key))
+			return true;
+	return false;
 }
 
-struct ms_key {
-	const char *key;
-	size_t off;
-	uint32_t min, max;
-};
-#define MS(k, f, lo, hi) { k, offsetof(struct lbfo_lu_config, f), lo, hi }
-static const struct ms_key ms_keys[] = {
-	MS("no_path_timeout", no_path_timeout_ms, 0, 86400000),
-	MS("nop_interval", nop_interval_ms, 10, 600000),
-	MS("nop_timeout", nop_timeout_ms, 50, 600000),
-	MS("cmd_timeout", cmd_timeout_ms, 100, 3600000),
-	MS("login_timeout", login_timeout_ms, 100, 600000),
-	MS("reconnect_min", reconnect_min_ms, 10, 600000),
-	MS("reconnect_max", reconnect_max_ms, 10, 3600000),
-	MS("flap_window", flap_window_ms, 0, 3600000),
-	MS("flap_hold_max", flap_hold_max_ms, 0, 3600000),
-	MS("max_outstanding", max_outstanding, 1, 4096),
-	MS("max_transfer", max_transfer, 0, 32u << 20),
-	MS("status_interval", status_interval_ms, 100, 3600000),
-};
+static bool is_lu_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(lu_keys) / sizeof(lu_keys[0]); i++)
+		if (!strcmp(lu_keys[i].key, key))
+			return true;
+	return false;
+}
 
 int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 		       const char *key, const char *v, bool policy_ok,
 		       char *err, size_t errlen)
 {
-	size_t i;
+	struct lbfo_cfg_ctx ctx = { .user = c, .key = key };
+	char why[LBFO_ERR_MAX];
 
 	if (path)
-		return set_path_key(path, key, v, err, errlen);
-	/* Keys that only a path has apply, on the command line, to the path
-	 * of the last portal= before them. */
-	if (!strcmp(key, "interface") || !strcmp(key, "share") || !strcmp(key, "read_share") ||
-	    !strcmp(key, "write_share") || !strcmp(key, "weight")) {
-		if (c->npaths == 0) {
-			snprintf(err, errlen, "'%s' is a path key: give it after the path's portal=", key);
-			return -1;
-		}
-		return set_path_key(&c->paths[c->npaths - 1], key, v, err, errlen);
-	}
+		return lbfo_cfg_set_obj(&lbfo_lu_config_table, c, "path", path, key, v, err, errlen);
 	if (!strcmp(key, "portal"))
 		return lbfo_lu_config_add_path(c, NULL, v, err, errlen) ? 0 : -1;
-	if (!strcmp(key, "target"))
-		return copy_str(c->target, sizeof(c->target), key, v, err, errlen);
-	if (!strcmp(key, "initiator"))
-		return copy_str(c->initiator, sizeof(c->initiator), key, v, err, errlen);
-	if (!strcmp(key, "lun")) {
-		uint32_t lun;
-
-		if (parse_u32(key, v, 0, 16383, &lun, err, errlen) < 0)
-			return -1;
-		c->lun = (int)lun;
-		return 0;
-	}
-	if (!strcmp(key, "policy")) {
-		if (!lbfo_policy_find(v)) {
-			snprintf(err, errlen, "unknown policy '%s' for 'policy' (see --help)", v);
+	if (is_lu_key(key))
+		return lbfo_cfg_set(&lbfo_lu_config_table, c, "lu", key, v, err, errlen);
+	/* On the command line the keys only a path has apply to the last
+	 * portal= before them (CHAP keys, which the LU has too, are the LU's). */
+	if (is_path_key(key)) {
+		if (c->npaths == 0) {
+			snprintf(err, errlen, "%s: a path key: give it after the path's portal=", key);
 			return -1;
 		}
-		return copy_str(c->policy, sizeof(c->policy), key, v, err, errlen);
+		return lbfo_cfg_set_obj(&lbfo_lu_config_table, c, "path",
+					&c->paths[c->npaths - 1], key, v, err, errlen);
 	}
-	if (!strcmp(key, "failback")) {
-		const char *why = "";
-
-		if (lbfo_failback_parse(v, &c->failback, &c->failback_stable_ns, &why) < 0) {
-			snprintf(err, errlen, "invalid value '%s' for 'failback': %s", v, why);
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(key, "control")) {
-		c->control_set = true;
-		return copy_str(c->control, sizeof(c->control), key, v, err, errlen);
-	}
-	if (!strcmp(key, "metrics_listen"))
-		return copy_str(c->metrics_listen, sizeof(c->metrics_listen), key, v, err, errlen);
-	if (!strcmp(key, "status_file"))
-		return copy_str(c->status_file, sizeof(c->status_file), key, v, err, errlen);
-	if (!strcmp(key, "header_digest"))
-		return parse_bool(key, v, &c->header_digest, err, errlen);
-	if (!strcmp(key, "link_watch"))
-		return parse_bool(key, v, &c->link_watch, err, errlen);
-	if (!strcmp(key, "fence")) {
-		int m;
-
-		for (m = 0; m < LBFO_FENCE__MAX; m++)
-			if (!strcmp(v, lbfo_fence_name((enum lbfo_fence_method)m))) {
-				c->fence = (enum lbfo_fence_method)m;
-				return 0;
-			}
-		snprintf(err, errlen, "invalid value '%s' for 'fence': expected auto, reinstate, "
-			 "reservation or none", v);
-		return -1;
-	}
-	if (!strcmp(key, "lock_dir"))
-		return copy_str(c->lock_dir, sizeof(c->lock_dir), key, v, err, errlen);
-	if (!strcmp(key, "chap_user"))
-		return copy_str(c->chap_user, sizeof(c->chap_user), key, v, err, errlen);
-	if (!strcmp(key, "chap_password"))
-		return copy_str(c->chap_password, sizeof(c->chap_password), key, v, err, errlen);
-	if (!strcmp(key, "mutual_user"))
-		return copy_str(c->mutual_user, sizeof(c->mutual_user), key, v, err, errlen);
-	if (!strcmp(key, "mutual_password"))
-		return copy_str(c->mutual_password, sizeof(c->mutual_password), key, v, err, errlen);
-	for (i = 0; i < sizeof(ms_keys) / sizeof(ms_keys[0]); i++)
-		if (!strcmp(key, ms_keys[i].key))
-			return parse_u32(key, v, ms_keys[i].min, ms_keys[i].max,
-					 (uint32_t *)((char *)c + ms_keys[i].off), err, errlen);
 	if (!policy_ok) {
-		snprintf(err, errlen, "unknown key '%s'", key);
+		snprintf(err, errlen, "%s: unknown key", key);
 		return -1;
 	}
-	if (c->npolicy_kv >= LBFO_MAX_POLICY_KV) {
-		snprintf(err, errlen, "too many policy parameters at '%s'", key);
+	if (p_policy_param(&ctx, c, v, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", key, why);
 		return -1;
 	}
-	if (copy_str(c->policy_keys[c->npolicy_kv], LBFO_NAME_MAX, key, key, err, errlen) < 0 ||
-	    copy_str(c->policy_values[c->npolicy_kv], LBFO_NAME_MAX, key, v, err, errlen) < 0)
-		return -1;
-	c->npolicy_kv++;
 	return 0;
 }
 
-struct ini_ctx {
-	struct lbfo_lu_config *c;
-	const char *file;
-	char *err;
-	size_t errlen;
-	int failed;
-	char section[LBFO_STR_MAX];
-	struct lbfo_path_config *path;
-	int lineno;
-};
-
-static int ini_cb(void *user, const char *section, const char *name,
-		  const char *value)
+int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file, char *err, size_t errlen)
 {
-	struct ini_ctx *x = user;
-	int lineno = x->lineno;
-	char why[LBFO_ERR_MAX] = "";
-	int rc;
-
-	if (x->failed)
-		return 0;
-	if (!section) /* never from inih; says so to GCC's -O2 + sanitizer build */
-		section = "";
-	if (strcmp(section, x->section)) {
-		snprintf(x->section, sizeof(x->section), "%s", section);
-		x->path = NULL;
-		if (!strncmp(section, "path ", 5) || !strcmp(section, "path")) {
-			const char *pname = section[4] ? section + 5 : NULL;
-			int i;
-
-			if (pname && (!*pname || strpbrk(pname, " \t"))) {
-				snprintf(why, sizeof(why), "invalid path name '%s' (a name without "
-					 "blanks after 'path ')", pname);
-				goto fail;
-			}
-
-			for (i = 0; i < x->c->npaths; i++)
-				if (pname && !strcmp(x->c->paths[i].name, pname))
-					x->path = &x->c->paths[i];
-			if (!x->path)
-				x->path = lbfo_lu_config_add_path(x->c, pname, NULL, why, sizeof(why));
-			if (!x->path)
-				goto fail;
-		} else if (strcmp(section, "lu") && strcmp(section, "policy")) {
-			snprintf(why, sizeof(why), "unknown section (expected [lu], [policy] or [path NAME])");
-			goto fail;
-		}
-	}
-	if (!name) /* a section header alone (inih >= 48 reports them) */
-		return 1;
-	if (!strcmp(section, "policy")) {
-		if (!strcmp(name, "name"))
-			rc = lbfo_lu_config_set(x->c, NULL, "policy", value, false, why, sizeof(why));
-		else
-			rc = lbfo_lu_config_set(x->c, NULL, name, value, true, why, sizeof(why));
-		/* A policy key that collides with an LU key is still a policy
-		 * key inside [policy]. */
-	} else if (x->path) {
-		rc = lbfo_lu_config_set(x->c, x->path, name, value, false, why, sizeof(why));
-	} else {
-		if (!strcmp(name, "portal")) {
-			snprintf(why, sizeof(why), "'portal' belongs in a [path NAME] section");
-			rc = -1;
-		} else {
-			rc = lbfo_lu_config_set(x->c, NULL, name, value, false, why, sizeof(why));
-		}
-	}
-	if (rc == 0)
-		return 1;
-fail:
-	snprintf(x->err, x->errlen, "%s:%d: [%s]: %s", x->file, lineno, section, why);
-	x->failed = 1;
-	return 0;
-}
-
-int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file, char *err,
-			size_t errlen)
-{
-	struct ini_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
-	int rc;
-
-	rc = lbfo_ini_parse(file, ini_cb, &x, &x.lineno, err, errlen);
-	if (x.failed || rc < 0)
-		return -1;
-	if (rc > 0) {
-		snprintf(err, errlen, "%s:%d: syntax error", file, rc);
-		return -1;
-	}
-	return 0;
+	return lbfo_cfg_load(&lbfo_lu_config_table, c, file, err, errlen);
 }
 
 int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err, size_t errlen)
@@ -474,7 +432,7 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err, size_t errle
 			 rsum / 100, rsum % 100, wsum / 100, wsum % 100);
 		return -1;
 	}
-	if ((c->mutual_user[0] && !c->chap_user[0])) {
+	if (c->mutual_user[0] && !c->chap_user[0]) {
 		snprintf(err, errlen, "'mutual_user' needs one-way CHAP ('chap_user') too");
 		return -1;
 	}
@@ -494,4 +452,34 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err, size_t errle
 	}
 	lbfo_team_destroy(&t);
 	return 0;
+}
+
+/* The plugin's --help: the keys from the table, then how the command line
+ * maps onto it. Built once. */
+const char *lbfo_lu_config_help(void)
+{
+	static char *text;
+	size_t len = 0;
+	FILE *f;
+
+	if (text)
+		return text;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return "";
+	fprintf(f, "Keys: key=VALUE on the nbdkit command line, or config=FILE (INI: [lu], "
+		   "[path NAME], [policy]).\n"
+		   "On the command line portal=HOST[:PORT] adds a path (named p0, p1, ... in "
+		   "order), a path's keys\napply to the last portal= before them, and any key "
+		   "that is not an LU key is a policy parameter.\n"
+		   "log=stderr|syslog: where events go (default stderr). Durations: milliseconds, "
+		   "or with ms or s.\n\n");
+	lbfo_cfg_help(&lbfo_lu_config_table, f);
+	fclose(f);
+	return text ? text : "";
+}
+
+void lbfo_lu_config_markdown(FILE *f)
+{
+	lbfo_cfg_markdown(&lbfo_lu_config_table, f);
 }

@@ -65,6 +65,9 @@ static void lbfo_log(int level, const char *msg, void *opaque)
 		level >= LBFO_LOG_ERR && level <= LBFO_LOG_DEBUG ? names[level] : "log", msg);
 }
 
+/* Generated from the configuration table (build/src/nbd/config_help.c). */
+extern const char lbfo_plugin_config_help[];
+
 static void lbfo_load(void)
 {
 	lbfo_lu_config_defaults(&cfg);
@@ -323,7 +326,7 @@ static struct nbdkit_plugin plugin = {
 	.load = lbfo_load,
 	.config = lbfo_config,
 	.config_complete = lbfo_config_complete,
-	.config_help = lbfo_lu_config_help,
+	.config_help = lbfo_plugin_config_help,
 	.magic_config_key = "portal",
 	.get_ready = lbfo_get_ready,
 	.after_fork = lbfo_after_fork,

@@ -73,7 +73,7 @@ lbfo_stop
 
 # Bad configuration: clear errors naming the key.
 msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 nop_timeout=abc)
-check "config: bad value names the key" grep -q "invalid value 'abc' for 'nop_timeout'" <<<"$msg"
+check "config: bad value names the key" grep -q "nop_timeout: invalid value 'abc'" <<<"$msg"
 msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 bogus=1)
 check "config: unknown key is refused by name" grep -q "unknown parameter 'bogus'" <<<"$msg"
 msg=$(lbfo_run_fail portal="$P1" target="$TB_IQN" lun=1 policy=fastest)

@@ -17,6 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "cfgtable.h"
 #include "lbfo/lu.h"
 #include "lu_internal.h"
 #include "transport.h"
@@ -212,6 +213,49 @@ static void test_sense_table_documented(void **state)
 	free(doc);
 }
 
+/* The configuration table is sound, and the reference in
+ * docs/configuration.md is the one it generates: docs cannot drift. On a
+ * difference the generated text is left in config-reference.md (in the
+ * build directory) to copy between the markers. */
+static void test_config_reference(void **state)
+{
+	static const char begin[] = "<!-- config-reference: begin -->\n";
+	static const char end[] = "<!-- config-reference: end -->";
+	extern const struct lbfo_cfg_table lbfo_lu_config_table;
+	char path[512], err[256], *doc = NULL, *gen = NULL, *b, *e;
+	size_t dlen = 0, glen = 0;
+	FILE *f;
+
+	(void)state;
+	if (lbfo_cfg_table_check(&lbfo_lu_config_table, err, sizeof(err)) < 0)
+		fail_msg("LU config table: %s", err);
+	snprintf(path, sizeof(path), "%s/docs/configuration.md", SRCDIR);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_true(getdelim(&doc, &dlen, '\0', f) > 0);
+	fclose(f);
+	f = open_memstream(&gen, &glen);
+	lbfo_lu_config_markdown(f);
+	fclose(f);
+	b = strstr(doc, begin);
+	e = b ? strstr(b, end) : NULL;
+	if (!b || !e)
+		fail_msg("docs/configuration.md: no '%s' ... '%s' markers", begin, end);
+	b += strlen(begin);
+	*e = '\0';
+	if (strcmp(b, gen)) {
+		f = fopen("config-reference.md", "w");
+		if (f) {
+			fputs(gen, f);
+			fclose(f);
+		}
+		fail_msg("docs/configuration.md's reference differs from the table: copy "
+			 "config-reference.md (written in the test's directory) between the markers");
+	}
+	free(doc);
+	free(gen);
+}
+
 static void test_sense_parse_and_describe(void **state)
 {
 	const uint8_t fixed[18] = { 0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x0b };
@@ -306,11 +350,11 @@ static void test_config_keys_and_errors(void **state)
 	assert_int_equal(c.npaths, 2);
 	assert_string_equal(c.paths[1].name, "p1");
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "nop_timeout", "abc", true, err, sizeof(err)), -1);
-	assert_string_equal(err, "invalid value 'abc' for 'nop_timeout': not a whole number");
+	assert_non_null(strstr(err, "nop_timeout: invalid value 'abc': expected a duration"));
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "policy", "fastest", true, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "unknown policy 'fastest'"));
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "failback", "soon", true, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "'failback'"));
+	assert_non_null(strstr(err, "failback: invalid value 'soon'"));
 	/* no target: allowed, it is discovered at start-up */
 	assert_int_equal(lbfo_lu_config_check(&c, err, sizeof(err)), 0);
 	assert_string_equal(c.target, "");
@@ -342,18 +386,20 @@ static void test_config_input_refused(void **state)
 	for (i = 0; i < sizeof(bad_shares) / sizeof(bad_shares[0]); i++) {
 		assert_int_equal(lbfo_lu_config_set(&c, NULL, "share", bad_shares[i], true, err,
 						    sizeof(err)), -1);
-		assert_non_null(strstr(err, "for 'share': expected a percentage"));
+		assert_non_null(strstr(err, "share: invalid value"));
+		assert_non_null(strstr(err, "expected a percentage"));
 	}
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "read_share", "33.5", true, err, sizeof(err)), 0);
 	assert_int_equal(c.paths[0].read_share_bp, 3350);
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "write_share", "100", true, err, sizeof(err)), 0);
 	assert_int_equal(c.paths[0].write_share_bp, 10000);
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "portal", "fd00::1:2", true, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "invalid value 'fd00::1:2' for 'portal'"));
+	assert_non_null(strstr(err, "portal: invalid value 'fd00::1:2'"));
 	assert_non_null(strstr(err, "[ADDRESS]:PORT"));
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "portal", "[fd00::1]:3261", true, err, sizeof(err)), 0);
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "fence", "sometimes", true, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "for 'fence': expected auto, reinstate, reservation or none"));
+	assert_non_null(strstr(err, "fence: invalid value 'sometimes'"));
+	assert_non_null(strstr(err, "auto, reinstate, reservation"));
 	assert_int_equal(lbfo_lu_config_set(&c, NULL, "fence", "reservation", true, err, sizeof(err)), 0);
 	assert_int_equal(c.fence, LBFO_FENCE_RESERVATION);
 }
@@ -389,8 +435,8 @@ static void test_config_file_errors_name_file_line_key(void **state)
 	{
 		char want[300];
 
-		snprintf(want, sizeof(want), "%s:6: [path fast]: unknown path key 'bandwith'", path);
-		assert_string_equal(err, want);
+		snprintf(want, sizeof(want), "%s:6: [path fast]: bandwith: unknown key", path);
+		assert_non_null(strstr(err, want));
 	}
 	write_file(path,
 		   "[lu]\n"
@@ -415,11 +461,11 @@ static void test_config_file_errors_name_file_line_key(void **state)
 	write_file(path, "[lu]\ntarget = x\n[path ]\nportal = 198.18.1.2\n");
 	lbfo_lu_config_defaults(&c);
 	assert_int_equal(lbfo_lu_config_load(&c, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, ":4: [path ]: invalid path name ''"));
+	assert_non_null(strstr(err, ":3: [path ]: empty name"));
 	write_file(path, "[lu]\ntarget = x\n[volume]\nsize = 1\n");
 	lbfo_lu_config_defaults(&c);
 	assert_int_equal(lbfo_lu_config_load(&c, path, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, ":4: [volume]: unknown section"));
+	assert_non_null(strstr(err, ":4: [volume]: size: unknown section"));
 	unlink(path);
 	assert_int_equal(lbfo_lu_config_load(&c, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file"));
@@ -527,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_sense_table),
 		cmocka_unit_test(test_sense_parse_and_describe),
 		cmocka_unit_test(test_sense_table_documented),
+		cmocka_unit_test(test_config_reference),
 		cmocka_unit_test(test_capability_pages),
 		cmocka_unit_test(test_config_input_refused),
 		cmocka_unit_test(test_portal_normalise),
