@@ -386,7 +386,7 @@ int lbfo_lu_config_set(struct lbfo_lu_config *c, struct lbfo_path_config *path,
 	 * portal= before them (CHAP keys, which the LU has too, are the LU's). */
 	if (is_path_key(key)) {
 		if (c->npaths == 0) {
-			snprintf(err, errlen, "%s: a path key: give it after the path's portal=", key);
+			snprintf(err, errlen, "'%s' is a path key: give it after the path's portal=", key);
 			return -1;
 		}
 		return lbfo_cfg_set_obj(&lbfo_lu_config_table, c, "path",
