@@ -163,6 +163,7 @@ static void login_cb(struct lbfo_xport *x, bool ok, int tpgt, void *priv)
 	s->backoff_ms = 0;
 	s->nop_out = false;
 	s->last_acked = 0;
+	s->acked_at_ns = 0;
 	s->last_error[0] = '\0';
 	/* up_since, last_life and the NOP clock are set by the service call
 	 * that delivered this (it knows the time). */
@@ -345,17 +346,28 @@ static void fence_finish(struct lbfo_session *s, uint64_t now)
 static bool check_life(struct lbfo_session *s, uint64_t now)
 {
 	const struct lbfo_xport_ops *xo = s->cfg.xops;
-	int unacked = xo->unacked(s->x);
-	uint64_t acked = xo->acked(s->x);
+	uint64_t acked;
 	bool expecting;
+	int unacked;
 
-	if (acked != UINT64_MAX && acked > s->last_acked) {
-		s->last_life_ns = now;
-		s->last_acked = acked;
-	}
 	if (s->nop_out && xo->nops_in_flight(s->x) == 0) {
 		s->nop_out = false;
 		s->last_life_ns = now;
+	}
+	/* Life seen lately (an answer, a NOP-In): the socket's counters are
+	 * asked (two system calls) only when the path has been quiet a while,
+	 * not on every turn of a busy loop. */
+	if (now - s->last_life_ns < ms_ns(s->cfg.nop_timeout_ms) / 4)
+		goto age;
+	unacked = xo->unacked(s->x);
+	acked = xo->acked(s->x);
+	if (acked != UINT64_MAX) {
+		/* Growth since a sample taken after the last sign of life is
+		 * life; a sample older than that is only a new baseline. */
+		if (s->acked_at_ns >= s->last_life_ns && acked > s->last_acked)
+			s->last_life_ns = now;
+		s->last_acked = acked;
+		s->acked_at_ns = now;
 	}
 	expecting = s->nop_out || s->inflight > 0 || unacked > 0 || xo->queued(s->x) > 0;
 	if (!expecting) {
@@ -366,6 +378,7 @@ static bool check_life(struct lbfo_session *s, uint64_t now)
 				  s->cfg.nop_timeout_ms);
 		return false;
 	}
+age:
 	/* Each command has its own deadline: a path that answers NOPs but
 	 * not I/O is caught here. */
 	if (s->head && now > s->head->start_ns &&

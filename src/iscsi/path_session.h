@@ -122,6 +122,7 @@ struct lbfo_session {
 	/* liveness */
 	uint64_t last_life_ns;
 	uint64_t last_acked;          /* bytes the peer acknowledged, last seen */
+	uint64_t acked_at_ns;         /* ... when */
 	bool nop_out;
 	uint64_t nop_next_ns;
 

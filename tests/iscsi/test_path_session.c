@@ -237,6 +237,37 @@ static void test_blackhole_fails_by_nop_timeout(void **state)
 	teardown_h(h);
 }
 
+/* A busy path whose answers come late (a NOP queued behind long
+ * transfers) is alive while the peer keeps acknowledging its bytes; a
+ * silent one is failed by the NOP timeout, counted from its last sign of
+ * life, not from a baseline sampled after it. */
+static void test_acknowledged_bytes_are_life(void **state)
+{
+	struct h *h = setup_h(1, NULL);
+	struct rec w[12];
+	uint64_t last;
+	int i;
+
+	(void)state;
+	step(h, 5);
+	clear_ua(h, 0);
+	ft_set_latency(h->t, 0, 1500); /* every answer, NOPs too, 1.5 s late */
+	for (i = 0; i < 12; i++) {
+		assert_int_equal(write_block(h, 0, &w[i], (uint64_t)i, 0x5a), 0);
+		step(h, 50);
+	}
+	assert_int_equal(h->downs[0], 0); /* 600 ms, nop_timeout 300: bytes flowed */
+	last = h->now - 50 * MS; /* the last write's bytes were acknowledged then */
+	ft_set_net(h->t, 0, FT_BLACKHOLE);
+	STEP_UNTIL(h, h->downs[0] == 1, 1000);
+	assert_int_equal(h->downs[0], 1);
+	/* failed nop_timeout after the last sign of life, give or take the
+	 * 75 ms between samples of a quiet socket */
+	assert_true(h->now - last >= 300 * MS && h->now - last <= 400 * MS);
+	assert_non_null(strstr(h->why[0], "no response for 3"));
+	teardown_h(h);
+}
+
 static void test_cmd_timeout(void **state)
 {
 	struct h *h = setup_h(1, NULL);
@@ -385,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_login_and_identity),
 		cmocka_unit_test(test_blackhole_fails_by_nop_timeout),
+		cmocka_unit_test(test_acknowledged_bytes_are_life),
 		cmocka_unit_test(test_cmd_timeout),
 		cmocka_unit_test(test_reinstating_fence_closes_old_connection),
 		cmocka_unit_test(test_fence_through_other_portal_group_is_refused),
