@@ -4,7 +4,7 @@
  * log in, carry SCSI commands, send NOPs, tell how much is unacknowledged,
  * and be abandoned at once. The real one is libiscsi
  * (transport_libiscsi.c); the unit tests give the session a fake target
- * (tests/iscsi/fake_target.c) through the same operations, so every
+ * (tests/iscsi/fake_target.c, fake_scsi.c) through the same operations, so every
  * failover interleaving can be scripted with a fake clock.
  *
  * Threads: none. A transport is driven by its owner's loop: fd + events,

@@ -36,6 +36,12 @@ static inline uint32_t rng_below(struct rng *r, uint32_t n)
 	return (uint32_t)((rng_next(r) >> 32) % n);
 }
 
+/* a / b, 0 when b is 0: a member's fraction of the bytes. */
+static inline double frac(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
 /* Build a team of n members named p0.. with the given shares (NULL: all
  * even) and assert it worked. */
 static inline void team_make(struct lbfo_team *t, const struct lbfo_team_config *cfg,
