@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "ctlserver.h"
+#include "events.h"
 #include "unixsock.h"
 
 #define NS_PER_MS 1000000ull
@@ -615,4 +616,28 @@ unsigned lbfo_ctl_server_clients(const struct lbfo_ctl_server *s)
 const struct lbfo_ctl_stats *lbfo_ctl_server_stats(const struct lbfo_ctl_server *s)
 {
 	return &s->st;
+}
+
+int lbfo_ctl_json_arg(int argc, char **argv, char *err, size_t errlen)
+{
+	if (argc == 1)
+		return 0;
+	if (!strcmp(argv[1], "json"))
+		return 1;
+	snprintf(err, errlen, "%s: unknown argument '%s' (expected json)", argv[0], argv[1]);
+	return -1;
+}
+
+int lbfo_ctl_events(const struct lbfo_events *ev, int argc, char **argv, FILE *out,
+		    char *err, size_t errlen)
+{
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
+
+	if (json < 0)
+		return -1;
+	if (json)
+		lbfo_events_json(ev, out);
+	else
+		lbfo_events_text(ev, out);
+	return 0;
 }

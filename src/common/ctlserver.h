@@ -104,4 +104,13 @@ void lbfo_ctl_help(const struct lbfo_ctl_desc *cmds, size_t n, FILE *out);
 /* How many arguments a synopsis takes: *max is SIZE_MAX when it repeats. */
 void lbfo_ctl_arity(const char *args, size_t *min, size_t *max);
 
+/* "[json]", the one optional argument of a request that shows something:
+ * 1 for json, 0 for text, -1 with a message naming the request. */
+int lbfo_ctl_json_arg(int argc, char **argv, char *err, size_t errlen);
+
+/* The `events [json]` request of either daemon, over its event ring. */
+struct lbfo_events;
+int lbfo_ctl_events(const struct lbfo_events *ev, int argc, char **argv, FILE *out,
+		    char *err, size_t errlen);
+
 #endif

@@ -417,7 +417,7 @@ static void tick_up(struct lbfo_session *s, uint64_t now)
 	}
 }
 
-static short revents_of(const struct pollfd *pfd, int n, int fd)
+short lbfo_pollfd_revents(const struct pollfd *pfd, int n, int fd)
 {
 	int i;
 
@@ -434,14 +434,14 @@ void lbfo_session_service(struct lbfo_session *s, const struct pollfd *pfd, int 
 
 	s->now = now;
 	if (s->fx && s->fence_st == FENCE_LOGIN &&
-	    xo->service(s->fx, revents_of(pfd, n, xo->fd(s->fx))) < 0 &&
+	    xo->service(s->fx, lbfo_pollfd_revents(pfd, n, xo->fd(s->fx))) < 0 &&
 	    s->fence_st == FENCE_LOGIN) {
 		s->fence_st = FENCE_FAILED;
 		snprintf(s->fence_err, sizeof(s->fence_err), "%s", xo->error(s->fx));
 	}
 	fence_finish(s, now);
 	if (s->x && (s->st == LBFO_SS_LOGIN || s->st == LBFO_SS_UP)) {
-		short ev = revents_of(pfd, n, xo->fd(s->x));
+		short ev = lbfo_pollfd_revents(pfd, n, xo->fd(s->x));
 
 		if (s->st == LBFO_SS_UP && (ev & POLLIN))
 			s->last_life_ns = now; /* a reply is life */

@@ -160,6 +160,9 @@ int lbfo_session_pollfds(const struct lbfo_session *s, struct pollfd *pfd, int m
 void lbfo_session_service(struct lbfo_session *s, const struct pollfd *pfd, int n,
 			  uint64_t now);
 uint64_t lbfo_session_next_timer(const struct lbfo_session *s);
+/* The revents of fd in a poll set (0 if fd is absent or negative): for
+ * loops that poll sessions' fds beside their own. */
+short lbfo_pollfd_revents(const struct pollfd *pfd, int n, int fd);
 
 /* Queue a command (state UP only). 0, or -1: not up, or the connection
  * refused it (then the session fails; done() is NOT called). */

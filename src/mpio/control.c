@@ -34,20 +34,9 @@ static struct lu_path *find_path(struct lbfo_lu *lu, const char *name, char *err
 	return NULL;
 }
 
-/* "[json]": 1 for json, 0 for text, -1 with a message. */
-static int json_arg(int argc, char **argv, char *err, size_t errlen)
-{
-	if (argc == 1)
-		return 0;
-	if (!strcmp(argv[1], "json"))
-		return 1;
-	snprintf(err, errlen, "%s: unknown argument '%s' (expected json)", argv[0], argv[1]);
-	return -1;
-}
-
 static int cmd_status(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
-	int json = json_arg(argc, argv, err, errlen);
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
 
 	if (json < 0)
 		return -1;
@@ -61,15 +50,8 @@ static int cmd_status(void *app, int argc, char **argv, FILE *out, char *err, si
 static int cmd_events(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct lbfo_lu *lu = app;
-	int json = json_arg(argc, argv, err, errlen);
 
-	if (json < 0)
-		return -1;
-	if (json)
-		lbfo_events_json(&lu->events, out);
-	else
-		lbfo_events_text(&lu->events, out);
-	return 0;
+	return lbfo_ctl_events(&lu->events, argc, argv, out, err, errlen);
 }
 
 static int cmd_metrics(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)

@@ -82,18 +82,23 @@ int lbfo_io_wait(struct lbfo_io *io)
 	return io->result;
 }
 
+void lu_deadline_after(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int lbfo_io_timedwait(struct lbfo_io *io, uint32_t timeout_ms)
 {
 	struct timespec ts;
 	int done;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	lu_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&io->mu);
 	while (!io->done)
 		if (pthread_cond_timedwait(&io->cv, &io->mu, &ts) == ETIMEDOUT)

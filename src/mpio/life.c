@@ -317,13 +317,7 @@ int lbfo_lu_wait_paths(struct lbfo_lu *lu, int want, uint32_t timeout_ms)
 	struct timespec ts;
 	int i, up = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	lu_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&lu->mu);
 	for (;;) {
 		up = 0;

@@ -19,17 +19,6 @@
 
 #define TEAM_TICK_NS (100 * LBFO_NS_PER_MS)
 
-
-static short revents_of(const struct pollfd *pfd, int n, int fd)
-{
-	int i;
-
-	for (i = 0; fd >= 0 && i < n; i++)
-		if (pfd[i].fd == fd)
-			return pfd[i].revents;
-	return 0;
-}
-
 int lbfo_lu_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max)
 {
 	int i, n = 0;
@@ -85,17 +74,17 @@ void lbfo_lu_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64
 	uint64_t v;
 
 	lu->now = now;
-	if (lu->wakefd >= 0 && (revents_of(pfd, n, lu->wakefd) & POLLIN) &&
+	if (lu->wakefd >= 0 && (lbfo_pollfd_revents(pfd, n, lu->wakefd) & POLLIN) &&
 	    read(lu->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
 		/* nothing to do: the wake-up counter was already drained */
 	}
 	lu_take_submissions(lu);
-	if (lu->ctl && ((revents_of(pfd, n, lbfo_ctl_server_fd(lu->ctl)) & POLLIN) ||
+	if (lu->ctl && ((lbfo_pollfd_revents(pfd, n, lbfo_ctl_server_fd(lu->ctl)) & POLLIN) ||
 			now >= lbfo_ctl_server_next_deadline(lu->ctl)))
 		lbfo_ctl_server_service(lu->ctl, now);
 	/* Before the paths are serviced: a link that went down fails its
 	 * paths now, not after nop_timeout. */
-	if (lu->link_fd >= 0 && (revents_of(pfd, n, lu->link_fd) & POLLIN))
+	if (lu->link_fd >= 0 && (lbfo_pollfd_revents(pfd, n, lu->link_fd) & POLLIN))
 		lu_link_input(lu);
 	if (lu->dead)
 		return;

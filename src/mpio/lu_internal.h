@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "lbfo/lu.h"
 #include "events.h"
@@ -236,6 +237,8 @@ struct lu_cmd *q_pop(struct cmdq *q);
 /* A piece is finished (result 0 or -errno): free it, maybe finish its io. */
 void lu_cmd_done(struct lbfo_lu *lu, struct lu_cmd *c, int result);
 void lu_io_finish(struct lbfo_io *io);
+/* *ts = CLOCK_REALTIME + ms: a pthread_cond_timedwait deadline. */
+void lu_deadline_after(struct timespec *ts, uint32_t ms);
 /* Count a finished request (its last piece, or refused whole) and wake its waiter. */
 void lu_io_completed(struct lbfo_lu *lu, struct lbfo_io *io);
 /* Fail everything waiting (queue, parked) with `err`. */

@@ -14,22 +14,10 @@
 #include "lbfo/policy.h"
 #include "router.h"
 
-/* "[json]": the one optional argument of the tables. Returns 1 for json,
- * 0 for text, -1 with a message. */
-static int json_arg(int argc, char **argv, char *err, size_t errlen)
-{
-	if (argc == 1)
-		return 0;
-	if (!strcmp(argv[1], "json"))
-		return 1;
-	snprintf(err, errlen, "%s: unknown argument '%s' (expected json)", argv[0], argv[1]);
-	return -1;
-}
-
 static int cmd_status(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
-	int json = json_arg(argc, argv, err, errlen);
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
 
 	if (json < 0)
 		return -1;
@@ -43,7 +31,7 @@ static int cmd_status(void *app, int argc, char **argv, FILE *out, char *err, si
 static int cmd_services(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
-	int json = json_arg(argc, argv, err, errlen);
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
 
 	if (json < 0)
 		return -1;
@@ -57,7 +45,7 @@ static int cmd_services(void *app, int argc, char **argv, FILE *out, char *err, 
 static int cmd_nodes(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
-	int json = json_arg(argc, argv, err, errlen);
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
 
 	if (json < 0)
 		return -1;
@@ -72,7 +60,7 @@ static int cmd_nodes(void *app, int argc, char **argv, FILE *out, char *err, siz
 static int cmd_sessions(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
-	int json = json_arg(argc, argv, err, errlen);
+	int json = lbfo_ctl_json_arg(argc, argv, err, errlen);
 
 	if (json < 0)
 		return -1;
@@ -86,15 +74,8 @@ static int cmd_sessions(void *app, int argc, char **argv, FILE *out, char *err, 
 static int cmd_events(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
-	int json = json_arg(argc, argv, err, errlen);
 
-	if (json < 0)
-		return -1;
-	if (json)
-		lbfo_events_json(&r->events, out);
-	else
-		lbfo_events_text(&r->events, out);
-	return 0;
+	return lbfo_ctl_events(&r->events, argc, argv, out, err, errlen);
 }
 
 static int cmd_metrics(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)

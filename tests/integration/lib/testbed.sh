@@ -20,6 +20,7 @@
 : "${TB_TBF_MIN_BURST:=131072}"       # bytes; veth hands tbf 64 KiB GSO packets: keep > 64 KiB
 : "${TB_VERBOSE:=0}"
 : "${TB_TGT_PARAMS:=}"                # iSCSI target params, e.g. MaxRecvDataSegmentLength=262144,FirstBurstLength=262144
+: "${TB_TGTD_ARGS:=}"                 # extra tgtd arguments, e.g. --iscsi portal=ADDR:3260 (one portal only)
 TB_RUNDIR=/run/lbfo-testbed           # lock + one state file per live bed (for tb_down from elsewhere)
 TB_PORT=3260
 TB_LUN=1
@@ -111,7 +112,8 @@ _tb_tgtd_pid() { [ -n "${TB_TGTD_PID:-}" ] && kill -0 "$TB_TGTD_PID" 2>/dev/null
 
 _tb_tgtd_launch() {
     mkdir -p /var/run/tgtd
-    ip netns exec "$TB_NS" tgtd -f -C "$TB_CTL" >>"$TB_DIR/tgtd.log" 2>&1 </dev/null &
+    # shellcheck disable=SC2086  # TB_TGTD_ARGS: extra tgtd arguments, a list of words
+    ip netns exec "$TB_NS" tgtd -f -C "$TB_CTL" $TB_TGTD_ARGS >>"$TB_DIR/tgtd.log" 2>&1 </dev/null &
     TB_TGTD_PID=$!
     disown "$TB_TGTD_PID" 2>/dev/null    # no "Killed" job notice when a fault kills it
     local i

@@ -17,27 +17,6 @@
 #   tb_lu_offline C / tb_lu_online C    the LU offline / online on controller C only
 #   tb_ctl2_down            stop controller 2 (tb_down's namespace sweep also ends it)
 
-: "${TB_TGTD_ARGS:=}"
-
-# The bed's _tb_tgtd_launch, redefined to pass TB_TGTD_ARGS (default empty: unchanged).
-# Kept here, not in testbed.sh, so the shared library stays as it is.
-_tb_tgtd_launch() {
-	mkdir -p /var/run/tgtd
-	# shellcheck disable=SC2086  # TB_TGTD_ARGS is a list of words
-	ip netns exec "$TB_NS" tgtd -f -C "$TB_CTL" $TB_TGTD_ARGS >>"$TB_DIR/tgtd.log" 2>&1 </dev/null &
-	TB_TGTD_PID=$!
-	disown "$TB_TGTD_PID" 2>/dev/null
-	local i
-	for ((i = 0; i < 50; i++)); do
-		if timeout 2 tgtadm -C "$TB_CTL" --op show --mode target >/dev/null 2>&1; then
-			_tb_save_state; return 0
-		fi
-		kill -0 "$TB_TGTD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	_tb_err "tgtd -C $TB_CTL did not answer within 5 s (log: $TB_DIR/tgtd.log)"
-	return 1
-}
 
 # tb_grow_lun SIZE: truncate LUN 1's backing file to SIZE (only growing; the target must be
 # stopped so that the restarted tgtd reads the new size)
