@@ -73,8 +73,8 @@ struct lbfo_path_config {
 };
 
 struct lbfo_lu_config {
-	char target[LBFO_STR_MAX];     /* target IQN (required) */
-	int lun;
+	char target[LBFO_STR_MAX];     /* serve this target only ("": every one offered) */
+	int lun;                       /* serve this LUN only (-1: every one) */
 	char initiator[LBFO_STR_MAX];  /* initiator IQN (default derived) */
 	char chap_user[LBFO_STR_MAX];
 	char chap_password[LBFO_STR_MAX];
@@ -186,78 +186,120 @@ bool lbfo_io_done(struct lbfo_io *io);
 void lbfo_io_fini(struct lbfo_io *io);
 
 struct lbfo_lu;
+struct lbfo_tgt;
 
-/* What the start-up probe learnt (lbfo_lu_probe), handed to the LU. */
-struct lbfo_lu_probe {
-	struct lbfo_lu_ident ident;     /* of the first path that answered */
-	bool reachable[LBFO_MAX_MEMBERS];
-	int tpgt[LBFO_MAX_MEMBERS];     /* portal group from the login, -1 unknown */
-	/* Session reinstatement, as seen on this target: a second login
-	 * with one ISID through the same portal closed the first
-	 * connection (own), and through another portal of the same group
-	 * (cross: per portal group, indexed by path: the group of that
-	 * path was proven). */
+/*
+ * What the start-up check saw of session reinstatement on a target
+ * (docs/failover.md "Is the fence real?"), per portal of the target
+ * (indexed as the target's portals).
+ */
+#define LBFO_MAX_PORTALS LBFO_MAX_MEMBERS
+struct lbfo_tgt_check {
+	bool reachable[LBFO_MAX_PORTALS];
+	int tpgt[LBFO_MAX_PORTALS];     /* portal group from the login, -1 unknown */
+	/* A second login with one ISID through the same portal closed the
+	 * first connection (own), and through another portal of the same
+	 * group (cross: that portal's group was proven). */
 	bool reinstate_own;
-	bool reinstate_cross[LBFO_MAX_MEMBERS];
-	bool cross_tested[LBFO_MAX_MEMBERS]; /* a partner portal was there to test with */
+	bool reinstate_cross[LBFO_MAX_PORTALS];
+	bool cross_tested[LBFO_MAX_PORTALS]; /* a partner portal was there to test with */
 	bool checked;                   /* the check ran (else: unknown) */
 	char note[LBFO_STR_MAX];        /* what the check saw, for the log */
 };
+void lbfo_tgt_check_init(struct lbfo_tgt_check *chk);
 
 /*
- * When no target is configured: SendTargets discovery on the portals, in
- * order, until one answers. Exactly one target offered: it is used (and
- * written into c->target). Several: an error listing them. None answers:
- * an error naming every portal and why. Returns 0 or -1.
- */
-int lbfo_lu_discover_target(struct lbfo_lu_config *c, char *err, size_t errlen);
-
-/*
- * Probe every portal synchronously (login, identity, logout) within the
- * login timeout, then check session reinstatement on the target (unless
- * the fence method rules it out). Paths whose identity or block size
- * differ are refused: error naming both portals. Unreachable portals are
- * reported in `warn` (one line each) but are no error while one portal
- * answers; when none does, the error names every portal and why.
- */
-int lbfo_lu_probe(const struct lbfo_lu_config *c, struct lbfo_lu_probe *pr,
-		  char *warn, size_t warnlen, char *err, size_t errlen);
-
-/*
- * The transport the LU's sessions use (default: libiscsi). Tests give a
- * fake one. Opaque here: see src/iscsi/transport.h.
+ * The transport the sessions use (default: libiscsi). Tests give a fake
+ * one. Opaque here: see src/iscsi/transport.h.
  */
 struct lbfo_xport_ops;
 struct lbfo_lu_env {
 	const struct lbfo_xport_ops *xops;  /* NULL: libiscsi */
 	void *xenv;
-	/* Do not open the control socket, the metrics server or the link
-	 * watch (unit tests; lock_dir is a configuration key). */
-	bool no_control;
+	/* The lock the LU's loop holds while it services the LU (NULL: the
+	 * LU's own). A host serving many LUs on one loop gives them all its
+	 * lock. */
+	pthread_mutex_t *lock;
+	/* Called (any thread) when a request was submitted and the loop
+	 * should take it (NULL: nothing; the owner polls). */
+	void (*wake)(void *arg);
+	void *wake_arg;
 	/* The loop thread's poll (NULL: poll(2)); tests make it fail. */
 	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
 };
 
-/* Create the LU (no thread, no I/O yet): drive it with the loop contract. */
-struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
+/*
+ * A target: one path session per portal, carrying every LU of the
+ * target that this process serves (as real initiators do: one session
+ * per path per target, not one per LU). The session's events (logged
+ * in, failed, fenced) go to each LU over it. The ISIDs derive from the
+ * initiator name, the target, the portal and `scope` (what part of the
+ * target this process serves: "" for all of it, the LUN when one), so a
+ * restarted process logs in as the same initiator ports.
+ *
+ * c gives the initiator, CHAP, timers and the portals (c->paths);
+ * `paths` lists which of them lead to this target (indexes into
+ * c->paths, at most LBFO_MAX_PORTALS), chk what the start-up check saw
+ * (indexed like `paths`).
+ */
+struct lbfo_tgt *lbfo_tgt_create(const struct lbfo_lu_config *c, const char *target,
+				 const char *scope, const int *paths, int npaths,
+				 const struct lbfo_tgt_check *chk, const struct lbfo_lu_env *env,
+				 uint64_t now, char *err, size_t errlen);
+/* Every LU over it must be destroyed first. */
+void lbfo_tgt_destroy(struct lbfo_tgt *t);
+const char *lbfo_tgt_name(const struct lbfo_tgt *t);
+int lbfo_tgt_npaths(const struct lbfo_tgt *t);
+/* Loop contract of the sessions: fds (at most 2 per portal), service,
+ * next timer (absolute ns). */
+int lbfo_tgt_pollfds(struct lbfo_tgt *t, struct pollfd *pfd, int max);
+void lbfo_tgt_service(struct lbfo_tgt *t, const struct pollfd *pfd, int n, uint64_t now);
+uint64_t lbfo_tgt_next_timer(const struct lbfo_tgt *t);
+/* The link watch: fail the sessions leaving by interface ifindex (an
+ * rtnetlink message said it is down). Returns how many failed. */
+int lbfo_tgt_link_down(struct lbfo_tgt *t, unsigned ifindex, const char *what);
+/* Operator: take path `path` (index in the target) out for every LU, or
+ * put it back. */
+void lbfo_tgt_path_disable(struct lbfo_tgt *t, int path, const char *why);
+void lbfo_tgt_path_enable(struct lbfo_tgt *t, int path, uint64_t now);
+/* The target's path whose configuration index (c->paths) is `cfg`, or -1. */
+int lbfo_tgt_path_of(const struct lbfo_tgt *t, int cfg);
+/* Give every session up at once (shutdown): abandoned, no more logins. */
+void lbfo_tgt_shutdown(struct lbfo_tgt *t);
+
+/* One path of an LU: LUN `lun` of target `tgt` through its path `tpath`. */
+struct lbfo_lu_pathspec {
+	struct lbfo_tgt *tgt;
+	int tpath;
+	int lun;
+};
+
+/*
+ * Create the LU over the given paths (no thread, no I/O yet): the team's
+ * members in the order given (the first is primary). c is the LU's
+ * configuration (c->paths: the shares, weights and interfaces of the
+ * portals the paths go through). id: the identity the probe read.
+ */
+struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_ident *id,
+			       const struct lbfo_lu_pathspec *ps, int nps,
 			       const struct lbfo_lu_env *env, uint64_t now,
 			       char *err, size_t errlen);
 /* Take the one-instance lock under lock_dir (refused: -1, err names the
  * live instance) and learn what a predecessor left (its unfenced
- * sessions become fence debts). lbfo_lu_start does it. */
+ * sessions become fence debts). */
 int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen);
 void lbfo_lu_destroy(struct lbfo_lu *lu);
-int lbfo_lu_pollfds(struct lbfo_lu *lu, struct pollfd *pfd, int max);
-void lbfo_lu_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
-/* Milliseconds until the LU needs service again (0: at once). */
-int lbfo_lu_next_timeout(struct lbfo_lu *lu, uint64_t now);
-
-/* Create and run on a loop thread of its own. */
-struct lbfo_lu *lbfo_lu_start(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
-			      char *err, size_t errlen);
-struct lbfo_lu *lbfo_lu_start_env(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
-				  const struct lbfo_lu_env *env, char *err, size_t errlen);
-void lbfo_lu_stop(struct lbfo_lu *lu);
+/* The LU's part of the loop contract: after its targets' sessions were
+ * serviced, take new requests, run its timers and send what can go; then
+ * the next time it needs service (absolute ns; UINT64_MAX: none). The
+ * caller holds the LU's lock. */
+void lbfo_lu_service(struct lbfo_lu *lu, uint64_t now);
+uint64_t lbfo_lu_next_timer(const struct lbfo_lu *lu);
+/* A unit attention said the target's LUNs changed (since the last ask):
+ * the owner rescans. Loop thread. */
+bool lbfo_lu_luns_changed(struct lbfo_lu *lu);
+/* The lock the LU is serviced under (its env's, or its own). */
+pthread_mutex_t *lbfo_lu_mutex(struct lbfo_lu *lu);
 
 /* Per-client contexts (001 FIG 7: one context per host/connection): a
  * client opens one, tags its I/O with it (io->client) and closes it.
@@ -282,9 +324,6 @@ int lbfo_lu_wait_paths(struct lbfo_lu *lu, int n, uint32_t timeout_ms);
 /* The identity, capabilities and exported size (fixed for the LU's
  * life: a resize is reported, not applied). */
 const struct lbfo_lu_ident *lbfo_lu_identity(const struct lbfo_lu *lu);
-
-/* Write a JSON status document (LU, policy, paths, counters). Any thread. */
-void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *out);
 
 /* Operator actions; return 0 or -1 with err. Any thread. */
 int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,

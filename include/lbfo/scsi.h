@@ -267,6 +267,10 @@ void lbfo_cdb_inquiry(struct lbfo_cdb *c, bool evpd, uint8_t page, uint16_t allo
 void lbfo_cdb_read_capacity16(struct lbfo_cdb *c, uint32_t alloc);
 void lbfo_cdb_mode_sense10(struct lbfo_cdb *c, uint8_t page, uint16_t alloc);
 void lbfo_cdb_report_tpg(struct lbfo_cdb *c, uint32_t alloc);
+void lbfo_cdb_report_luns(struct lbfo_cdb *c, uint32_t alloc);
+/* REPORT LUNS data: the LUNs (peripheral or flat addressing), ascending,
+ * at most max; -1 when malformed. */
+int lbfo_parse_report_luns(const uint8_t *d, size_t n, int *luns, int max);
 int lbfo_cdb_rw16(struct lbfo_cdb *c, bool write, uint64_t lba, uint32_t blocks,
 		  uint32_t block_size, bool fua);
 void lbfo_cdb_sync_cache16(struct lbfo_cdb *c, uint64_t lba, uint32_t blocks);

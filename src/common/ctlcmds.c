@@ -4,19 +4,20 @@
 #include "ctlcmds.h"
 
 const struct lbfo_ctl_desc lbfo_lu_commands[LBFO_LU_CMD__MAX] = {
-	[LBFO_LU_STATUS] = { "status", "[json]",
-		"paths: state, role, shares, MB/s, in flight, latency p50/p99, errors" },
-	[LBFO_LU_POLICY_SET] = { "policy set", "NAME [KEY=VALUE ..]",
-		"switch the policy at run time (shares recomputed)" },
-	[LBFO_LU_SHARES_SET] = { "shares set", "PATH=R[/W] ..",
-		"configured read[/write] shares of paths, in percent" },
-	[LBFO_LU_PATH_FAIL] = { "path fail", "PATH",
-		"take a path out; it stays out (no reconnect) until restore" },
-	[LBFO_LU_PATH_RESTORE] = { "path restore", "PATH",
+	[LBFO_LU_STATUS] = { "status", "[LU] [json]",
+		"every LU (or one): paths, state, role, shares, MB/s, in flight, latency p50/p99, "
+		"errors" },
+	[LBFO_LU_POLICY_SET] = { "policy set", "[LU] NAME [KEY=VALUE ..]",
+		"switch an LU's policy at run time (shares recomputed)" },
+	[LBFO_LU_SHARES_SET] = { "shares set", "[LU] PATH=R[/W] ..",
+		"configured read[/write] shares of an LU's paths, in percent" },
+	[LBFO_LU_PATH_FAIL] = { "path fail", "PATH [LU]",
+		"take a path out (for every LU, or one); it stays out (no reconnect) until restore" },
+	[LBFO_LU_PATH_RESTORE] = { "path restore", "PATH [LU]",
 		"put a path back (also: reinstate it after manual failback)" },
-	[LBFO_LU_PATH_DRAIN] = { "path drain", "PATH",
+	[LBFO_LU_PATH_DRAIN] = { "path drain", "PATH [LU]",
 		"no new commands on PATH; those in flight finish" },
-	[LBFO_LU_QUEUEING] = { "queueing", "on|off",
+	[LBFO_LU_QUEUEING] = { "queueing", "on|off [LU]",
 		"off: fail every queued I/O now and new I/O at once while no path is up; "
 		"on: queue again up to no_path_timeout" },
 	[LBFO_LU_EVENTS] = { "events", "[json]", "the last events, oldest first" },

@@ -160,6 +160,10 @@ static void login_cb(struct lbfo_xport *x, bool ok, int tpgt, void *priv)
 	s->tpgt = tpgt;
 	s->st = LBFO_SS_UP;
 	s->logins++;
+	/* The initiator port of this session: a fence of it later must log
+	 * in as this port, whatever the next login's ISID is. */
+	s->nexus_rnd = s->cfg.xp.isid_rnd;
+	s->nexus_qual = s->cfg.xp.isid_qual;
 	s->backoff_ms = 0;
 	s->nop_out = false;
 	s->last_acked = 0;
@@ -292,9 +296,10 @@ int lbfo_session_fence(struct lbfo_session *s, const struct lbfo_session *via, u
 
 	if (s->fence_st == FENCE_LOGIN || s->st == LBFO_SS_LOGIN || s->st == LBFO_SS_UP)
 		return -1;
-	/* via's portal and credentials, s's initiator port (ISID). */
-	p.isid_rnd = s->cfg.xp.isid_rnd;
-	p.isid_qual = s->cfg.xp.isid_qual;
+	/* via's portal and credentials, s's initiator port: the ISID of its
+	 * last session (the next login may be a new nexus). */
+	p.isid_rnd = s->logins ? s->nexus_rnd : s->cfg.xp.isid_rnd;
+	p.isid_qual = s->logins ? s->nexus_qual : s->cfg.xp.isid_qual;
 	p.initiator = s->cfg.xp.initiator;
 	p.security_stage = true;
 	snprintf(s->fence_via, sizeof(s->fence_via), "%s", via->cfg.name);

@@ -106,6 +106,8 @@ struct lbfo_session {
 	enum lbfo_session_state st;
 	struct lbfo_xport *x;
 	int tpgt;                     /* of the current / last login, -1 unknown */
+	uint32_t nexus_rnd;           /* the ISID of the current / last login */
+	uint16_t nexus_qual;
 
 	/* login and reconnect */
 	uint64_t login_deadline_ns;

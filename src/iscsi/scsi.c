@@ -535,6 +535,13 @@ void lbfo_cdb_tur(struct lbfo_cdb *c)
 	cdb_init(c, 6, LBFO_OP_TEST_UNIT_READY, LBFO_XFER_NONE, 0);
 }
 
+void lbfo_cdb_report_luns(struct lbfo_cdb *c, uint32_t alloc)
+{
+	cdb_init(c, 12, LBFO_OP_REPORT_LUNS, LBFO_XFER_READ, alloc);
+	c->b[2] = 0x00; /* SELECT REPORT: the logical units of the nexus */
+	lbfo_put_be32(c->b + 6, alloc);
+}
+
 void lbfo_cdb_inquiry(struct lbfo_cdb *c, bool evpd, uint8_t page, uint16_t alloc)
 {
 	cdb_init(c, 6, LBFO_OP_INQUIRY, LBFO_XFER_READ, alloc);
@@ -624,4 +631,47 @@ void lbfo_cdb_pr_out(struct lbfo_cdb *c, enum lbfo_pr_out_sa sa, uint8_t type,
 	memset(param, 0, LBFO_PR_OUT_PARAM_LEN);
 	lbfo_put_be64(param, key);
 	lbfo_put_be64(param + 8, sa_key);
+}
+
+/*
+ * REPORT LUNS parameter data (SPC-4 6.33): a 4-byte list length, 4
+ * reserved, then 8 bytes per LUN. The first two bytes of each say it:
+ * peripheral device addressing (00b, bus 0) holds the LUN in byte 1,
+ * flat space addressing (01b) in the low 14 bits. Other forms (extended,
+ * logical unit addressing, a bus other than 0) are skipped: lbfo does not
+ * address them. Returns how many LUNs were stored, ascending, at most
+ * max; -1 when the data is malformed.
+ */
+int lbfo_parse_report_luns(const uint8_t *d, size_t n, int *luns, int max)
+{
+	size_t len, off;
+	int k = 0, i, j;
+
+	if (n < 8)
+		return -1;
+	len = lbfo_be32(d);
+	if (len % 8)
+		return -1;
+	if (len > n - 8)
+		len = n - 8; /* more than the buffer holds: what fits */
+	for (off = 8; off + 8 <= 8 + len && k < max; off += 8) {
+		const uint8_t *e = d + off;
+		int lun;
+
+		if ((e[0] >> 6) == 0 && (e[0] & 0x3f) == 0)
+			lun = e[1];
+		else if ((e[0] >> 6) == 1)
+			lun = (e[0] & 0x3f) << 8 | e[1];
+		else
+			continue;
+		for (i = 0; i < k && luns[i] < lun; i++)
+			;
+		if (i < k && luns[i] == lun)
+			continue;
+		for (j = k; j > i; j--)
+			luns[j] = luns[j - 1];
+		luns[i] = lun;
+		k++;
+	}
+	return k;
 }

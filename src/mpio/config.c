@@ -38,6 +38,18 @@ static int p_policy(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, ch
 	return 0;
 }
 
+static int p_lun(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why, size_t len)
+{
+	struct lbfo_lu_config *c = ctx->user;
+	uint64_t n;
+
+	(void)obj;
+	if (lbfo_cfg_parse_uint(v, 0, 16383, &n, why, len) < 0)
+		return -1;
+	c->lun = (int)n;
+	return 0;
+}
+
 static int p_failback(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
 		      size_t len)
 {
@@ -177,11 +189,13 @@ static int p_policy_param(const struct lbfo_cfg_ctx *ctx, void *obj, const char 
 
 static const struct lbfo_cfg_key lu_keys[] = {
 	{ .key = "target", .type = LBFO_CFG_STRING, L(target), .syntax = "IQN",
-	  .def_doc = "found by SendTargets",
-	  .doc = "the target's name; when not given, the portals are asked (SendTargets) and "
-		 "exactly one target on offer is used" },
-	{ .key = "lun", .type = LBFO_CFG_UINT, L(lun), .max = 16383, .def = "0",
-	  .doc = "logical unit number" },
+	  .def_doc = "every target offered",
+	  .doc = "serve this target only; when not given, every target the portals offer "
+		 "(SendTargets discovery) is served" },
+	{ .key = "lun", .type = LBFO_CFG_CUSTOM, .parse = p_lun, .syntax = "0..16383",
+	  .def_doc = "every LUN",
+	  .doc = "serve this logical unit number only; when not given, every LUN the targets "
+		 "report (REPORT LUNS)" },
 	{ .key = "initiator", .type = LBFO_CFG_STRING, L(initiator), .syntax = "IQN",
 	  .def_doc = "iqn.2026-11.io.lbfo:HOSTNAME",
 	  .doc = "initiator name, the same on every path (ISIDs and reservation keys derive "
@@ -305,6 +319,7 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 
 	memset(c, 0, sizeof(*c));
 	lbfo_cfg_defaults(&sections[0], c, c);
+	c->lun = -1; /* every LUN */
 	if (gethostname(host, sizeof(host) - 1) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	snprintf(c->initiator, sizeof(c->initiator), "iqn.2026-11.io.lbfo:%s", host);

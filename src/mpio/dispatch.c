@@ -74,13 +74,13 @@ void lu_requeue_returned(struct lbfo_lu *lu, struct lu_path *p, struct lbfo_cmd 
 
 static void answer(struct lbfo_scmd *sc, const struct lbfo_scsi_result *r, uint64_t now);
 
-static void build(struct lbfo_lu *lu, struct lu_cmd *c)
+static void build(struct lbfo_lu *lu, struct lu_cmd *c, int lun)
 {
 	struct lbfo_xport_cmd *x = &c->sc.x;
 	uint32_t bs = lu->ident.block_size;
 
 	memset(&c->sc, 0, sizeof(c->sc));
-	x->lun = lu->cfg.lun;
+	x->lun = lun;
 	x->iov = &c->iov;
 	x->niov = 0;
 	switch (c->type) {
@@ -114,13 +114,13 @@ static void send_on(struct lbfo_lu *lu, struct lu_cmd *c, int m, uint64_t now)
 {
 	struct lu_path *p = &lu->paths[m];
 
-	build(lu, c);
+	build(lu, c, p->lun);
 	lbfo_team_start(&lu->team, &c->core, m, cmd_dir(c), c->bytes, now);
 	c->in_team = true;
 	c->path = m;
 	/* A session that cannot take it fails; the team still has the
 	 * command in flight on the member, so the hand-back requeues it. */
-	lbfo_session_submit(&p->s, &c->sc, now);
+	lbfo_session_submit(p->s, &c->sc, now);
 }
 
 /* ALUA: with an active/optimized path usable, the others are not chosen

@@ -41,24 +41,47 @@
 
 /* ---- set-up -------------------------------------------------------------------- */
 
-static void choose_method(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr)
+/* What the start-up checks saw, over the LU's paths: own re-login fences
+ * only where every target of the LU proved it; a fence through another
+ * path only within one target and portal group that proved it. */
+static void gather_checks(struct lbfo_lu *lu, char *note, size_t len)
+{
+	struct lu_fence *f = &lu->fence;
+	bool own = lu->npaths > 0, checked = true;
+	int i;
+
+	note[0] = '\0';
+	for (i = 0; i < lu->npaths; i++) {
+		const struct tgt_path *tp = lu->paths[i].tp;
+		const struct lbfo_tgt_check *chk = &tp->tgt->chk;
+
+		own &= chk->reinstate_own;
+		checked &= chk->checked;
+		f->reinstate_cross[i] = chk->reinstate_cross[tp->idx];
+		if (!note[0] || !chk->reinstate_own)
+			snprintf(note, len, "%s", chk->checked ? chk->note : "not checked");
+	}
+	f->reinstate_own = own && checked;
+}
+
+static void choose_method(struct lbfo_lu *lu)
 {
 	struct lu_fence *f = &lu->fence;
 	enum lbfo_fence_method want = lu->cfg.fence;
+	char note[LBFO_STR_MAX];
 
-	f->reinstate_own = pr->reinstate_own;
-	memcpy(f->reinstate_cross, pr->reinstate_cross, sizeof(f->reinstate_cross));
+	gather_checks(lu, note, sizeof(note));
 	if (want == LBFO_FENCE_NONE) {
 		f->method = LBFO_FENCE_NONE;
 		snprintf(f->why, sizeof(f->why), "fence=none");
-	} else if ((want == LBFO_FENCE_AUTO || want == LBFO_FENCE_REINSTATE) && pr->reinstate_own) {
+	} else if ((want == LBFO_FENCE_AUTO || want == LBFO_FENCE_REINSTATE) && f->reinstate_own) {
 		f->method = LBFO_FENCE_REINSTATE;
 		snprintf(f->why, sizeof(f->why), "session reinstatement seen at start-up (%.200s)",
-			 pr->note);
+			 note);
 	} else if (want == LBFO_FENCE_REINSTATE) {
 		f->method = LBFO_FENCE_NONE;
 		snprintf(f->why, sizeof(f->why), "fence=reinstate, but the target did not "
-			 "reinstate sessions at start-up (%.160s)", pr->checked ? pr->note : "not checked");
+			 "reinstate sessions at start-up (%.160s)", note);
 	} else {
 		/* reservation, or auto without reinstatement: checked when the
 		 * first path registers (foreign state: none). */
@@ -72,7 +95,7 @@ int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
 {
 	int i, owed = 0;
 
-	if (lu_state_lock(lu, &lu->probe, err, errlen) < 0)
+	if (lu_state_lock(lu, err, errlen) < 0)
 		return -1;
 	for (i = 0; i < lu->npaths; i++)
 		if (lu->paths[i].pred_owes) {
@@ -87,12 +110,12 @@ int lbfo_lu_lock(struct lbfo_lu *lu, char *err, size_t errlen)
 	return 0;
 }
 
-int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen)
+int lu_fence_init(struct lbfo_lu *lu, char *err, size_t errlen)
 {
 	struct lu_fence *f = &lu->fence;
 
 	lu_fence_identity_init(lu);
-	choose_method(lu, pr);
+	choose_method(lu);
 	(void)err;
 	(void)errlen;
 	lu_log(lu, f->method == LBFO_FENCE_NONE ? LBFO_LOG_WARNING : LBFO_LOG_NOTICE,
@@ -140,9 +163,7 @@ void lu_fence_owe(struct lu_path *p, uint64_t now)
 		 * as a new nexus (new ISID) with a key of its own. */
 		p->stale_key = p->pr_key;
 		p->pr_key = 0;
-		p->gen++;
-		lbfo_session_set_isid(&p->s, lu->fence.isid_rnd,
-				      (uint16_t)((p->isid_slot & 0x7ff) << 4 | (p->gen & 0xf)));
+		tgt_path_new_nexus(p->tp);
 	}
 	lu_log(lu, LBFO_LOG_NOTICE, "path %s owes a fence (%s): no write goes out until it is "
 	       "fenced", p->cfg.name, lbfo_fence_name(lu->fence.method));
@@ -172,15 +193,16 @@ static void pay(struct lu_path *p, const char *how, uint64_t now)
 void lu_fence_on_login(struct lu_path *p, uint64_t now)
 {
 	struct lbfo_lu *lu = p->lu;
-	int old = p->tpgt_before;
+	int old = p->tp->tpgt_before;
 
-	if (lu->fence.lock_fd >= 0 && p->logins == 1)
+	if (lu->fence.lock_fd >= 0 && p->ups == 1)
 		lu_fence_state_write(lu, false);
 	if (!p->owes_fence || lu->fence.method != LBFO_FENCE_REINSTATE || !lu->fence.reinstate_own)
 		return;
 	/* The same ISID, the same portal group: the target ended the old
-	 * session before it answered this login. */
-	if (old >= 0 && p->tpgt >= 0 && old != p->tpgt)
+	 * session before it answered this login. (Another LU over the
+	 * session may have moved it to a new nexus: then nothing ended.) */
+	if (!p->tp->same_nexus || (old >= 0 && p->tp->tpgt >= 0 && old != p->tp->tpgt))
 		return;
 	pay(p, "own re-login reinstated the old session", now);
 }
@@ -203,7 +225,8 @@ void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t no
 
 	p->fence_running = false;
 	if (ok) {
-		snprintf(how, sizeof(how), "session reinstated via path %s", p->s.fence_via);
+		snprintf(p->fence_via, sizeof(p->fence_via), "%s", p->s->fence_via);
+		snprintf(how, sizeof(how), "session reinstated via path %s", p->fence_via);
 		pay(p, how, now);
 		return;
 	}
@@ -214,7 +237,7 @@ void lu_fence_on_fenced(struct lu_path *p, bool ok, const char *why, uint64_t no
 	/* Say it at the 1st, 2nd, 4th, 8th … attempt, not every time. */
 	if (!(p->fence_attempts & (p->fence_attempts - 1)))
 		lu_log(p->lu, LBFO_LOG_WARNING, "path %s: fence via %s failed (%s); attempt %u, next "
-		       "in %u ms", p->cfg.name, p->s.fence_via, why, p->fence_attempts,
+		       "in %u ms", p->cfg.name, p->fence_via[0] ? p->fence_via : p->s->fence_via, why, p->fence_attempts,
 		       p->fence_backoff_ms);
 }
 
@@ -224,13 +247,14 @@ static struct lu_path *reinstate_via(struct lbfo_lu *lu, const struct lu_path *p
 {
 	int i;
 
-	if (p->tpgt < 0 || !lu->fence.reinstate_cross[p->idx])
+	if (p->tp->tpgt < 0 || !lu->fence.reinstate_cross[p->idx])
 		return NULL;
+	/* Only a session of the same target and portal group reinstates. */
 	for (i = 0; i < lu->npaths; i++) {
 		struct lu_path *v = &lu->paths[(p->idx + 1 + i) % lu->npaths];
 
-		if (v != p && v->s.st == LBFO_SS_UP && !v->s.failing && v->tpgt == p->tpgt &&
-		    lu->fence.reinstate_cross[v->idx])
+		if (v != p && v->tp->tgt == p->tp->tgt && v->s->st == LBFO_SS_UP &&
+		    !v->s->failing && v->tp->tpgt == p->tp->tpgt && lu->fence.reinstate_cross[v->idx])
 			return v;
 	}
 	return NULL;
@@ -242,12 +266,18 @@ static void fence_one(struct lbfo_lu *lu, struct lu_path *p, uint64_t now)
 
 	switch (lu->fence.method) {
 	case LBFO_FENCE_REINSTATE:
-		if (p->s.st == LBFO_SS_LOGIN)
+		if (p->s->st == LBFO_SS_LOGIN)
 			return; /* its own login may pay; never both at once */
+		if (lbfo_session_fencing(p->s)) {
+			/* Another LU over the session started it: the target
+			 * tells every LU over the session how it ended. */
+			p->fence_running = true;
+			return;
+		}
 		v = reinstate_via(lu, p);
 		if (!v)
 			return; /* its own re-login will pay */
-		if (lbfo_session_fence(&p->s, &v->s, now) == 0) {
+		if (lbfo_session_fence(p->s, v->s, now) == 0) {
 			p->fence_running = true;
 			p->fence_attempts++;
 		}

@@ -20,11 +20,8 @@
 
 static void wake(struct lbfo_lu *lu)
 {
-	uint64_t one = 1;
-
-	if (lu->wakefd >= 0 && write(lu->wakefd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, a wake-up is pending. */
-	}
+	if (lu->wake)
+		lu->wake(lu->wake_arg);
 }
 
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The LU's life cycle and its thread-safe API: create (team, adapters,
- * fencing, one path session per path), destroy, the ends of every state
- * (shutdown, a fatal loop error), clients, waiting for paths, operator
- * actions taken under the LU's lock.
+ * fencing, its paths over its targets' sessions), destroy, the ends of
+ * every state (shutdown, a fatal loop error), clients, waiting for paths,
+ * operator actions taken under the LU's lock.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -62,25 +62,26 @@ static int setup_team(struct lbfo_lu *lu, uint64_t now, char *err, size_t errlen
 		kv[i].key = c->policy_keys[i];
 		kv[i].value = c->policy_values[i];
 	}
-	if (lbfo_team_init(&lu->team, c->target, &tc, c->policy, kv, (size_t)c->npolicy_kv) < 0) {
+	if (lbfo_team_init(&lu->team, lu->ident.id, &tc, c->policy, kv, (size_t)c->npolicy_kv) < 0) {
 		snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
 		return -1;
 	}
-	/* Members in configuration order: the first is primary.
+	/* Members in the paths' order: the first is primary.
 	 * They start failed and are restored as their paths come up. */
-	for (i = 0; i < c->npaths; i++) {
-		if (lbfo_team_add_member(&lu->team, c->paths[i].name, c->paths[i].read_share_bp,
-					 c->paths[i].write_share_bp, now) < 0 ||
-		    lbfo_team_set_weight(&lu->team, i, c->paths[i].weight ? c->paths[i].weight : 1,
-					 now) < 0) {
+	for (i = 0; i < lu->npaths; i++) {
+		const struct lbfo_path_config *pc = &lu->paths[i].cfg;
+
+		if (lbfo_team_add_member(&lu->team, pc->name, pc->read_share_bp, pc->write_share_bp,
+					 now) < 0 ||
+		    lbfo_team_set_weight(&lu->team, i, pc->weight ? pc->weight : 1, now) < 0) {
 			snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
 			return -1;
 		}
 	}
-	for (i = 0; i < c->npaths; i++)
+	for (i = 0; i < lu->npaths; i++)
 		lbfo_team_member_failed(&lu->team, i, -1, now, NULL);
 	lu->team.failovers = 0;
-	for (i = 0; i < c->npaths; i++)
+	for (i = 0; i < lu->npaths; i++)
 		lu->team.m[i].st.failures = 0;
 	return 0;
 }
@@ -89,22 +90,23 @@ static int setup_team(struct lbfo_lu *lu, uint64_t now, char *err, size_t errlen
  * from the interface's own counters. */
 static int setup_adapters(struct lbfo_lu *lu, char *err, size_t errlen)
 {
-	const struct lbfo_lu_config *c = &lu->cfg;
 	int i, k;
 
-	for (i = 0; i < c->npaths; i++) {
-		if (!c->paths[i].interface[0])
+	for (i = 0; i < lu->npaths; i++) {
+		const struct lbfo_path_config *pc = &lu->paths[i].cfg;
+
+		if (!pc->interface[0])
 			continue;
-		for (k = 0; k < lu->nadapters && strcmp(lu->adapters[k].name, c->paths[i].interface); k++)
+		for (k = 0; k < lu->nadapters && strcmp(lu->adapters[k].name, pc->interface); k++)
 			;
 		if (k == lu->nadapters) {
 			uint64_t b;
 
-			lbfo_adapter_init(&lu->adapters[k], c->paths[i].interface);
-			if (lu_read_if_bytes(c->paths[i].interface, &b) < 0) {
+			lbfo_adapter_init(&lu->adapters[k], pc->interface);
+			if (lu_read_if_bytes(pc->interface, &b) < 0) {
 				snprintf(err, errlen, "path %s: interface '%s' has no byte counters "
-					 "(/sys/class/net/%s/statistics): %s", c->paths[i].name,
-					 c->paths[i].interface, c->paths[i].interface, strerror(errno));
+					 "(/sys/class/net/%s/statistics): %s", pc->name,
+					 pc->interface, pc->interface, strerror(errno));
 				return -1;
 			}
 			lbfo_adapter_set_if_bytes(&lu->adapters[k], b);
@@ -125,7 +127,57 @@ static uint32_t max_transfer(const struct lbfo_lu_config *c, const struct lbfo_l
 	return mx < id->block_size ? id->block_size : mx;
 }
 
-struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_probe *pr,
+/* The LU's paths over its targets' sessions; a portal reached through
+ * two targets gives two paths, the second named NAME.2. */
+static int setup_paths(struct lbfo_lu *lu, const struct lbfo_lu_pathspec *ps, int nps,
+		       char *err, size_t errlen)
+{
+	int i, k;
+
+	lu->paths = calloc((size_t)nps, sizeof(*lu->paths));
+	if (!lu->paths) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	lu->npaths = nps;
+	for (i = 0; i < nps; i++) {
+		struct lu_path *p = &lu->paths[i];
+		int dup = 1;
+
+		if (!ps[i].tgt || ps[i].tpath < 0 || ps[i].tpath >= ps[i].tgt->npaths) {
+			snprintf(err, errlen, "LU %s: path %d: no such target path", lu->ident.id, i);
+			return -1;
+		}
+		p->idx = i;
+		p->lu = lu;
+		p->tp = &ps[i].tgt->paths[ps[i].tpath];
+		p->s = &p->tp->s;
+		p->lun = ps[i].lun;
+		p->cfg = lu->cfg.paths[p->tp->cfg_idx];
+		p->alua = LBFO_ALUA_NONE;
+		snprintf(p->portal, sizeof(p->portal), "%s", p->tp->portal);
+		for (k = 0; k < i; k++)
+			dup += lu->paths[k].tp->cfg_idx == p->tp->cfg_idx;
+		if (dup > 1)
+			snprintf(p->cfg.name, sizeof(p->cfg.name), "%.*s.%d", LBFO_NAME_MAX - 5,
+				 lu->cfg.paths[p->tp->cfg_idx].name, dup % 100);
+	}
+	return 0;
+}
+
+static void free_lu(struct lbfo_lu *lu)
+{
+	lu_fence_fini(lu);
+	lbfo_team_destroy(&lu->team);
+	pthread_mutex_destroy(&lu->sub_mu);
+	pthread_mutex_destroy(&lu->own_mu);
+	pthread_cond_destroy(&lu->paths_cv);
+	free(lu->paths);
+	free(lu);
+}
+
+struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo_lu_ident *id,
+			       const struct lbfo_lu_pathspec *ps, int nps,
 			       const struct lbfo_lu_env *env, uint64_t now,
 			       char *err, size_t errlen)
 {
@@ -136,63 +188,46 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (nps < 1 || nps > LBFO_MAX_MEMBERS) {
+		snprintf(err, errlen, "LU %s: %d paths (1 to %d)", id->id, nps, LBFO_MAX_MEMBERS);
+		free(lu);
+		return NULL;
+	}
 	lu->cfg = *c;
-	lu->probe = *pr;
-	lu->ident = pr->ident;
-	lu->target_blocks = pr->ident.blocks;
-	lu->max_xfer = max_transfer(c, &pr->ident);
-	lu->xops = env && env->xops ? env->xops : &lbfo_xport_libiscsi;
-	lu->xenv = env ? env->xenv : NULL;
+	lu->ident = *id;
+	lu->target_blocks = id->blocks;
+	lu->max_xfer = max_transfer(c, id);
 	lu->queueing = true;
 	lu->now = now;
-	lu->wakefd = lu->link_fd = lu->fence.lock_fd = -1;
-	if (lu_log_init(lu) < 0) {
-		snprintf(err, errlen, "out of memory");
-		free(lu);
-		return NULL;
-	}
+	lu->fence.lock_fd = -1;
+	lu->wake = env ? env->wake : NULL;
+	lu->wake_arg = env ? env->wake_arg : NULL;
 	pthread_mutex_init(&lu->sub_mu, NULL);
-	pthread_mutex_init(&lu->mu, NULL);
+	pthread_mutex_init(&lu->own_mu, NULL);
 	pthread_cond_init(&lu->paths_cv, NULL);
-	if (setup_team(lu, now, err, errlen) < 0) {
-		lbfo_events_destroy(&lu->events);
-		free(lu);
+	lu->mu = env && env->lock ? env->lock : &lu->own_mu;
+	if (setup_paths(lu, ps, nps, err, errlen) < 0 || setup_team(lu, now, err, errlen) < 0 ||
+	    setup_adapters(lu, err, errlen) < 0 || lu_fence_init(lu, err, errlen) < 0) {
+		free_lu(lu);
 		return NULL;
 	}
-	lu->npaths = c->npaths;
-	for (i = 0; i < c->npaths; i++) {
-		struct lu_path *p = &lu->paths[i];
-
-		p->idx = i;
-		p->lu = lu;
-		p->cfg = c->paths[i];
-		p->tpgt = pr->tpgt[i];
-		p->alua = LBFO_ALUA_NONE;
-		if (lbfo_portal_normalise(p->cfg.portal, p->portal, sizeof(p->portal)) < 0) {
-			snprintf(err, errlen, "path %s: portal '%s': write an IPv6 address as "
-				 "[ADDRESS]:PORT", p->cfg.name, p->cfg.portal);
-			goto fail;
-		}
-	}
-	if (setup_adapters(lu, err, errlen) < 0 || lu_fence_init(lu, pr, err, errlen) < 0)
-		goto fail;
-	for (i = 0; i < c->npaths; i++)
-		lu_path_init_session(lu, &lu->paths[i], now);
 	lu->tick_ns = now;
+	/* Over the targets' sessions: from now on the LU hears of them. */
+	for (i = 0; i < lu->npaths; i++)
+		tgt_attach(lu->paths[i].tp, &lu->paths[i]);
 	return lu;
-fail:
-	lu_fence_fini(lu);
-	lbfo_team_destroy(&lu->team);
-	lbfo_events_destroy(&lu->events);
-	pthread_mutex_destroy(&lu->sub_mu);
-	pthread_mutex_destroy(&lu->mu);
-	pthread_cond_destroy(&lu->paths_cv);
-	free(lu);
-	return NULL;
+}
+
+pthread_mutex_t *lbfo_lu_mutex(struct lbfo_lu *lu)
+{
+	return lu->mu;
 }
 
 /* Fail every command the LU holds, in any state, with `err`: the queue,
- * the parked writes, and what is in flight (the paths are abandoned). */
+ * the parked writes, and what is in flight. What is in flight is given
+ * back only once the sessions no longer reference it: the owner has shut
+ * the LU's targets down (lbfo_tgt_shutdown) first, or nothing of the LU
+ * is in flight. */
 static int fail_everything(struct lbfo_lu *lu, int err)
 {
 	int i, n = lu_fail_waiting(lu, err);
@@ -201,10 +236,7 @@ static int fail_everything(struct lbfo_lu *lu, int err)
 		struct lu_path *p = &lu->paths[i];
 		struct lbfo_cmd *ret = NULL, *rc, *rn;
 
-		/* In flight: the session is given up first (so no buffer is
-		 * referenced any more), then the team hands the commands back.
-		 * A write in flight owes a fence, for a successor to pay. */
-		lbfo_session_destroy(&p->s);
+		/* A write in flight owes a fence, for a successor to pay. */
 		if (lu->team.m[p->idx].state != LBFO_MS_FAILED)
 			lbfo_team_member_failed(&lu->team, p->idx, -1, lu->now, &ret);
 		for (rc = ret; rc; rc = rn) {
@@ -225,6 +257,7 @@ static int fail_everything(struct lbfo_lu *lu, int err)
 void lbfo_lu_destroy(struct lbfo_lu *lu)
 {
 	struct lbfo_io *io, *next;
+	int i;
 
 	if (!lu)
 		return;
@@ -235,17 +268,9 @@ void lbfo_lu_destroy(struct lbfo_lu *lu)
 		lu_io_finish(io);
 	}
 	fail_everything(lu, -ESHUTDOWN);
-	lu_fence_fini(lu);
-	lbfo_team_destroy(&lu->team);
-	if (lu->link_fd >= 0)
-		close(lu->link_fd);
-	if (lu->wakefd >= 0)
-		close(lu->wakefd);
-	pthread_mutex_destroy(&lu->sub_mu);
-	pthread_mutex_destroy(&lu->mu);
-	pthread_cond_destroy(&lu->paths_cv);
-	lbfo_events_destroy(&lu->events);
-	free(lu);
+	for (i = 0; i < lu->npaths; i++)
+		tgt_detach(lu->paths[i].tp, &lu->paths[i]);
+	free_lu(lu);
 }
 
 static void go_dead(struct lbfo_lu *lu, int err, const char *why)
@@ -280,16 +305,14 @@ void lbfo_lu_fatal(struct lbfo_lu *lu, const char *why)
 
 void lbfo_lu_shutdown(struct lbfo_lu *lu, const char *why)
 {
-	pthread_mutex_lock(&lu->mu);
 	go_dead(lu, -ESHUTDOWN, why);
-	pthread_mutex_unlock(&lu->mu);
 }
 
 int lbfo_lu_client_open(struct lbfo_lu *lu)
 {
 	int i;
 
-	pthread_mutex_lock(&lu->mu);
+	pthread_mutex_lock(lu->mu);
 	for (i = 0; i < LBFO_MAX_CLIENTS && lu->clients[i].open; i++)
 		;
 	if (i < LBFO_MAX_CLIENTS) {
@@ -299,7 +322,7 @@ int lbfo_lu_client_open(struct lbfo_lu *lu)
 	} else {
 		i = -1;
 	}
-	pthread_mutex_unlock(&lu->mu);
+	pthread_mutex_unlock(lu->mu);
 	return i;
 }
 
@@ -307,9 +330,9 @@ void lbfo_lu_client_close(struct lbfo_lu *lu, int id)
 {
 	if (id < 0 || id >= LBFO_MAX_CLIENTS)
 		return;
-	pthread_mutex_lock(&lu->mu);
+	pthread_mutex_lock(lu->mu);
 	lu->clients[id].open = false;
-	pthread_mutex_unlock(&lu->mu);
+	pthread_mutex_unlock(lu->mu);
 }
 
 int lbfo_lu_wait_paths(struct lbfo_lu *lu, int want, uint32_t timeout_ms)
@@ -318,17 +341,17 @@ int lbfo_lu_wait_paths(struct lbfo_lu *lu, int want, uint32_t timeout_ms)
 	int i, up = 0;
 
 	lu_deadline_after(&ts, timeout_ms);
-	pthread_mutex_lock(&lu->mu);
+	pthread_mutex_lock(lu->mu);
 	for (;;) {
 		up = 0;
 		for (i = 0; i < lu->npaths; i++)
 			up += lu_path_ready(&lu->paths[i]);
 		if (up >= want || lu->dead)
 			break;
-		if (pthread_cond_timedwait(&lu->paths_cv, &lu->mu, &ts) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&lu->paths_cv, lu->mu, &ts) == ETIMEDOUT)
 			break;
 	}
-	pthread_mutex_unlock(&lu->mu);
+	pthread_mutex_unlock(lu->mu);
 	return up;
 }
 
@@ -342,13 +365,13 @@ int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,
 {
 	int rc;
 
-	pthread_mutex_lock(&lu->mu);
+	pthread_mutex_lock(lu->mu);
 	rc = lbfo_team_set_policy(&lu->team, policy, kv, nkv, lbfo_now_ns());
 	if (rc < 0)
 		snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));
 	else
 		lu_log(lu, LBFO_LOG_NOTICE, "policy set to %s (operator)", policy);
-	pthread_mutex_unlock(&lu->mu);
+	pthread_mutex_unlock(lu->mu);
 	return rc;
 }
 
@@ -372,8 +395,8 @@ int lbfo_lu_set_queueing(struct lbfo_lu *lu, bool on)
 {
 	int n;
 
-	pthread_mutex_lock(&lu->mu);
+	pthread_mutex_lock(lu->mu);
 	n = lu_set_queueing(lu, on);
-	pthread_mutex_unlock(&lu->mu);
+	pthread_mutex_unlock(lu->mu);
 	return n;
 }

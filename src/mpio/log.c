@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The LU's log: every event goes into its ring (lbfoctl events, the
- * common event ring of src/common/events.c) and, through the ring's sink,
- * to the configured log function (nbdkit's stderr or syslog). The lowest
- * module of src/mpio: it calls no other.
+ * The log of an LU or a target: one line to the configured log function
+ * (whoever owns the LU keeps the events: the host's ring, nbdkit's stderr
+ * or syslog). The lowest module of src/mpio: it calls no other.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,22 +32,15 @@ const char *const lu_path_state_names[LP__MAX] = {
 	[LP_REFUSED] = "refused",
 };
 
-static void sink(void *arg, const struct lbfo_event *e)
+static void emit(const struct lbfo_lu_config *c, int level, const char *fmt, va_list ap)
 {
-	struct lbfo_lu *lu = arg;
+	char msg[512];
 
-	if (lu->cfg.log)
-		lu->cfg.log(e->level, e->text, lu->cfg.log_opaque);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (c->log)
+		c->log(level, msg, c->log_opaque);
 	else
-		fprintf(stderr, "lbfo: %s\n", e->text);
-}
-
-int lu_log_init(struct lbfo_lu *lu)
-{
-	if (lbfo_events_init(&lu->events, LBFO_EVENTS_MAX) < 0)
-		return -1;
-	lbfo_events_set_sink(&lu->events, sink, lu);
-	return 0;
+		fprintf(stderr, "lbfo: %s\n", msg);
 }
 
 void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
@@ -56,6 +48,15 @@ void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	lbfo_events_vadd(&lu->events, level, fmt, ap);
+	emit(&lu->cfg, level, fmt, ap);
+	va_end(ap);
+}
+
+void tgt_log(struct lbfo_tgt *t, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(&t->cfg, level, fmt, ap);
 	va_end(ap);
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The multipath LU: its paths' life (each over a path session), and its
- * own life cycle. The failover rules it keeps (docs/failover.md):
+ * The multipath LU's paths: what a session's events (logged in, failed)
+ * mean for the LU over it, the identity check at each login, the path
+ * checker. A session belongs to its target and may carry other LUs too
+ * (target.c tells each of them). The failover rules it keeps
+ * (docs/failover.md):
  *
  *  - A command in flight on a path that fails is handed back by the team
  *    (claims 2, 9) and sent again on another path; the client never sees
@@ -36,7 +39,7 @@ static void path_ready(struct lu_path *p, uint64_t now)
 	struct lbfo_lu *lu = p->lu;
 	enum lbfo_member_state ms = lu->team.m[p->idx].state;
 
-	if (p->s.st != LBFO_SS_UP || p->st != LP_IDENT)
+	if (p->s->st != LBFO_SS_UP || p->st != LP_IDENT)
 		return; /* lost while registering */
 	p->st = LP_UP;
 	p->up_since_ns = now;
@@ -44,12 +47,12 @@ static void path_ready(struct lu_path *p, uint64_t now)
 		/* Claims 4, 10: the miniport reports the path restored. The
 		 * first login of a path makes it a member at once. */
 		lbfo_team_member_restored(&lu->team, p->idx, -1, now);
-		if (p->logins == 1)
+		if (p->ups == 1)
 			lbfo_team_member_reinstate(&lu->team, p->idx, now);
 	} else if (ms == LBFO_MS_DRAINING && !p->admin_down) {
 		lbfo_team_member_reinstate(&lu->team, p->idx, now);
 	}
-	if (p->logins == 1)
+	if (p->ups == 1)
 		lu_log(lu, LBFO_LOG_NOTICE, "path %s (%s) logged in (%s)", p->cfg.name, p->portal,
 		       lbfo_role_name(lu->team.m[p->idx].role));
 	else
@@ -73,7 +76,7 @@ static void path_lost(struct lu_path *p, const char *reason, uint64_t now)
 	if (p->st == LP_UP || p->st == LP_IDENT) {
 		p->failures++;
 		lu_log(lu, LBFO_LOG_WARNING, "path %s (%s) failed: %s; %d command(s) handed back%s",
-		       p->cfg.name, p->portal, reason, n, p->s.flapping ? "; flapping, held out" : "");
+		       p->cfg.name, p->portal, reason, n, p->s->flapping ? "; flapping, held out" : "");
 	}
 	if (p->st != LP_REFUSED)
 		p->st = LP_DOWN;
@@ -92,7 +95,7 @@ static void check_done(struct lbfo_scmd *sc, const struct lbfo_scsi_result *r, u
 		lbfo_scsi_action(r, &ev);
 
 	free(c);
-	if (!p->lu_failed || p->s.st != LBFO_SS_UP)
+	if (!p->lu_failed || p->s->st != LBFO_SS_UP)
 		return;
 	if (act == LBFO_ACT_OK) {
 		p->lu_failed = false;
@@ -108,6 +111,8 @@ static void check_done(struct lbfo_scmd *sc, const struct lbfo_scsi_result *r, u
 	p->check_at_ns = now + ms_ns(CHECK_MAX_MS);
 }
 
+static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now);
+
 static void path_check(struct lu_path *p, uint64_t now)
 {
 	struct lbfo_lu *lu = p->lu;
@@ -118,47 +123,45 @@ static void path_check(struct lu_path *p, uint64_t now)
 	if (p->lu_failed && lu->team.m[p->idx].state == LBFO_MS_DRAINING &&
 	    !lu->team.m[p->idx].outstanding)
 		lbfo_team_member_failed(&lu->team, p->idx, -1, now, NULL);
-	if (!p->check_at_ns || now < p->check_at_ns || p->s.st != LBFO_SS_UP)
+	if (!p->check_at_ns || now < p->check_at_ns || p->s->st != LBFO_SS_UP)
 		return;
 	p->check_at_ns = 0;
+	if (p->st == LP_IDENT) {
+		/* Reading the identity failed at login: read it again (the
+		 * session carries other LUs; it is not failed for this). */
+		if (!p->ident.busy && lbfo_ident_start(&p->ident, p->s, p->lun, ident_done, p,
+						       now) < 0)
+			p->check_at_ns = now + ms_ns(CHECK_MAX_MS);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
 	c->lu = lu;
 	c->path = p->idx;
-	c->sc.x.lun = lu->cfg.lun;
+	c->sc.x.lun = p->lun;
 	c->sc.done = check_done;
 	lbfo_cdb_tur(&c->sc.x.cdb);
-	if (lbfo_session_submit(&p->s, &c->sc, now) < 0)
+	if (lbfo_session_submit(p->s, &c->sc, now) < 0)
 		free(c);
 }
 
-/* ---- session ops ---------------------------------------------------------- */
+/* ---- a session's events, for this LU (target.c calls) ----------------------- */
 
-static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now);
-
-static void on_up(struct lbfo_session *s, void *owner, int tpgt, uint64_t now)
+void lu_path_on_up(struct lu_path *p, uint64_t now)
 {
-	struct lu_path *p = owner;
-	struct lbfo_lu *lu = p->lu;
-	int fd = lu->xops->socket(s->x);
-
-	p->tpgt_before = p->tpgt;
-	p->tpgt = tpgt;
-	p->logins++;
+	p->ups++;
+	if (p->st == LP_REFUSED || p->admin_down)
+		return; /* out until an operator restores it */
 	p->st = LP_IDENT;
 	p->lu_failed = false;
+	p->check_at_ns = 0;
 	p->last_error[0] = '\0';
 	lu_fence_on_login(p, now);
-	/* The interface this session leaves by, for the link watch. */
-	p->ifindex = lu->link_fd >= 0 && fd >= 0 ?
-		lu_link_of_socket(fd, p->cfg.interface, p->ifname, sizeof(p->ifname)) : 0;
-	if (lu->link_fd >= 0 && fd >= 0 && !p->ifindex && p->logins == 1)
-		lu_log(lu, LBFO_LOG_INFO, "path %s (%s): link watch cannot tell its interface "
-		       "(set interface=); a link going down is found by nop_timeout",
-		       p->cfg.name, p->portal);
-	if (lbfo_ident_start(&p->ident, s, lu->cfg.lun, ident_done, p, now) < 0)
-		lbfo_session_fail(s, "%s", p->ident.err);
+	if (lbfo_ident_start(&p->ident, p->s, p->lun, ident_done, p, now) < 0) {
+		snprintf(p->last_error, sizeof(p->last_error), "%s", p->ident.err);
+		p->check_at_ns = now + ms_ns(CHECK_MAX_MS);
+	}
 }
 
 static bool alua_unusable(int alua)
@@ -176,14 +179,20 @@ static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now)
 	bool recheck = p->st != LP_IDENT;
 	char why[LBFO_ERR_MAX];
 
-	if (p->s.st != LBFO_SS_UP || p->st == LP_REFUSED)
+	if (p->s->st != LBFO_SS_UP || p->st == LP_REFUSED || p->st == LP_DOWN)
 		return; /* the session went away meanwhile */
 	if (rc < 0) {
-		if (!recheck)
-			lbfo_session_fail(&p->s, "%s", r->err);
-		else
+		if (!recheck) {
+			/* Not the session's fault (it carries other LUs): this
+			 * LU tries again later. */
+			snprintf(p->last_error, sizeof(p->last_error), "%s", r->err);
+			lu_log(lu, LBFO_LOG_WARNING, "path %s (%s): reading the LU's identity: %s; "
+			       "tried again in %u ms", p->cfg.name, p->portal, r->err, CHECK_MAX_MS);
+			p->check_at_ns = now + ms_ns(CHECK_MAX_MS);
+		} else {
 			lu_log(lu, LBFO_LOG_WARNING, "path %s: reading the identity again: %s",
 			       p->cfg.name, r->err);
+		}
 		return;
 	}
 	if (lbfo_ident_compare(&lu->ident, &r->id, why, sizeof(why)) < 0) {
@@ -193,7 +202,6 @@ static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now)
 		snprintf(p->last_error, sizeof(p->last_error), "refused: %.200s", why);
 		lu_log(lu, LBFO_LOG_ERR, "path %s (%s) refused: it leads to another LU than the "
 		       "team's (%s): %s", p->cfg.name, p->portal, lu->ident.id, why);
-		lbfo_session_disable(&p->s, p->last_error);
 		return;
 	}
 	if (r->id.blocks && r->id.blocks != lu->target_blocks) {
@@ -234,8 +242,8 @@ static void scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now)
 	case LBFO_EV_ALUA_CHANGED:
 		/* Read what the LU says about itself again; the answer is
 		 * judged in ident_done (identity, size, ALUA state). */
-		if (p->s.st == LBFO_SS_UP && !p->ident.busy && p->st != LP_IDENT &&
-		    lbfo_ident_start(&p->ident, &p->s, lu->cfg.lun, ident_done, p, now) < 0)
+		if (p->s->st == LBFO_SS_UP && !p->ident.busy && p->st != LP_IDENT &&
+		    lbfo_ident_start(&p->ident, p->s, p->lun, ident_done, p, now) < 0)
 			lu_log(lu, LBFO_LOG_WARNING, "path %s: cannot read the identity again: %s",
 			       p->cfg.name, p->ident.err);
 		break;
@@ -244,57 +252,38 @@ static void scsi_event(struct lu_path *p, enum lbfo_scsi_event ev, uint64_t now)
 		       p->cfg.name);
 		break;
 	case LBFO_EV_LUNS_CHANGED:
+		/* The host rescans the target (lbfo_lu_luns_changed). */
 		lu_log(lu, LBFO_LOG_INFO, "path %s: the target's LUNs changed", p->cfg.name);
+		lu->luns_changed = true;
 		break;
 	default:
 		break;
 	}
 }
 
-static void on_down(struct lbfo_session *s, void *owner, bool was_up, const char *reason,
-		    uint64_t now)
+void lu_path_on_down(struct lu_path *p, bool was_up, const char *reason, uint64_t now)
 {
-	struct lu_path *p = owner;
-
-	(void)s;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
+	p->check_at_ns = 0;
 	if (was_up) {
 		path_lost(p, reason, now);
 	} else if (p->st != LP_REFUSED) {
 		p->st = LP_DOWN;
-		if (p->logins)
+		if (p->ups)
 			lu_log(p->lu, LBFO_LOG_INFO, "path %s (%s): %s", p->cfg.name, p->portal,
 			       reason);
 	}
 }
 
-static void on_fenced(struct lbfo_session *s, void *owner, bool ok, const char *why,
-		      uint64_t now)
-{
-	(void)s;
-	lu_fence_on_fenced(owner, ok, why, now);
-}
-
-static void on_log(struct lbfo_session *s, void *owner, int level, const char *msg)
-{
-	(void)s;
-	lu_log(((struct lu_path *)owner)->lu, level, "%s", msg);
-}
-
-static const struct lbfo_session_ops session_ops = {
-	.up = on_up, .down = on_down, .fenced = on_fenced, .log = on_log,
-};
-
 /* ---- per-iteration work of the paths -------------------------------------- */
 
-void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now)
+void lu_paths_service(struct lbfo_lu *lu, uint64_t now)
 {
 	int i;
 
 	for (i = 0; i < lu->npaths; i++) {
 		struct lu_path *p = &lu->paths[i];
 
-		lbfo_session_service(&p->s, pfd, n, now);
 		while (p->pending_ev) {
 			enum lbfo_scsi_event ev = (enum lbfo_scsi_event)__builtin_ctz(p->pending_ev);
 
@@ -312,50 +301,11 @@ uint64_t lu_paths_next_timer(const struct lbfo_lu *lu)
 
 	for (i = 0; i < lu->npaths; i++) {
 		const struct lu_path *p = &lu->paths[i];
-		uint64_t st = lbfo_session_next_timer(&p->s);
 
-		if (st < t)
-			t = st;
 		if (p->check_at_ns && p->check_at_ns < t)
 			t = p->check_at_ns;
+		if (p->pending_ev)
+			t = 0;
 	}
 	return t;
-}
-
-static void session_config(const struct lbfo_lu *lu, const struct lu_path *p,
-			   struct lbfo_session_config *sc)
-{
-	const struct lbfo_lu_config *c = &lu->cfg;
-
-	memset(sc, 0, sizeof(*sc));
-	snprintf(sc->name, sizeof(sc->name), "%s", p->cfg.name);
-	sc->xops = lu->xops;
-	sc->xenv = lu->xenv;
-	sc->xp.initiator = c->initiator;
-	sc->xp.target = c->target;
-	sc->xp.portal = p->portal;
-	sc->xp.chap_user = p->cfg.chap_user[0] ? p->cfg.chap_user : c->chap_user;
-	sc->xp.chap_password = p->cfg.chap_user[0] ? p->cfg.chap_password : c->chap_password;
-	sc->xp.mutual_user = p->cfg.mutual_user[0] ? p->cfg.mutual_user : c->mutual_user;
-	sc->xp.mutual_password = p->cfg.mutual_user[0] ? p->cfg.mutual_password : c->mutual_password;
-	sc->xp.header_digest = c->header_digest;
-	sc->xp.security_stage = true;
-	sc->xp.tcp_user_timeout_ms = c->nop_timeout_ms * 2;
-	lu_fence_isid(lu, p, &sc->xp.isid_rnd, &sc->xp.isid_qual);
-	sc->login_timeout_ms = c->login_timeout_ms;
-	sc->nop_interval_ms = c->nop_interval_ms;
-	sc->nop_timeout_ms = c->nop_timeout_ms;
-	sc->cmd_timeout_ms = c->cmd_timeout_ms;
-	sc->reconnect_min_ms = c->reconnect_min_ms;
-	sc->reconnect_max_ms = c->reconnect_max_ms;
-	sc->flap_window_ms = c->flap_window_ms;
-	sc->flap_hold_max_ms = c->flap_hold_max_ms;
-}
-
-void lu_path_init_session(struct lbfo_lu *lu, struct lu_path *p, uint64_t now)
-{
-	struct lbfo_session_config sc;
-
-	session_config(lu, p, &sc);
-	lbfo_session_init(&p->s, &sc, &session_ops, p, now);
 }

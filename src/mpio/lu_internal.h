@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Internals of the multipath LU. The LU's files and what each owns:
+ * Internals of the multipath LU and of the targets whose sessions the
+ * LUs share. The files and what each owns:
  *
- *   lu.c        the paths' state per LU, the session ops, the path checker
+ *   lu.c        the paths' state per LU, what a session's events mean for
+ *               the LU, the path checker
  *   life.c      create, destroy, shutdown, the thread-safe API
  *   intake.c    client requests: split into commands, completion
  *   dispatch.c  the queue: send through the team's choice, answers, retry,
@@ -10,10 +12,12 @@
  *   fence.c     fence debts, the write barrier, the fence clock
  *   reservation.c  fencing by persistent reservations
  *   identity.c  ISIDs, reservation keys, the state file and lock
- *   probe.c     the synchronous start-up probe and reinstatement check
- *   loop.c      the loop contract and the thread that runs it
+ *   target.c    a target: one path session per portal, carrying every LU
+ *               of the target that the process serves; its events go to
+ *               each LU over it
+ *   service.c   the LU's part of the loop contract (timers, dispatch)
  *   status.c    status JSON, text and metrics (read-only views)
- *   control.c   the control socket (lbfoctl)
+ *   ops.c       the operator's actions on an LU (lbfoctl's requests)
  *   linkwatch.c rtnetlink link messages
  *   config.c    configuration keys
  *
@@ -35,9 +39,6 @@
 #include "ident.h"
 #include "path_session.h"
 
-struct lbfo_ctl_server;
-
-#define LBFO_EVENTS_MAX 256
 #define LBFO_LAT_BUCKETS 40 /* log2 microseconds */
 
 static inline uint64_t ms_ns(uint32_t ms) { return (uint64_t)ms * LBFO_NS_PER_MS; }
@@ -95,12 +96,16 @@ enum lu_path_state {
 	LP__MAX
 };
 
+struct tgt_path;
+
 struct lu_path {
 	int idx;
 	struct lbfo_lu *lu;
-	struct lbfo_path_config cfg;
+	struct lbfo_path_config cfg;  /* name, shares, weight of the portal's path */
 	char portal[LBFO_STR_MAX];
-	struct lbfo_session s;
+	struct tgt_path *tp;          /* the target's path: its session */
+	struct lbfo_session *s;       /* = &tp->s, shared with the target's other LUs */
+	int lun;                      /* the LU's number behind this path */
 	struct lbfo_ident_reader ident;
 	enum lu_path_state st;
 	bool admin_down;           /* failed by an operator */
@@ -108,29 +113,24 @@ struct lu_path {
 	uint64_t check_at_ns;      /* when a path failed by an answer is checked again */
 	char last_error[LBFO_ERR_MAX];
 	unsigned pending_ev;       /* 1 << enum lbfo_scsi_event: answers asked for it */
-	int tpgt;                  /* portal group of the last login */
-	int tpgt_before;           /* ... and of the one before it */
 	int alua;                  /* LBFO_ALUA_*; NONE when the LU does no ALUA */
+	uint64_t ups;              /* session logins this LU has seen */
 
 	/* fencing (fence.c) */
 	bool owes_fence;           /* failed with a write in flight */
 	bool pred_owes;            /* a predecessor left a session here (identity.c) */
 	bool fence_running;
-	bool closed_by_target;     /* its last connection was ended by the target */
 	uint64_t owed_since_ns;
 	uint64_t fence_next_ns;
 	uint32_t fence_backoff_ms;
 	unsigned fence_attempts;
+	char fence_via[LBFO_NAME_MAX];
 	uint64_t last_fence_ns;    /* duration of the last fence */
-	uint16_t isid_slot;        /* stable per portal */
-	uint16_t gen;              /* nexus generation (reservations) */
 	uint64_t pr_key;           /* our key on this nexus; 0: not registered */
 	uint64_t stale_key;        /* the old nexus's key, preempted by the fence */
 	struct lu_cmd *pr_cmd;     /* reservation command in flight through this path */
 
-	uint64_t retries, errors, logins, failures, conflicts;
-	unsigned ifindex;
-	char ifname[IF_NAMESIZE];
+	uint64_t retries, errors, failures, conflicts;
 	uint64_t lat_hist[LBFO_LAT_BUCKETS];
 	uint64_t lat_count;
 	uint64_t rate_mark_bytes[LBFO_DIR__MAX];
@@ -138,13 +138,51 @@ struct lu_path {
 	uint64_t up_since_ns;
 };
 
+/*
+ * A target's path: one session to one portal, carrying every LU of the
+ * target over it (target.c). Its ISID is the target's plus the portal's
+ * slot and a nexus generation (a new I_T nexus after a reservation
+ * fence); the session logs in with the current one.
+ */
+struct tgt_path {
+	int idx;                   /* in the target */
+	int cfg_idx;               /* in the configuration's paths */
+	struct lbfo_tgt *tgt;
+	struct lbfo_path_config cfg;
+	char portal[LBFO_STR_MAX];
+	struct lbfo_session s;
+	uint16_t isid_slot;        /* stable per portal */
+	uint16_t gen;              /* nexus generation */
+	bool gen_fresh;            /* gen moved on since the last login */
+	bool same_nexus;           /* the last login used the ISID of the one before */
+	int tpgt, tpgt_before;     /* portal group of the last login, and the one before */
+	uint64_t logins;
+	unsigned ifindex;          /* the interface the session leaves by (link watch) */
+	char ifname[IF_NAMESIZE];
+	struct lu_path **users;    /* the LUs' paths over this session */
+	int nusers, users_cap;
+	bool off;                  /* taken out by an operator */
+};
+
+struct lbfo_tgt {
+	char name[LBFO_STR_MAX];   /* the target's IQN */
+	struct lbfo_lu_config cfg; /* initiator, CHAP, timers (paths: the portals) */
+	uint32_t isid_rnd;         /* initiator, target, scope */
+	struct lbfo_tgt_check chk; /* indexed by the target's paths */
+	const struct lbfo_xport_ops *xops;
+	void *xenv;
+	struct tgt_path *paths;
+	int npaths;
+	uint64_t now;
+};
+
+
 /* What the LU knows of fencing on its target. */
 struct lu_fence {
 	enum lbfo_fence_method method;   /* in use (never AUTO) */
 	char why[LBFO_STR_MAX];          /* why this method, or none */
 	bool reinstate_own;
 	bool reinstate_cross[LBFO_MAX_MEMBERS];
-	uint32_t isid_rnd;               /* stable: initiator, target, LUN */
 	uint64_t key_prefix;             /* reservation keys: upper 48 bits */
 	bool pr_checked;                 /* reservation state read at start */
 	uint64_t stale_keys[8];          /* a predecessor's keys to preempt */
@@ -160,29 +198,23 @@ struct lu_fence {
 
 struct lbfo_lu {
 	struct lbfo_lu_config cfg;
-	struct lbfo_lu_probe probe;      /* what the start-up probe saw */
 	struct lbfo_lu_ident ident;      /* exported size and capabilities */
 	uint64_t target_blocks;          /* what the target says now */
 	uint32_t max_xfer;
-	const struct lbfo_xport_ops *xops;
-	void *xenv;
 	struct lbfo_team team;
-	struct lu_path paths[LBFO_MAX_MEMBERS];
+	struct lu_path *paths;           /* as many as it has */
 	int npaths;
 	struct lu_fence fence;
 
-	/* the loop (loop.c) */
-	pthread_t thread;
-	bool started;
-	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
-	int wakefd;
+	/* the loop: whoever services the LU holds *mu (lbfo_lu.h) */
+	pthread_mutex_t own_mu;
+	pthread_mutex_t *mu;             /* everything below, and team/paths */
+	pthread_cond_t paths_cv;         /* a path came up */
 	pthread_mutex_t sub_mu;          /* submissions */
 	struct lbfo_io *sub_head, *sub_tail;
-	bool stopping;
-	pthread_mutex_t mu;              /* everything below, and team/paths */
-	pthread_cond_t paths_cv;         /* a path came up */
+	void (*wake)(void *arg);
+	void *wake_arg;
 	uint64_t now;                    /* of the service call under way */
-	int link_fd;                     /* rtnetlink link messages, or -1 */
 	uint64_t link_downs;
 
 	struct cmdq queue;               /* waiting for a path / the LU window */
@@ -190,16 +222,17 @@ struct lbfo_lu {
 	uint64_t no_path_since_ns;
 	bool no_path_expired;
 	bool queueing;                   /* operator: queue I/O with no path */
+	bool urgent;                     /* I/O waits and no path can carry it */
+	bool luns_changed;               /* a unit attention said so: rescan */
 	int dead;                        /* 0, or the errno every I/O gets */
 	char dead_why[LBFO_STR_MAX];
 	bool ws_unsupported;             /* WRITE SAME refused: emulate */
 
 	uint64_t ios, io_errors, failovers, requeued, short_transfers;
 	uint64_t rate_mark_ns;
-	uint64_t status_written_ns;
 	uint64_t tick_ns;                /* the team's and rates' clock */
-
-	struct lbfo_events events;       /* lbfoctl events (log.c) */
+	bool ticking;                    /* the team's timers or rates need the tick */
+	uint64_t tick_bytes;             /* bytes moved, at the last tick */
 
 	struct lbfo_adapter adapters[LBFO_MAX_MEMBERS];
 	int nadapters;
@@ -210,11 +243,8 @@ struct lbfo_lu {
 		uint64_t ios, errors, bytes[LBFO_DIR__MAX];
 	} clients[LBFO_MAX_CLIENTS];
 	uint64_t clients_total;
-
-	/* the control socket and the metrics server (control.c) */
-	struct lbfo_ctl_server *ctl;
-	void *mhd;
 };
+
 
 /*
  * The modules, lowest first. Each calls only modules above it in this
@@ -224,8 +254,9 @@ struct lbfo_lu {
  */
 
 /* log.c */
-int lu_log_init(struct lbfo_lu *lu);
 void lu_log(struct lbfo_lu *lu, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void tgt_log(struct lbfo_tgt *t, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 extern const char *const lu_path_state_names[];
 
@@ -256,11 +287,16 @@ void lu_update_urgency(struct lbfo_lu *lu);
 
 /* identity.c */
 void lu_fence_identity_init(struct lbfo_lu *lu);
-/* The ISID of a path for its current nexus generation; its reservation key. */
-void lu_fence_isid(const struct lbfo_lu *lu, const struct lu_path *p, uint32_t *rnd, uint16_t *qual);
+/* A target's ISID base and each path's slot. */
+void tgt_identity_init(struct lbfo_tgt *t, const char *scope);
+/* The ISID of a target's path for its current nexus generation. */
+void tgt_path_isid(const struct tgt_path *tp, uint32_t *rnd, uint16_t *qual);
+/* A new nexus for the path's next login (a reservation fence): once per failure. */
+void tgt_path_new_nexus(struct tgt_path *tp);
+/* The LU's reservation key on a path's current nexus. */
 uint64_t lu_fence_key(const struct lbfo_lu *lu, const struct lu_path *p);
 /* Take the lock and read what a predecessor left (paths: pred_owes). */
-int lu_state_lock(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen);
+int lu_state_lock(struct lbfo_lu *lu, char *err, size_t errlen);
 void lu_fence_state_write(struct lbfo_lu *lu, bool clean);
 
 /* reservation.c */
@@ -274,7 +310,7 @@ int lu_pr_preempt(struct lu_path *via, struct lu_path *target, uint64_t stale, u
 void lu_fence_path_ready(struct lu_path *p, uint64_t now, void (*ready)(struct lu_path *p, uint64_t now));
 
 /* fence.c */
-int lu_fence_init(struct lbfo_lu *lu, const struct lbfo_lu_probe *pr, char *err, size_t errlen);
+int lu_fence_init(struct lbfo_lu *lu, char *err, size_t errlen);
 void lu_fence_fini(struct lbfo_lu *lu);
 void lu_fence_owe(struct lu_path *p, uint64_t now);
 /* The path logged in again (own re-login): pays its debt where proven. */
@@ -299,29 +335,24 @@ struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu);
 void lu_enqueue_io(struct lbfo_lu *lu, struct lbfo_io *io);
 
 /* linkwatch.c */
-int lu_link_open(void);
 unsigned lu_link_of_socket(int sockfd, const char *configured, char *name, size_t len);
-void lu_link_input(struct lbfo_lu *lu);
 
-/* lu.c */
-void lu_path_init_session(struct lbfo_lu *lu, struct lu_path *p, uint64_t now);
-void lu_paths_service(struct lbfo_lu *lu, const struct pollfd *pfd, int n, uint64_t now);
+/* lu.c: what a session's events mean for an LU over it (called by target.c) */
+void lu_path_on_up(struct lu_path *p, uint64_t now);
+void lu_path_on_down(struct lu_path *p, bool was_up, const char *reason, uint64_t now);
+void lu_paths_service(struct lbfo_lu *lu, uint64_t now);
 uint64_t lu_paths_next_timer(const struct lbfo_lu *lu);
 
 /* status.c */
-void lu_status_json(struct lbfo_lu *lu, FILE *f);
-void lu_status_text(struct lbfo_lu *lu, FILE *f);
 double lu_lat_quantile_ms(const struct lu_path *p, double q);
-int lu_metrics_text(struct lbfo_lu *lu, FILE *f);
-void lu_write_status_file(struct lbfo_lu *lu);
 void lu_rates_tick(struct lbfo_lu *lu, uint64_t now);
 
 /* life.c */
 int lu_read_if_bytes(const char *ifname, uint64_t *bytes);
 int lu_set_queueing(struct lbfo_lu *lu, bool on);
 
-/* control.c: the control socket and the metrics server. */
-int lu_surface_open(struct lbfo_lu *lu, char *err, size_t errlen);
-void lu_surface_close(struct lbfo_lu *lu);
+/* target.c */
+void tgt_attach(struct tgt_path *tp, struct lu_path *p);
+void tgt_detach(struct tgt_path *tp, struct lu_path *p);
 
 #endif

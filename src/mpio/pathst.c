@@ -13,7 +13,7 @@
 
 bool lu_path_ready(const struct lu_path *p)
 {
-	return p->st == LP_UP && p->s.st == LBFO_SS_UP && !p->s.failing;
+	return p->st == LP_UP && p->s->st == LBFO_SS_UP && !p->s->failing;
 }
 
 bool lu_any_usable(const struct lbfo_lu *lu)
@@ -27,14 +27,12 @@ bool lu_any_usable(const struct lbfo_lu *lu)
 	return false;
 }
 
-/* The last usable path is never held out while I/O waits for one. */
+/* The last usable path is never held out while I/O waits for one: the
+ * LU says it needs its paths; the target makes a session urgent while
+ * any LU over it does (target.c). */
 void lu_update_urgency(struct lbfo_lu *lu)
 {
-	bool urgent = !lu_any_usable(lu) && (lu->queue.n || lu->parked.n);
-	int i;
-
-	for (i = 0; i < lu->npaths; i++)
-		lbfo_session_set_urgent(&lu->paths[i].s, urgent, lu->now);
+	lu->urgent = !lu_any_usable(lu) && (lu->queue.n || lu->parked.n);
 }
 
 void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)

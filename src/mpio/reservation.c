@@ -45,7 +45,7 @@ static int pr_send(struct pr_op *op, uint64_t now)
 	const struct pr_step *s = &op->steps[op->step];
 
 	memset(&c->sc, 0, sizeof(c->sc));
-	c->sc.x.lun = c->lu->cfg.lun;
+	c->sc.x.lun = op->via->lun;
 	if (s->in) {
 		lbfo_cdb_pr_in(&c->sc.x.cdb, s->sa, sizeof(op->data) - 8);
 		c->iov.iov_base = op->data;
@@ -58,7 +58,7 @@ static int pr_send(struct pr_op *op, uint64_t now)
 	c->sc.x.iov = &c->iov;
 	c->sc.x.niov = 1;
 	c->sc.done = pr_answer;
-	return lbfo_session_submit(&op->via->s, &c->sc, now);
+	return lbfo_session_submit(op->via->s, &c->sc, now);
 }
 
 static void pr_finish(struct pr_op *op, bool ok, const struct lbfo_scsi_result *r, uint64_t now)
@@ -244,14 +244,14 @@ void lu_fence_path_ready(struct lu_path *p, uint64_t now, void (*ready)(struct l
 	}
 	op = pr_new(p, pr_registered);
 	if (!op) {
-		lbfo_session_fail(&p->s, "out of memory");
+		lbfo_session_fail(p->s, "out of memory");
 		return;
 	}
 	op->ready = ready;
 	op->steps[0] = (struct pr_step){ .sa = LBFO_PR_REGISTER_IGNORE, .sa_key = lu_fence_key(lu, p) };
 	op->nsteps = 1;
 	if (pr_start(op, now) < 0)
-		lbfo_session_fail(&p->s, "cannot queue the reservation key's registration");
+		lbfo_session_fail(p->s, "cannot queue the reservation key's registration");
 }
 
 /* A preempt ended: of a path's old nexus (target) or a predecessor's key. */
@@ -277,7 +277,7 @@ static void pr_preempted(struct pr_op *op, bool ok, const struct lbfo_scsi_resul
 		       "path %s", op->stale, op->via->cfg.name);
 		return;
 	}
-	snprintf(t->s.fence_via, sizeof(t->s.fence_via), "%s", op->via->cfg.name);
+	snprintf(t->fence_via, sizeof(t->fence_via), "%s", op->via->cfg.name);
 	if (ok)
 		snprintf(how, sizeof(how), "key 0x%016" PRIx64 " preempted via path %s", op->stale,
 			 op->via->cfg.name);
@@ -310,7 +310,7 @@ struct lu_path *lu_pr_registered_path(struct lbfo_lu *lu)
 	for (i = 0; i < lu->npaths; i++) {
 		struct lu_path *v = &lu->paths[i];
 
-		if (v->pr_key && v->s.st == LBFO_SS_UP && !v->s.failing && !v->pr_cmd &&
+		if (v->pr_key && v->s->st == LBFO_SS_UP && !v->s->failing && !v->pr_cmd &&
 		    v->st != LP_REFUSED)
 			return v;
 	}

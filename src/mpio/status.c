@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Views of a running LU, read-only: the status document (JSON and text),
- * the event log, the Prometheus figures, the status file. Called on the
- * loop thread (or with the LU's lock held).
+ * Views of a running LU, read-only: its part of the status document (JSON
+ * and text) and of the Prometheus figures. Called on the loop thread (or
+ * with the LU's lock held); the owner writes the document around them.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "json.h"
 #include "lbfo/policy.h"
 #include "lu_internal.h"
-#include "prom.h"
+#include "mpio.h"
 
 /* Upper bound of the bucket holding the q-quantile, milliseconds. */
 double lu_lat_quantile_ms(const struct lu_path *p, double q)
@@ -85,7 +84,7 @@ static void path_counters_json(const struct lbfo_lu *lu, const struct lu_path *p
 	lbfo_json_kv_uint(j, "retries", p->retries);
 	lbfo_json_kv_uint(j, "returned", m->st.returned);
 	lbfo_json_kv_uint(j, "errors", p->errors);
-	lbfo_json_kv_uint(j, "logins", p->logins);
+	lbfo_json_kv_uint(j, "logins", p->ups);
 	lbfo_json_kv_uint(j, "conflicts", p->conflicts);
 	lbfo_json_kv_fixed(j, "read_MBps", p->rate[LBFO_READ] / 1e6, 2);
 	lbfo_json_kv_fixed(j, "write_MBps", p->rate[LBFO_WRITE] / 1e6, 2);
@@ -100,27 +99,29 @@ static void path_json(const struct lbfo_lu *lu, const struct lu_path *p, struct 
 	uint32_t rnd;
 	uint16_t qual;
 
-	lu_fence_isid(lu, p, &rnd, &qual);
+	tgt_path_isid(p->tp, &rnd, &qual);
 	snprintf(isid, sizeof(isid), "80%06x%04x", rnd, qual);
 	snprintf(key, sizeof(key), "%016" PRIx64, p->pr_key);
 	lbfo_json_obj(j);
 	lbfo_json_kv_str(j, "name", p->cfg.name);
 	lbfo_json_kv_str(j, "portal", p->portal);
+	lbfo_json_kv_str(j, "target", p->tp->tgt->name);
+	lbfo_json_kv_int(j, "lun", p->lun);
 	lbfo_json_kv_str(j, "state", lbfo_member_state_name(m->state));
-	lbfo_json_kv_str(j, "session", lbfo_session_state_name(p->s.st));
+	lbfo_json_kv_str(j, "session", lbfo_session_state_name(p->s->st));
 	lbfo_json_kv_str(j, "lu_state", lu_path_state_names[p->st]);
 	lbfo_json_kv_str(j, "role", lbfo_role_name(m->role));
 	path_counters_json(lu, p, j);
-	lbfo_json_kv_bool(j, "flapping", p->s.flapping);
+	lbfo_json_kv_bool(j, "flapping", p->s->flapping);
 	lbfo_json_kv_bool(j, "owes_fence", p->owes_fence);
 	lbfo_json_kv_fixed(j, "last_fence_ms", (double)p->last_fence_ns / 1e6, 3);
 	lbfo_json_kv_bool(j, "operator_down", p->admin_down);
-	lbfo_json_kv_int(j, "tpgt", p->tpgt);
+	lbfo_json_kv_int(j, "tpgt", p->tp->tpgt);
 	lbfo_json_kv_str(j, "alua", lbfo_alua_state_name(p->alua));
 	lbfo_json_kv_str(j, "isid", isid);
 	lbfo_json_kv_str(j, "reservation_key", key);
-	lbfo_json_kv_str(j, "last_error", p->last_error[0] ? p->last_error : p->s.last_error);
-	lbfo_json_kv_str(j, "interface", p->ifname);
+	lbfo_json_kv_str(j, "last_error", p->last_error[0] ? p->last_error : p->s->last_error);
+	lbfo_json_kv_str(j, "interface", p->tp->ifname);
 	lbfo_json_end(j);
 }
 
@@ -164,8 +165,6 @@ static void lu_counters_json(const struct lbfo_lu *lu, struct lbfo_json *j)
 	lbfo_json_kv_bool(j, "no_path", lu->no_path_since_ns != 0);
 	lbfo_json_kv_bool(j, "queueing", lu->queueing);
 	lbfo_json_kv_bool(j, "dead", lu->dead != 0);
-	lbfo_json_kv_bool(j, "link_watch", lu->link_fd >= 0);
-	lbfo_json_kv_uint(j, "link_downs", lu->link_downs);
 }
 
 static void clients_json(const struct lbfo_lu *lu, struct lbfo_json *j)
@@ -189,49 +188,32 @@ static void clients_json(const struct lbfo_lu *lu, struct lbfo_json *j)
 	lbfo_json_kv_uint(j, "clients_total", lu->clients_total);
 }
 
-void lu_status_json(struct lbfo_lu *lu, FILE *f)
+void lbfo_lu_json_fields(struct lbfo_lu *lu, struct lbfo_json *j)
 {
-	struct lbfo_json j;
 	int i;
 
-	lbfo_json_init(&j, f);
-	lbfo_json_obj(&j);
-	lbfo_json_key(&j, "lus");
-	lbfo_json_arr(&j);
-	lbfo_json_obj(&j);
-	lbfo_json_kv_str(&j, "id", lu->ident.id);
-	lbfo_json_kv_str(&j, "target", lu->cfg.target);
-	lbfo_json_kv_int(&j, "lun", lu->cfg.lun);
-	lbfo_json_kv_str(&j, "policy", lbfo_team_policy_name(&lu->team));
-	lu_counters_json(lu, &j);
-	caps_json(lu, &j);
-	fence_json(lu, &j);
-	lbfo_json_key(&j, "paths");
-	lbfo_json_arr(&j);
+	lbfo_json_kv_str(j, "id", lu->ident.id);
+	lbfo_json_kv_str(j, "target", lu->paths[0].tp->tgt->name);
+	lbfo_json_kv_int(j, "lun", lu->paths[0].lun);
+	lbfo_json_kv_str(j, "policy", lbfo_team_policy_name(&lu->team));
+	lu_counters_json(lu, j);
+	caps_json(lu, j);
+	fence_json(lu, j);
+	lbfo_json_key(j, "paths");
+	lbfo_json_arr(j);
 	for (i = 0; i < lu->npaths; i++)
-		path_json(lu, &lu->paths[i], &j);
-	lbfo_json_end(&j);
-	clients_json(lu, &j);
-	lbfo_json_end(&j);
-	lbfo_json_end(&j);
-	lbfo_json_end(&j);
-	lbfo_json_finish(&j);
+		path_json(lu, &lu->paths[i], j);
+	lbfo_json_end(j);
+	clients_json(lu, j);
 }
 
-void lbfo_lu_status_json(struct lbfo_lu *lu, FILE *f)
-{
-	pthread_mutex_lock(&lu->mu);
-	lu_status_json(lu, f);
-	pthread_mutex_unlock(&lu->mu);
-}
-
-void lu_status_text(struct lbfo_lu *lu, FILE *f)
+void lbfo_lu_text(struct lbfo_lu *lu, FILE *f)
 {
 	double tot = 0;
 	int i;
 
 	fprintf(f, "LU %s  target %s  LUN %d  %" PRIu64 " x %u B  policy %s (%s)\n",
-		lu->ident.id, lu->cfg.target, lu->cfg.lun, lu->ident.blocks,
+		lu->ident.id, lu->paths[0].tp->tgt->name, lu->paths[0].lun, lu->ident.blocks,
 		lu->ident.block_size, lbfo_team_policy_name(&lu->team),
 		lbfo_mode_name(lbfo_team_mode(&lu->team)));
 	if (lu->target_blocks != lu->ident.blocks)
@@ -253,7 +235,7 @@ void lu_status_text(struct lbfo_lu *lu, FILE *f)
 		const struct lu_path *p = &lu->paths[i];
 		const struct lbfo_member *m = &lu->team.m[i];
 		double r = p->rate[LBFO_READ] + p->rate[LBFO_WRITE];
-		const char *err = p->last_error[0] ? p->last_error : p->s.last_error;
+		const char *err = p->last_error[0] ? p->last_error : p->s->last_error;
 
 		fprintf(f, "  %-8s %-22s %-9s %-9s %6.2f %6.2f %6.1f %8.1f %8.1f %5u %7.2f %7.2f %6"
 			PRIu64 " %7" PRIu64 "%s%s%s\n",
@@ -262,7 +244,7 @@ void lu_status_text(struct lbfo_lu *lu, FILE *f)
 			m->share[LBFO_WRITE] / 100.0, tot > 0 ? 100.0 * r / tot : 0,
 			p->rate[LBFO_READ] / 1e6, p->rate[LBFO_WRITE] / 1e6, m->outstanding,
 			lu_lat_quantile_ms(p, 0.5), lu_lat_quantile_ms(p, 0.99), p->errors,
-			m->st.returned + p->retries, p->s.flapping ? "  flapping" : "",
+			m->st.returned + p->retries, p->s->flapping ? "  flapping" : "",
 			p->admin_down ? "  (operator)" : "", p->owes_fence ? "  owes a fence" : "");
 		if (err[0] && m->state != LBFO_MS_ACTIVE)
 			fprintf(f, "           last error: %s\n", err);
@@ -316,83 +298,79 @@ static const struct path_metric path_metrics[] = {
 	    "1 while a path owes a fence (writes wait)." }, m_owes },
 };
 
-static void lu_metrics(struct lbfo_lu *lu, struct lbfo_prom *p)
-{
-	const char *id = lu->ident.id;
+struct lu_metric {
+	const struct lbfo_prom_family *fam;
+	uint64_t (*get)(const struct lbfo_lu *lu);
+};
 
-	lbfo_prom_family(p, &F_IOS);
-	lbfo_prom_u64(p, lu->ios, "lu", id, NULL);
-	lbfo_prom_family(p, &F_IO_ERRORS);
-	lbfo_prom_u64(p, lu->io_errors, "lu", id, NULL);
-	lbfo_prom_family(p, &F_FAILOVERS);
-	lbfo_prom_u64(p, lu->failovers, "lu", id, NULL);
-	lbfo_prom_family(p, &F_RETRIES);
-	lbfo_prom_u64(p, lu->requeued, "lu", id, NULL);
-	lbfo_prom_family(p, &F_FENCES);
-	lbfo_prom_u64(p, lu->fence.fences, "lu", id, NULL);
-	lbfo_prom_family(p, &F_OUTSTANDING);
-	lbfo_prom_u64(p, lu->team.outstanding, "lu", id, NULL);
-	lbfo_prom_family(p, &F_PARKED);
-	lbfo_prom_u64(p, lu->parked.n, "lu", id, NULL);
-}
+static uint64_t l_ios(const struct lbfo_lu *lu) { return lu->ios; }
+static uint64_t l_errors(const struct lbfo_lu *lu) { return lu->io_errors; }
+static uint64_t l_failovers(const struct lbfo_lu *lu) { return lu->failovers; }
+static uint64_t l_requeued(const struct lbfo_lu *lu) { return lu->requeued; }
+static uint64_t l_fences(const struct lbfo_lu *lu) { return lu->fence.fences; }
+static uint64_t l_outstanding(const struct lbfo_lu *lu) { return lu->team.outstanding; }
+static uint64_t l_parked(const struct lbfo_lu *lu) { return lu->parked.n; }
 
-static void path_dir_metrics(struct lbfo_lu *lu, struct lbfo_prom *p)
+static const struct lu_metric lu_metrics_tab[] = {
+	{ &F_IOS, l_ios }, { &F_IO_ERRORS, l_errors }, { &F_FAILOVERS, l_failovers },
+	{ &F_RETRIES, l_requeued }, { &F_FENCES, l_fences }, { &F_OUTSTANDING, l_outstanding },
+	{ &F_PARKED, l_parked },
+};
+
+/* Each family once, with the samples of every LU (the exposition format
+ * wants a family's samples together). */
+static void path_dir_metrics(struct lbfo_lu *const *lus, int nlu, struct lbfo_prom *p)
 {
 	static const char *const states[] = { "active", "standby", "failed", "probing", "draining" };
-	int i, d, s;
+	int k, i, d, s;
 
 	lbfo_prom_family(p, &F_BYTES);
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++)
-			lbfo_prom_u64(p, lu->team.m[i].st.bytes[d], "lu", lu->ident.id, "path",
-				      lu->paths[i].cfg.name, "dir", lbfo_dir_name((enum lbfo_dir)d), NULL);
+	for (k = 0; k < nlu; k++)
+		for (i = 0; i < lus[k]->npaths; i++)
+			for (d = 0; d < LBFO_DIR__MAX; d++)
+				lbfo_prom_u64(p, lus[k]->team.m[i].st.bytes[d], "lu", lus[k]->ident.id,
+					      "path", lus[k]->paths[i].cfg.name, "dir",
+					      lbfo_dir_name((enum lbfo_dir)d), NULL);
 	lbfo_prom_family(p, &F_CMDS);
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++)
-			lbfo_prom_u64(p, lu->team.m[i].st.cmds[d], "lu", lu->ident.id, "path",
-				      lu->paths[i].cfg.name, "dir", lbfo_dir_name((enum lbfo_dir)d), NULL);
+	for (k = 0; k < nlu; k++)
+		for (i = 0; i < lus[k]->npaths; i++)
+			for (d = 0; d < LBFO_DIR__MAX; d++)
+				lbfo_prom_u64(p, lus[k]->team.m[i].st.cmds[d], "lu", lus[k]->ident.id,
+					      "path", lus[k]->paths[i].cfg.name, "dir",
+					      lbfo_dir_name((enum lbfo_dir)d), NULL);
 	lbfo_prom_family(p, &F_SHARE);
-	for (i = 0; i < lu->npaths; i++)
-		for (d = 0; d < LBFO_DIR__MAX; d++)
-			lbfo_prom_double(p, lu->team.m[i].share[d] / 10000.0, "lu", lu->ident.id,
-					 "path", lu->paths[i].cfg.name, "dir",
-					 d == LBFO_READ ? "read" : "write", NULL);
+	for (k = 0; k < nlu; k++)
+		for (i = 0; i < lus[k]->npaths; i++)
+			for (d = 0; d < LBFO_DIR__MAX; d++)
+				lbfo_prom_double(p, lus[k]->team.m[i].share[d] / 10000.0, "lu",
+						 lus[k]->ident.id, "path", lus[k]->paths[i].cfg.name,
+						 "dir", d == LBFO_READ ? "read" : "write", NULL);
 	lbfo_prom_family(p, &F_STATE);
-	for (i = 0; i < lu->npaths; i++)
-		for (s = 0; s < 5; s++)
-			lbfo_prom_u64(p, (int)lu->team.m[i].state == s, "lu", lu->ident.id, "path",
-				      lu->paths[i].cfg.name, "state", states[s], NULL);
+	for (k = 0; k < nlu; k++)
+		for (i = 0; i < lus[k]->npaths; i++)
+			for (s = 0; s < 5; s++)
+				lbfo_prom_u64(p, (int)lus[k]->team.m[i].state == s, "lu",
+					      lus[k]->ident.id, "path", lus[k]->paths[i].cfg.name,
+					      "state", states[s], NULL);
 }
 
-int lu_metrics_text(struct lbfo_lu *lu, FILE *f)
+void lbfo_lus_metrics(struct lbfo_lu *const *lus, int nlu, struct lbfo_prom *p)
 {
-	struct lbfo_prom p;
-	size_t k;
-	int i;
+	size_t m;
+	int k, i;
 
-	lbfo_prom_init(&p, f);
-	lu_metrics(lu, &p);
-	path_dir_metrics(lu, &p);
-	for (k = 0; k < sizeof(path_metrics) / sizeof(path_metrics[0]); k++) {
-		lbfo_prom_family(&p, &path_metrics[k].fam);
-		for (i = 0; i < lu->npaths; i++)
-			lbfo_prom_double(&p, path_metrics[k].get(lu, &lu->paths[i]), "lu",
-					 lu->ident.id, "path", lu->paths[i].cfg.name, NULL);
+	for (m = 0; m < sizeof(lu_metrics_tab) / sizeof(lu_metrics_tab[0]); m++) {
+		lbfo_prom_family(p, lu_metrics_tab[m].fam);
+		for (k = 0; k < nlu; k++)
+			lbfo_prom_u64(p, lu_metrics_tab[m].get(lus[k]), "lu", lus[k]->ident.id, NULL);
 	}
-	return lbfo_prom_finish(&p);
-}
-
-/* Written, then renamed: a reader never sees half a document. */
-void lu_write_status_file(struct lbfo_lu *lu)
-{
-	char tmp[LBFO_STR_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%.*s.tmp", LBFO_STR_MAX - 1, lu->cfg.status_file);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	lu_status_json(lu, f);
-	if (fclose(f) == 0)
-		rename(tmp, lu->cfg.status_file);
+	path_dir_metrics(lus, nlu, p);
+	for (m = 0; m < sizeof(path_metrics) / sizeof(path_metrics[0]); m++) {
+		lbfo_prom_family(p, &path_metrics[m].fam);
+		for (k = 0; k < nlu; k++)
+			for (i = 0; i < lus[k]->npaths; i++)
+				lbfo_prom_double(p, path_metrics[m].get(lus[k], &lus[k]->paths[i]),
+						 "lu", lus[k]->ident.id, "path",
+						 lus[k]->paths[i].cfg.name, NULL);
+	}
 }

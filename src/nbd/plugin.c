@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nbdkit-lbfo-plugin: serve one iSCSI LU, reached over several paths and
- * balanced / failed over by lbfo, as an NBD export.
+ * nbdkit-lbfo-plugin: serve a host's iSCSI LUs, each reached over several
+ * paths and balanced / failed over by lbfo, as NBD exports.
  *
- *   nbdkit lbfo portal=198.18.1.2 portal=198.18.2.2 target=IQN lun=1 \
- *          [policy=NAME] [key=value ...]
- *   nbdkit lbfo config=/etc/lbfo/lu0.ini
+ *   nbdkit lbfo portal=198.18.1.2 portal=198.18.2.2              # the whole SAN
+ *   nbdkit lbfo portal=198.18.1.2 portal=198.18.2.2 target=IQN lun=1   # one LU
+ *   nbdkit lbfo config=/etc/lbfo/lbfo.conf
  *
- * Thread model: parallel. Every request is handed to the LU's event-loop
- * thread and the nbdkit worker waits for its completion; the LU keeps
- * all connections' requests in one queue, so multi-conn is safe (a flush
+ * Before nbdkit forks, discovery finds every target the portals offer and
+ * every LUN (or the ones target= and lun= name) and groups the paths by
+ * the LU's identity (src/san). Each LU is an export named by its WWID;
+ * the default export ("") is served when there is exactly one LU, so the
+ * one-LU command line works as it always did.
+ *
+ * Thread model: parallel. Every request is handed to the host's loop
+ * thread and the nbdkit worker waits for its completion; an LU keeps all
+ * connections' requests in one queue, so multi-conn is safe (a flush
  * covers the LU's cache, whichever path carries it).
  *
  * Shutdown: nbdkit waits for the plugin calls in flight before it
  * unloads, and a request may wait for a path up to no_path_timeout. A
  * watcher thread sleeps in nbdkit_nanosleep(), which returns early only
  * when the server shuts down (the thread belongs to no connection); it
- * then fails every request of the LU at once, so nbdkit exits within
+ * then fails every request of every LU at once, so nbdkit exits within
  * moments of SIGTERM whatever the paths are doing.
  */
 #include <errno.h>
@@ -30,15 +36,13 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "lbfo/lu.h"
+#include "lbfo/host.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
-static struct lbfo_lu_config cfg;
-static struct lbfo_lu_probe probe;
-static const struct lbfo_lu_ident *ident = &probe.ident;
-static struct lbfo_lu *lu;
-static int reachable_at_start;
+static struct lbfo_host_config cfg;
+static struct lbfo_san *san;          /* discovery's result, until the host takes it */
+static struct lbfo_host *host;
 static bool use_syslog;
 static pthread_t watcher;
 static bool watching;
@@ -70,8 +74,8 @@ extern const char lbfo_plugin_config_help[];
 
 static void lbfo_load(void)
 {
-	lbfo_lu_config_defaults(&cfg);
-	cfg.log = lbfo_log;
+	lbfo_host_config_defaults(&cfg);
+	cfg.lu.log = lbfo_log;
 }
 
 static int lbfo_config(const char *key, const char *value)
@@ -93,9 +97,9 @@ static int lbfo_config(const char *key, const char *value)
 		return -1;
 	}
 	if (!strcmp(key, "config"))
-		rc = lbfo_lu_config_load(&cfg, value, err, sizeof(err));
+		rc = lbfo_lu_config_load(&cfg.lu, value, err, sizeof(err));
 	else
-		rc = lbfo_lu_config_set(&cfg, NULL, key, value, true, err, sizeof(err));
+		rc = lbfo_lu_config_set(&cfg.lu, NULL, key, value, true, err, sizeof(err));
 	if (rc < 0) {
 		nbdkit_error("%s", err);
 		return -1;
@@ -107,43 +111,49 @@ static int lbfo_config_complete(void)
 {
 	char err[LBFO_ERR_MAX];
 
-	if (lbfo_lu_config_check(&cfg, err, sizeof(err)) < 0) {
+	if (lbfo_lu_config_check(&cfg.lu, err, sizeof(err)) < 0) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
 	return 0;
 }
 
-/* Before nbdkit forks: check that the LU can be reached at all, and that
- * every path that answers leads to the same LU. Threads start later. */
-static int lbfo_get_ready(void)
+static void print_lines(const char *level, const char *text, const char *suffix)
 {
-	char warn[2048], err[2048];
 	const char *line;
 
-	if (!cfg.target[0]) {
-		if (lbfo_lu_discover_target(&cfg, err, sizeof(err)) < 0) {
-			nbdkit_error("%s", err);
-			return -1;
-		}
-		fprintf(stderr, "nbdkit: lbfo: notice: target %s found by SendTargets discovery\n",
-			cfg.target);
-	}
-	if (lbfo_lu_probe(&cfg, &probe, warn, sizeof(warn), err, sizeof(err)) < 0) {
-		nbdkit_error("%s", err);
-		return -1;
-	}
-	reachable_at_start = cfg.npaths;
-	for (line = warn; *line; ) {
+	for (line = text; *line; ) {
 		const char *nl = strchr(line, '\n');
 		int len = nl ? (int)(nl - line) : (int)strlen(line);
 
-		fprintf(stderr, "nbdkit: lbfo: warning: %.*s (will retry)\n", len, line);
-		reachable_at_start--;
+		fprintf(stderr, "nbdkit: lbfo: %s: %.*s%s\n", level, len, line, suffix);
 		line += len + (nl ? 1 : 0);
 	}
-	nbdkit_debug("LU %s: %llu blocks of %u bytes", ident->id,
-		     (unsigned long long)ident->blocks, ident->block_size);
+}
+
+/* Before nbdkit forks: find the SAN (every path that answers, every LU,
+ * each LU's paths leading to it alone). Threads start later. */
+static int lbfo_get_ready(void)
+{
+	static char warn[16384], err[4096];
+	int n;
+
+	if (lbfo_san_discover(&cfg, NULL, &san, warn, sizeof(warn), err, sizeof(err)) < 0) {
+		print_lines("warning", warn, "");
+		nbdkit_error("%s", err);
+		return -1;
+	}
+	print_lines("warning", warn, " (will retry)");
+	if (!cfg.lu.target[0])
+		for (n = 0; n < lbfo_san_ntargets(san); n++)
+			fprintf(stderr, "nbdkit: lbfo: notice: target %s found by SendTargets\n",
+				lbfo_san_target(san, n));
+	for (n = 0; n < lbfo_san_count(san); n++)
+		fprintf(stderr, "nbdkit: lbfo: notice: LU %s: %s %s, %llu blocks of %u bytes\n",
+			lbfo_san_lu(san, n)->id, lbfo_san_lu(san, n)->vendor,
+			lbfo_san_lu(san, n)->product,
+			(unsigned long long)lbfo_san_lu(san, n)->blocks,
+			lbfo_san_lu(san, n)->block_size);
 	return 0;
 }
 
@@ -154,7 +164,7 @@ static void *watch_shutdown(void *arg)
 	(void)arg;
 	while (!unloading) {
 		if (nbdkit_nanosleep(1, 0) < 0) {
-			lbfo_lu_shutdown(lu, "nbdkit is shutting down");
+			lbfo_host_shutdown(host, "nbdkit is shutting down");
 			break;
 		}
 	}
@@ -165,16 +175,16 @@ static int lbfo_after_fork(void)
 {
 	char err[LBFO_ERR_MAX];
 
-	lu = lbfo_lu_start(&cfg, &probe, err, sizeof(err));
-	if (!lu) {
+	host = lbfo_host_start(&cfg, san, err, sizeof(err));
+	san = NULL; /* the host has it */
+	if (!host) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
 	watching = pthread_create(&watcher, NULL, watch_shutdown, NULL) == 0;
-	/* Serve once the paths that answered the probe are logged in (or
+	/* Serve once the paths that answered discovery are logged in (or
 	 * the login timeout passes; the rest come up in the background). */
-	lbfo_lu_wait_paths(lu, reachable_at_start > 0 ? reachable_at_start : 1,
-			   cfg.login_timeout_ms);
+	lbfo_host_wait_ready(host, cfg.lu.login_timeout_ms);
 	return 0;
 }
 
@@ -184,25 +194,77 @@ static void lbfo_cleanup(void)
 	if (watching)
 		pthread_join(watcher, NULL);
 	watching = false;
-	lbfo_lu_stop(lu);
-	lu = NULL;
+	lbfo_host_stop(host);
+	host = NULL;
+	lbfo_san_free(san);
+	san = NULL;
 }
 
-/* One client context per NBD connection. */
+/* ---- exports ------------------------------------------------------------------- */
+
+static void add_export(void *arg, const char *name, const char *description)
+{
+	nbdkit_add_export(arg, name, description);
+}
+
+static int lbfo_list_exports(int readonly, int is_tls, struct nbdkit_exports *exports)
+{
+	(void)readonly, (void)is_tls;
+	lbfo_host_list_exports(host, add_export, exports);
+	return 0;
+}
+
+static void first_export(void *arg, const char *name, const char *description)
+{
+	const char **first = arg;
+
+	(void)description;
+	if (!*first)
+		*first = nbdkit_strdup_intern(name);
+}
+
+/* The default export ("") is the only LU, when there is one. */
+static const char *lbfo_default_export(int readonly, int is_tls)
+{
+	const char *name = NULL;
+
+	(void)readonly, (void)is_tls;
+	if (!lbfo_host_has_default(host)) {
+		nbdkit_error("this server has several exports and no default: name one "
+			     "(nbdinfo --list shows them)");
+		return NULL;
+	}
+	lbfo_host_list_exports(host, first_export, &name);
+	return name;
+}
+
+/* One per NBD connection: its LU and its client context there. */
 struct handle {
+	struct lbfo_lu *lu;
+	const struct lbfo_lu_ident *ident;
 	int client;
 };
 
 static void *lbfo_open(int readonly)
 {
 	struct handle *h = malloc(sizeof(*h));
+	const char *name = nbdkit_export_name();
+	char err[LBFO_ERR_MAX];
 
 	(void)readonly;
-	if (!h) {
+	if (!h || !name) {
+		free(h);
 		nbdkit_error("out of memory");
 		return NULL;
 	}
-	h->client = lbfo_lu_client_open(lu);
+	h->lu = lbfo_host_open(host, name, err, sizeof(err));
+	if (!h->lu) {
+		free(h);
+		nbdkit_error("%s", err);
+		return NULL;
+	}
+	h->ident = lbfo_lu_identity(h->lu);
+	h->client = lbfo_lu_client_open(h->lu);
 	return h;
 }
 
@@ -210,20 +272,23 @@ static void lbfo_close(void *handle)
 {
 	struct handle *h = handle;
 
-	lbfo_lu_client_close(lu, h->client);
+	lbfo_lu_client_close(h->lu, h->client);
+	lbfo_host_close(host, h->lu);
 	free(h);
 }
 
 static int64_t lbfo_get_size(void *handle)
 {
-	(void)handle;
+	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
+
 	return (int64_t)(ident->blocks * ident->block_size);
 }
 
 static int lbfo_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
 			   uint32_t *maximum)
 {
-	(void)handle;
+	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
+
 	*minimum = ident->block_size;
 	*preferred = ident->block_size > 4096 ? ident->block_size : 4096;
 	if (ident->opt_xfer_blocks && ident->opt_xfer_blocks * ident->block_size > *preferred &&
@@ -243,7 +308,8 @@ static int lbfo_can_zero(void *handle) { (void)handle; return 1; }
  * emulates it with a flush after the write. */
 static int lbfo_can_fua(void *handle)
 {
-	(void)handle;
+	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
+
 	if (ident->dpofua || (ident->have_mode && !ident->wce))
 		return NBDKIT_FUA_NATIVE;
 	return NBDKIT_FUA_EMULATE;
@@ -253,7 +319,8 @@ static int lbfo_can_fua(void *handle)
  * without that page, READ CAPACITY(16) says provisioning is enabled). */
 static int lbfo_can_trim(void *handle)
 {
-	(void)handle;
+	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
+
 	return ident->have_b2 ? ident->lbpu : ident->lbpme;
 }
 
@@ -266,7 +333,7 @@ static int do_io(void *handle, enum lbfo_io_type type, void *buf, uint32_t count
 	lbfo_io_init(&io, type, offset, count, buf, (flags & NBDKIT_FLAG_FUA) != 0);
 	io.may_trim = (flags & NBDKIT_FLAG_MAY_TRIM) != 0;
 	io.client = ((struct handle *)handle)->client;
-	lbfo_lu_submit(lu, &io);
+	lbfo_lu_submit(((struct handle *)handle)->lu, &io);
 	rc = lbfo_io_wait(&io);
 	lbfo_io_fini(&io);
 	if (rc == -EOPNOTSUPP && type == LBFO_IO_ZERO) {
@@ -319,10 +386,11 @@ static int lbfo_zero(void *handle, uint32_t count, uint64_t offset, uint32_t fla
 
 static struct nbdkit_plugin plugin = {
 	.name = "lbfo",
-	.longname = "lbfo: one iSCSI LU over several paths, balanced and failed over",
+	.longname = "lbfo: a host's iSCSI LUs, each over several paths, balanced and failed over",
 	.version = "0.1.0",
-	.description = "Serves an iSCSI LU reached over several network paths; spreads "
-		       "commands over them and keeps I/O going when a path fails.",
+	.description = "Serves every iSCSI LU the portals lead to (or the one named), each "
+		       "reached over several network paths; spreads commands over them and "
+		       "keeps I/O going when a path fails.",
 	.load = lbfo_load,
 	.config = lbfo_config,
 	.config_complete = lbfo_config_complete,
@@ -331,6 +399,8 @@ static struct nbdkit_plugin plugin = {
 	.get_ready = lbfo_get_ready,
 	.after_fork = lbfo_after_fork,
 	.cleanup = lbfo_cleanup,
+	.list_exports = lbfo_list_exports,
+	.default_export = lbfo_default_export,
 	.open = lbfo_open,
 	.close = lbfo_close,
 	.get_size = lbfo_get_size,

@@ -73,7 +73,8 @@ static void test_verbs(void **state)
 	assert_null(v.rt);
 	assert_int_equal(ctl_verb_short(&v), 10); /* 'path drain': the router has path too */
 	assert_true(ctl_verb_arity_ok(&v, 1));
-	assert_false(ctl_verb_arity_ok(&v, 2));
+	assert_true(ctl_verb_arity_ok(&v, 2));   /* PATH [LU] */
+	assert_false(ctl_verb_arity_ok(&v, 3));
 	assert_true(ctl_verb_find(w2, 5, &v, &used));
 	assert_true(v.rt && !v.lu);
 	assert_int_equal(ctl_verb_short(&v), 6); /* 'weight' */
@@ -81,7 +82,7 @@ static void test_verbs(void **state)
 	assert_true(ctl_verb_find(w3, 1, &v, &used));
 	assert_true(v.rt && v.lu && ctl_verb_json(&v));
 	ctl_verb_synopsis(&v, buf, sizeof(buf));
-	assert_string_equal(buf, "status [--json]");
+	assert_string_equal(buf, "status [LU] [--json]");
 	assert_false(ctl_verb_find(w4, 3, &v, &used));
 	ctl_verb_next_words("node", buf, sizeof(buf));
 	assert_string_equal(buf, "fail or restore");

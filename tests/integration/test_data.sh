@@ -98,7 +98,8 @@ else
 fi
 
 # No target given: SendTargets discovery finds the one target; with two
-# targets on offer, an error lists them.
+# targets on offer, both are served, each LU as an export of its own
+# (named by its WWID) and no default export.
 if lbfo_start portal="$P1" portal="$P2" lun=1 && grep -q "target $TB_IQN found by SendTargets" "$LBFO_LOG" &&
    nbdcopy "$(lbfo_uri)" - | head -c 1M | cmp - "$LBFO_TMP/u.img"; then
 	pass "discovery: no target given -> found by SendTargets, data reads back"
@@ -107,12 +108,22 @@ else
 fi
 lbfo_stop
 tb_add_target >/dev/null || fail "discovery: second target"
-msg=$(lbfo_run_fail portal="$P1" lun=1)
-if grep -q "offers 2 targets" <<<"$msg" && grep -q "$TB_IQN" <<<"$msg" && grep -q "set target=IQN" <<<"$msg"; then
-	pass "discovery: two targets on offer -> error lists them"
+if lbfo_start portal="$P1" portal="$P2" lun=1; then
+	list=$(nbdinfo --list --json "$(lbfo_uri)" 2>&1)
+	n=$(jq '.exports | length' <<<"$list" 2>/dev/null)
+	w1=$(lbfo_status '.lus[] | select(.target == "'"$TB_IQN"'") | .export')
+	if [ "$n" = 2 ] && grep -q "found by SendTargets" "$LBFO_LOG" &&
+	   [ "$(grep -c "found by SendTargets" "$LBFO_LOG")" = 2 ] && [ -n "$w1" ] &&
+	   nbdcopy "nbd+unix:///$w1?socket=$LBFO_SOCK" - | head -c 1M | cmp - "$LBFO_TMP/u.img" &&
+	   ! nbdinfo --size "$(lbfo_uri)" >/dev/null 2>&1; then
+		pass "discovery: two targets on offer -> both served, each LU its own export, no default"
+	else
+		fail "discovery with two targets: exports $n, export of $TB_IQN '$w1': $(tail -3 "$LBFO_LOG")"
+	fi
 else
-	fail "discovery with two targets: $msg"
+	fail "discovery with two targets: nbdkit start: $(tail -3 "$LBFO_LOG")"
 fi
+lbfo_stop
 
 # (f) Paths that lead to different LUs: a second bed whose target has the
 # same name as ours but is another LU.

@@ -28,9 +28,11 @@
 
 struct fx {
 	struct ft *t;
+	struct lbfo_tgt *tgt;
 	struct lbfo_lu *lu;
 	struct lbfo_lu_config cfg;
-	struct lbfo_lu_probe pr;
+	struct lbfo_lu_ident id;       /* what discovery would have read */
+	struct lbfo_tgt_check chk;     /* what the reinstatement check would have seen */
 	uint64_t now;
 	char log[1 << 16];
 	size_t loglen;
@@ -66,6 +68,7 @@ static inline struct fx *fx_new(int npaths)
 	snprintf(x->cfg.target, sizeof(x->cfg.target), "iqn.2026-12.io.lbfo:fake");
 	snprintf(x->cfg.initiator, sizeof(x->cfg.initiator), "iqn.2026-12.io.lbfo:host");
 	x->cfg.lun = 1;
+	lbfo_tgt_check_init(&x->chk);
 	x->cfg.policy[0] = '\0';
 	snprintf(x->cfg.policy, sizeof(x->cfg.policy), "failover");
 	x->cfg.nop_interval_ms = 100;
@@ -86,28 +89,42 @@ static inline struct fx *fx_new(int npaths)
 		snprintf(portal, sizeof(portal), "p%d:3260", i);
 		assert_non_null(lbfo_lu_config_add_path(&x->cfg, NULL, portal, err, sizeof(err)));
 		ft_portal(x->t, portal, 1, 0);
-		x->pr.reachable[i] = true;
-		x->pr.tpgt[i] = 1;
-		x->pr.reinstate_cross[i] = x->pr.cross_tested[i] = npaths > 1;
+		x->chk.reachable[i] = true;
+		x->chk.tpgt[i] = 1;
+		x->chk.reinstate_cross[i] = x->chk.cross_tested[i] = npaths > 1;
 	}
-	/* What lbfo_lu_probe reports on this target (the fake reinstates). */
-	x->pr.reinstate_own = true;
-	x->pr.checked = true;
-	snprintf(x->pr.ident.id, sizeof(x->pr.ident.id), "naa.6001405fa47e00010000000000000001");
-	x->pr.ident.blocks = NBLOCKS;
-	x->pr.ident.block_size = BS;
-	x->pr.ident.dpofua = true;
-	x->pr.ident.wce = true;
-	x->pr.ident.have_mode = true;
+	/* What discovery reports on this target (the fake reinstates). */
+	x->chk.reinstate_own = true;
+	x->chk.checked = true;
+	snprintf(x->id.id, sizeof(x->id.id), "naa.6001405fa47e00010000000000000001");
+	x->id.blocks = NBLOCKS;
+	x->id.block_size = BS;
+	x->id.dpofua = true;
+	x->id.wce = true;
+	x->id.have_mode = true;
 	return x;
 }
 
+/* The target (one session per portal) and the LU over it. */
 static inline void fx_start(struct fx *x)
 {
-	struct lbfo_lu_env env = { .xops = &ft_xport_ops, .xenv = x->t, .no_control = true };
+	struct lbfo_lu_env env = { .xops = &ft_xport_ops, .xenv = x->t };
+	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	int paths[LBFO_MAX_MEMBERS], i;
 	char err[512];
 
-	x->lu = lbfo_lu_create(&x->cfg, &x->pr, &env, x->now, err, sizeof(err));
+	for (i = 0; i < x->cfg.npaths; i++) {
+		paths[i] = i;
+		ps[i] = (struct lbfo_lu_pathspec){ .tpath = i, .lun = 1 };
+	}
+	x->tgt = lbfo_tgt_create(&x->cfg, x->cfg.target, "1", paths, x->cfg.npaths, &x->chk, &env,
+				 x->now, err, sizeof(err));
+	if (!x->tgt)
+		fprintf(stderr, "target: %s\n", err);
+	assert_non_null(x->tgt);
+	for (i = 0; i < x->cfg.npaths; i++)
+		ps[i].tgt = x->tgt;
+	x->lu = lbfo_lu_create(&x->cfg, &x->id, ps, x->cfg.npaths, &env, x->now, err, sizeof(err));
 	if (!x->lu)
 		fprintf(stderr, "create: %s\n", err);
 	assert_non_null(x->lu);
@@ -125,20 +142,25 @@ static inline void step(struct fx *x, unsigned ms)
 	for (k = 0; k < ms; k++) {
 		x->now += MS;
 		ft_now(x->t, x->now);
-		lbfo_lu_service(x->lu, NULL, 0, x->now);
+		lbfo_tgt_service(x->tgt, NULL, 0, x->now);
+		lbfo_lu_service(x->lu, x->now);
 		/* never a fence and the path's own login at once */
 		for (int i = 0; i < x->lu->npaths; i++)
-			assert_false(x->lu->paths[i].s.st == LBFO_SS_LOGIN &&
-				     lbfo_session_fencing(&x->lu->paths[i].s));
+			assert_false(x->lu->paths[i].s->st == LBFO_SS_LOGIN &&
+				     lbfo_session_fencing(x->lu->paths[i].s));
 	}
 }
 
 #define STEP_UNTIL(x, cond, max_ms) \
 	do { unsigned k_ = 0; while (!(cond) && k_++ < (max_ms)) step(x, 1); } while (0)
 
+/* As the host does: the sessions first (nothing in flight references a
+ * buffer any more), then the LU, then the target. */
 static inline void fx_free(struct fx *x)
 {
+	lbfo_tgt_shutdown(x->tgt);
 	lbfo_lu_destroy(x->lu);
+	lbfo_tgt_destroy(x->tgt);
 	ft_free(x->t);
 	free(x);
 }

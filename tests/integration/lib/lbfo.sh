@@ -34,8 +34,8 @@ lbfo_start() {
 	for ((i = 0; i < 200; i++)); do
 		kill -0 "$LBFO_PID" 2>/dev/null || { wait "$LBFO_PID"; LBFO_PID=; return 1; }
 		if [ -S "$LBFO_SOCK" ] && [ -s "$LBFO_STATUS" ]; then
-			up=$(lbfo_status '[.lus[0].paths[] | select(.session == "up")] | length')
-			[ "$want" = all ] && want=$(lbfo_status '.lus[0].paths | length')
+			up=$(lbfo_status '[.lus[].paths[] | select(.session == "up")] | length')
+			[ "$want" = all ] && want=$(lbfo_status '[.lus[].paths[]] | length')
 			[ "${up:-0}" -ge "$want" ] && return 0
 		fi
 		sleep 0.1

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host: a whole SAN served by one process, as dm-multipath serves a
+ * host's. Discovery finds every target the portals offer (SendTargets),
+ * every LUN of each (REPORT LUNS), reads what each LUN says about itself
+ * and groups the paths by the LU's identity (VPD 0x83 / 0x80), not by
+ * target name or LUN number. The host then logs in once per (target,
+ * portal) — one path session carrying all of the target's LUs — and
+ * serves each LU as one export, named by its WWID.
+ *
+ * Loop contract (as the LU's): lbfo_host_create makes everything and runs
+ * nothing; pollfds / service / next_timeout drive it (the unit tests do,
+ * on a fake clock); lbfo_host_start does that on one thread. All LUs and
+ * all sessions share that one loop: a fixed number of threads whatever
+ * the size of the SAN.
+ *
+ * Threads: the loop owns everything. The functions marked "any thread"
+ * take the host's lock.
+ */
+#ifndef LBFO_HOST_H
+#define LBFO_HOST_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lbfo/lu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct lbfo_host_config {
+	/* First: the global keys, the portals (paths) and every LU's
+	 * defaults; target= and lun= narrow what is served. */
+	struct lbfo_lu_config lu;
+};
+
+void lbfo_host_config_defaults(struct lbfo_host_config *c);
+
+/* ---- discovery (synchronous, bounded; before the loop runs) ------------------------ */
+
+struct lbfo_san;
+
+/*
+ * Find the SAN: targets (SendTargets on every portal, or the one
+ * configured), LUNs (REPORT LUNS, or the one configured), each LUN's
+ * identity through each portal, the LUs grouped by identity, and for
+ * each target what the reinstatement check saw. Portals that do not
+ * answer are reported in warn (one line each) and kept (they are logged
+ * in later); none answering is an error naming each. With target= and
+ * lun= both given, every path must lead to the same LU (else an error
+ * naming two paths and why); otherwise paths whose identity matches but
+ * whose block size differs are refused (a warn line naming both). No LU
+ * found is an error. Returns 0 with *out, or -1 with err.
+ */
+int lbfo_san_discover(const struct lbfo_host_config *c, const struct lbfo_lu_env *env,
+		      struct lbfo_san **out, char *warn, size_t warnlen, char *err,
+		      size_t errlen);
+int lbfo_san_count(const struct lbfo_san *s);
+int lbfo_san_ntargets(const struct lbfo_san *s);
+const char *lbfo_san_target(const struct lbfo_san *s, int t);
+/* The identity of LU k (0 <= k < count). */
+const struct lbfo_lu_ident *lbfo_san_lu(const struct lbfo_san *s, int k);
+void lbfo_san_free(struct lbfo_san *s);
+
+/* ---- the host -------------------------------------------------------------------- */
+
+struct lbfo_host;
+
+/* The targets and LUs of san (taken over: freed by the host), not running
+ * yet. The LUs' locks are taken (a second instance on an LU is refused:
+ * with one LU an error, with several that LU is left out, with a warning).
+ * env: the transport (tests); NULL for libiscsi. no_surface: no control
+ * socket, metrics or link watch (unit tests). */
+struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo_san *san,
+				   const struct lbfo_lu_env *env, bool no_surface,
+				   uint64_t now, char *err, size_t errlen);
+void lbfo_host_destroy(struct lbfo_host *h);
+int lbfo_host_pollfds(struct lbfo_host *h, struct pollfd *pfd, int max);
+void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uint64_t now);
+/* Milliseconds until the host needs service again (0: at once). */
+int lbfo_host_next_timeout(struct lbfo_host *h, uint64_t now);
+
+/* Create and run on a thread of its own; stop joins it and destroys. */
+struct lbfo_host *lbfo_host_start(const struct lbfo_host_config *c, struct lbfo_san *san,
+				  char *err, size_t errlen);
+/* The same over env's transport and poll (tests), without the operator's
+ * surface. */
+struct lbfo_host *lbfo_host_start_env(const struct lbfo_host_config *c, struct lbfo_san *san,
+				      const struct lbfo_lu_env *env, char *err, size_t errlen);
+void lbfo_host_stop(struct lbfo_host *h);
+
+/* The server is going away: every session is given up abortively, every
+ * I/O of every LU fails with ESHUTDOWN now and later. Any thread. */
+void lbfo_host_shutdown(struct lbfo_host *h, const char *why);
+/* Wait until every LU has as many paths carrying I/O as answered at
+ * discovery (at least one), or timeout. Returns how many LUs are ready.
+ * Any thread. */
+int lbfo_host_wait_ready(struct lbfo_host *h, uint32_t timeout_ms);
+/* "N LUs, M of them ready; P of Q paths up": for logs and systemd. Any thread. */
+void lbfo_host_summary(struct lbfo_host *h, char *buf, size_t len);
+
+/* ---- exports (any thread) ---------------------------------------------------------- */
+
+/* Each LU's export: its name (the WWID, see docs/san.md) and a
+ * description (vendor, product, size, paths up / total); an LU with an
+ * alias is listed under its alias too. Returns how many exports. */
+typedef void (*lbfo_export_fn)(void *arg, const char *name, const char *description);
+int lbfo_host_list_exports(struct lbfo_host *h, lbfo_export_fn fn, void *arg);
+/* The default export ("") is served only when there is exactly one LU. */
+bool lbfo_host_has_default(struct lbfo_host *h);
+/* Open an export by name (WWID, alias, or "" for the only LU): the LU, or
+ * NULL with err (no such export; removed from the SAN). */
+struct lbfo_lu *lbfo_host_open(struct lbfo_host *h, const char *name, char *err, size_t errlen);
+void lbfo_host_close(struct lbfo_host *h, struct lbfo_lu *lu);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

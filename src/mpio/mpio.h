@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the layers above src/mpio (the host of src/san) use of an LU
+ * beyond the public lbfo/lu.h: its part of the status document and of
+ * the metrics, and the operator's actions on it (lbfoctl's requests).
+ * All of it with the LU's lock held (lbfo_lu_mutex), on the loop thread.
+ */
+#ifndef LBFO_MPIO_H
+#define LBFO_MPIO_H
+
+#include <stdio.h>
+
+#include "json.h"
+#include "lbfo/lu.h"
+#include "prom.h"
+
+/* The LU's fields of its object in the status document (the caller opens
+ * and closes the object, and may add fields of its own). */
+void lbfo_lu_json_fields(struct lbfo_lu *lu, struct lbfo_json *j);
+/* The LU in the text status. */
+void lbfo_lu_text(struct lbfo_lu *lu, FILE *f);
+/* The LUs' metric families, each once with every LU's samples. */
+void lbfo_lus_metrics(struct lbfo_lu *const *lus, int n, struct lbfo_prom *p);
+
+/* How many of the LU's paths carry I/O, of how many. */
+int lbfo_lu_paths_ready(struct lbfo_lu *lu, int *total);
+/* Nothing of the LU is waiting or in flight (it may be destroyed
+ * without shutting its targets down). */
+bool lbfo_lu_idle(const struct lbfo_lu *lu);
+/* The LU's path over target t's path tpath, or -1. */
+int lbfo_lu_path_over(const struct lbfo_lu *lu, const struct lbfo_tgt *t, int tpath);
+/* A path's name and portal (index < paths). */
+const char *lbfo_lu_path_name(const struct lbfo_lu *lu, int path);
+
+/* Operator's actions: 0, or -1 with err; a line of result to out. */
+int lbfo_lu_op_policy(struct lbfo_lu *lu, const char *policy, int nkv, char **kv, FILE *out,
+		      char *err, size_t errlen);
+/* "PATH=R[/W]" percents; all or nothing. */
+int lbfo_lu_op_shares(struct lbfo_lu *lu, int n, char **set, FILE *out, char *err,
+		      size_t errlen);
+enum lbfo_lu_path_op { LBFO_LU_PATH_OP_FAIL, LBFO_LU_PATH_OP_RESTORE, LBFO_LU_PATH_OP_DRAIN };
+/* On this LU only (the session stays for the target's other LUs). */
+int lbfo_lu_op_path(struct lbfo_lu *lu, enum lbfo_lu_path_op op, const char *path, FILE *out,
+		    char *err, size_t errlen);
+/* Returns the number of waiting commands failed (queueing off). */
+int lbfo_lu_op_queueing(struct lbfo_lu *lu, bool on);
+
+#endif

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host's life and loop: every target and LU that discovery found, on
+ * one loop. The targets own the path sessions (one per portal, shared by
+ * the target's LUs); the LUs own their queues, teams and fences; the host
+ * runs the loop contract of all of them, the link watch, the control
+ * socket and the metrics.
+ *
+ * One service call: take wake-ups, serve the control socket and the link
+ * watch, service every target's sessions (their events reach the LUs over
+ * them), then every LU (new requests, timers, dispatch), starting with a
+ * different LU each time so that none is always first to fill a shared
+ * session. An idle host sleeps until the earliest timer of all of them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ctlserver.h"
+#include "san_internal.h"
+
+/* ---- wake-ups from other threads ----------------------------------------------- */
+
+static void wake(void *arg)
+{
+	struct lbfo_host *h = arg;
+	uint64_t one = 1;
+
+	if (h->wakefd >= 0 && write(h->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, a wake-up is pending. */
+	}
+}
+
+/* ---- creation -------------------------------------------------------------------- */
+
+static int make_targets(struct lbfo_host *h, const struct lbfo_san *san,
+			const struct lbfo_lu_env *env, uint64_t now, char *err, size_t errlen)
+{
+	struct lbfo_lu_config tc = h->cfg.lu;
+	char scope[16] = "";
+	int t;
+
+	tc.log = host_tgt_log_hook;
+	tc.log_opaque = h;
+	if (h->cfg.lu.lun >= 0)
+		snprintf(scope, sizeof(scope), "%d", h->cfg.lu.lun);
+	h->tgts = calloc(san->ntargets ? (size_t)san->ntargets : 1, sizeof(*h->tgts));
+	if (!h->tgts) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (t = 0; t < san->ntargets; t++) {
+		const struct san_target *st = &san->targets[t];
+
+		h->tgts[t] = lbfo_tgt_create(&tc, st->iqn, scope, st->paths, st->npaths, &st->chk,
+					     env, now, err, errlen);
+		if (!h->tgts[t])
+			return -1;
+		h->ntgts++;
+	}
+	return 0;
+}
+
+static struct host_lu *make_lu(struct lbfo_host *h, const struct lbfo_san *san,
+			       const struct san_lu *sl, const struct lbfo_lu_env *env,
+			       uint64_t now, char *err, size_t errlen)
+{
+	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	struct host_lu *hl = calloc(1, sizeof(*hl));
+	struct lbfo_lu_config *c;
+	int i;
+
+	if (!hl || !(c = malloc(sizeof(*c)))) {
+		free(hl);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	hl->host = h;
+	snprintf(hl->wwid, sizeof(hl->wwid), "%s", sl->id.id);
+	lbfo_export_name(sl->id.id, hl->export, sizeof(hl->export));
+	hl->size = sl->id.blocks * sl->id.block_size;
+	for (i = 0; i < sl->npaths; i++) {
+		const struct san_target *st = &san->targets[sl->paths[i].target];
+
+		ps[i].tgt = h->tgts[sl->paths[i].target];
+		ps[i].tpath = sl->paths[i].tpath;
+		ps[i].lun = sl->paths[i].lun;
+		hl->expect += st->chk.reachable[sl->paths[i].tpath];
+	}
+	*c = h->cfg.lu;
+	c->log = host_lu_log_hook;
+	c->log_opaque = hl;
+	hl->lu = lbfo_lu_create(c, &sl->id, ps, sl->npaths, env, now, err, errlen);
+	free(c);
+	if (!hl->lu) {
+		free(hl);
+		return NULL;
+	}
+	return hl;
+}
+
+static int make_lus(struct lbfo_host *h, const struct lbfo_san *san,
+		    const struct lbfo_lu_env *env, uint64_t now, char *err, size_t errlen)
+{
+	char lerr[LBFO_ERR_MAX];
+	int k;
+
+	h->multi = san->nlus > 1;
+	h->lus = calloc(san->nlus ? (size_t)san->nlus : 1, sizeof(*h->lus));
+	if (!h->lus) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (k = 0; k < san->nlus; k++) {
+		struct host_lu *hl = make_lu(h, san, &san->lus[k], env, now, err, errlen);
+
+		if (!hl)
+			return -1;
+		if (lbfo_lu_lock(hl->lu, lerr, sizeof(lerr)) < 0) {
+			lbfo_lu_destroy(hl->lu);
+			free(hl);
+			if (san->nlus == 1) {
+				snprintf(err, errlen, "%s", lerr);
+				return -1;
+			}
+			host_log(h, LBFO_LOG_WARNING, "%s: not served here", lerr);
+			continue;
+		}
+		h->lus[h->nlus++] = hl;
+	}
+	if (!h->nlus) {
+		snprintf(err, errlen, "every LU found is served by another lbfo process");
+		return -1;
+	}
+	return 0;
+}
+
+struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo_san *san,
+				   const struct lbfo_lu_env *env, bool no_surface,
+				   uint64_t now, char *err, size_t errlen)
+{
+	struct lbfo_host *h = calloc(1, sizeof(*h));
+	struct lbfo_lu_env e = { 0 };
+
+	if (!h || host_log_init(h) < 0) {
+		free(h);
+		lbfo_san_free(san);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->cfg = *c;
+	h->now = h->started_ns = now;
+	h->link_fd = -1;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (env)
+		e = *env;
+	e.lock = &h->mu;
+	e.wake = wake;
+	e.wake_arg = h;
+	if (h->wakefd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (make_targets(h, san, &e, now, err, errlen) < 0 ||
+	    make_lus(h, san, &e, now, err, errlen) < 0)
+		goto fail;
+	if (!no_surface) {
+		if (host_surface_open(h, err, errlen) < 0)
+			goto fail;
+		h->link_fd = c->lu.link_watch ? host_link_open() : -1;
+		if (c->lu.link_watch && h->link_fd < 0)
+			host_log(h, LBFO_LOG_WARNING, "link watch off: rtnetlink: %s; a link going "
+				 "down is noticed by nop_timeout", strerror(errno));
+	}
+	lbfo_san_free(san);
+	return h;
+fail:
+	lbfo_san_free(san);
+	lbfo_host_destroy(h);
+	return NULL;
+}
+
+void lbfo_host_destroy(struct lbfo_host *h)
+{
+	int i;
+
+	if (!h)
+		return;
+	host_surface_close(h);
+	/* The sessions first: nothing references the LUs' buffers any more;
+	 * then every LU fails what it holds and goes. */
+	for (i = 0; i < h->ntgts; i++)
+		lbfo_tgt_shutdown(h->tgts[i]);
+	for (i = 0; i < h->nlus; i++) {
+		lbfo_lu_destroy(h->lus[i]->lu);
+		free(h->lus[i]);
+	}
+	for (i = 0; i < h->ntgts; i++)
+		lbfo_tgt_destroy(h->tgts[i]);
+	free(h->lus);
+	free(h->tgts);
+	if (h->link_fd >= 0)
+		close(h->link_fd);
+	if (h->wakefd >= 0)
+		close(h->wakefd);
+	lbfo_events_destroy(&h->events);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h);
+}
+
+/* ---- the loop contract ------------------------------------------------------------ */
+
+int lbfo_host_pollfds(struct lbfo_host *h, struct pollfd *pfd, int max)
+{
+	int i, n = 0;
+
+	if (h->wakefd >= 0 && n < max) {
+		pfd[n].fd = h->wakefd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	if (h->link_fd >= 0 && n < max) {
+		pfd[n].fd = h->link_fd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	if (h->ctl && n < max) {
+		pfd[n].fd = lbfo_ctl_server_fd(h->ctl);
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	for (i = 0; i < h->ntgts && n < max; i++)
+		n += lbfo_tgt_pollfds(h->tgts[i], pfd + n, max - n);
+	return n;
+}
+
+/* An LU gone from the SAN goes once nobody has it open and nothing of it
+ * is in flight. */
+static void reap_removed(struct lbfo_host *h)
+{
+	int i;
+
+	for (i = 0; i < h->nlus; i++) {
+		struct host_lu *hl = h->lus[i];
+
+		if (!hl->removed || hl->nopen || !lbfo_lu_idle(hl->lu))
+			continue;
+		host_log(h, LBFO_LOG_NOTICE, "LU %s (export %s) removed", hl->wwid, hl->export);
+		lbfo_lu_destroy(hl->lu);
+		free(hl);
+		h->lus[i--] = h->lus[--h->nlus];
+	}
+}
+
+void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uint64_t now)
+{
+	uint64_t v;
+	int i;
+
+	h->now = now;
+	if (h->wakefd >= 0 && (lbfo_pollfd_revents(pfd, n, h->wakefd) & POLLIN) &&
+	    read(h->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+		/* nothing to do: the wake-up counter was already drained */
+	}
+	if (h->ctl && ((lbfo_pollfd_revents(pfd, n, lbfo_ctl_server_fd(h->ctl)) & POLLIN) ||
+		       now >= lbfo_ctl_server_next_deadline(h->ctl)))
+		lbfo_ctl_server_service(h->ctl, now);
+	/* Before the sessions are serviced: a link that went down fails its
+	 * sessions now, not after nop_timeout. */
+	if (h->link_fd >= 0 && (lbfo_pollfd_revents(pfd, n, h->link_fd) & POLLIN))
+		h->link_downs += (uint64_t)host_link_input(h->link_fd, h->tgts, h->ntgts);
+	for (i = 0; i < h->ntgts && !h->dead; i++)
+		lbfo_tgt_service(h->tgts[i], pfd, n, now);
+	for (i = 0; i < h->nlus; i++) {
+		struct host_lu *hl = h->lus[(h->rr + i) % h->nlus];
+
+		lbfo_lu_service(hl->lu, now);
+		if (lbfo_lu_luns_changed(hl->lu))
+			h->rescan_wanted = true;
+	}
+	if (h->nlus)
+		h->rr = (h->rr + 1) % h->nlus;
+	reap_removed(h);
+	if (h->cfg.lu.status_file[0] &&
+	    now - h->status_written_ns >= (uint64_t)h->cfg.lu.status_interval_ms * LBFO_NS_PER_MS) {
+		h->status_written_ns = now;
+		host_write_status_file(h);
+	}
+}
+
+int lbfo_host_next_timeout(struct lbfo_host *h, uint64_t now)
+{
+	uint64_t t = UINT64_MAX, x;
+	int i;
+
+	if (h->ctl && (x = lbfo_ctl_server_next_deadline(h->ctl)) < t)
+		t = x;
+	if (h->cfg.lu.status_file[0] &&
+	    (x = h->status_written_ns + (uint64_t)h->cfg.lu.status_interval_ms * LBFO_NS_PER_MS) < t)
+		t = x;
+	for (i = 0; i < h->ntgts && !h->dead; i++)
+		if ((x = lbfo_tgt_next_timer(h->tgts[i])) < t)
+			t = x;
+	for (i = 0; i < h->nlus; i++)
+		if ((x = lbfo_lu_next_timer(h->lus[i]->lu)) < t)
+			t = x;
+	if (t <= now)
+		return 0;
+	if (t == UINT64_MAX)
+		return -1;
+	/* +1: a deadline is due when now > deadline in some checks. */
+	x = (t - now + LBFO_NS_PER_MS - 1) / LBFO_NS_PER_MS;
+	return x > 60000 ? 60000 : (int)x;
+}
+
+/* ---- the ends of every state ------------------------------------------------------ */
+
+static void go_dead(struct lbfo_host *h, int err, const char *why)
+{
+	int i;
+
+	if (h->dead)
+		return;
+	h->dead = err;
+	/* The sessions first (abandoned: nothing in flight references a
+	 * buffer any more), then each LU fails what it holds. */
+	for (i = 0; i < h->ntgts; i++)
+		lbfo_tgt_shutdown(h->tgts[i]);
+	for (i = 0; i < h->nlus; i++)
+		if (err == -ESHUTDOWN)
+			lbfo_lu_shutdown(h->lus[i]->lu, why);
+		else
+			lbfo_lu_fatal(h->lus[i]->lu, why);
+	pthread_cond_broadcast(&h->cv);
+}
+
+void lbfo_host_shutdown(struct lbfo_host *h, const char *why)
+{
+	pthread_mutex_lock(&h->mu);
+	go_dead(h, -ESHUTDOWN, why);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- the runner thread ------------------------------------------------------------ */
+
+static void *loop_main(void *arg)
+{
+	struct lbfo_host *h = arg;
+	struct pollfd *pfd = NULL;
+	int cap = 0;
+
+	for (;;) {
+		int n, timeout, rc, want;
+		bool stop;
+
+		pthread_mutex_lock(&h->mu);
+		want = 3 + 2 * LBFO_MAX_PORTALS * (h->ntgts ? h->ntgts : 1);
+		if (want > cap) {
+			struct pollfd *np = realloc(pfd, (size_t)want * sizeof(*pfd));
+
+			if (np) {
+				pfd = np;
+				cap = want;
+			}
+		}
+		n = pfd ? lbfo_host_pollfds(h, pfd, cap) : 0;
+		timeout = lbfo_host_next_timeout(h, lbfo_now_ns());
+		stop = h->stopping;
+		pthread_mutex_unlock(&h->mu);
+		if (stop)
+			break;
+		rc = h->poll(pfd, (nfds_t)n, timeout);
+		pthread_mutex_lock(&h->mu);
+		if (rc < 0 && errno != EINTR) {
+			char why[LBFO_ERR_MAX];
+
+			/* Nothing can be serviced any more: every I/O, queued,
+			 * in flight or later, fails with EIO, and the log says why. */
+			snprintf(why, sizeof(why), "event loop: poll: %s", strerror(errno));
+			go_dead(h, -EIO, why);
+			pthread_mutex_unlock(&h->mu);
+			break;
+		}
+		lbfo_host_service(h, pfd, rc > 0 ? n : 0, lbfo_now_ns());
+		pthread_mutex_unlock(&h->mu);
+	}
+	free(pfd);
+	return NULL;
+}
+
+static struct lbfo_host *start(const struct lbfo_host_config *c, struct lbfo_san *san,
+			       const struct lbfo_lu_env *env, char *err, size_t errlen)
+{
+	struct lbfo_host *h = lbfo_host_create(c, san, env, env != NULL, lbfo_now_ns(), err,
+					       errlen);
+
+	if (!h)
+		return NULL;
+	h->poll = env && env->poll ? env->poll : poll;
+	if (pthread_create(&h->thread, NULL, loop_main, h) != 0) {
+		snprintf(err, errlen, "cannot start the event loop thread");
+		lbfo_host_destroy(h);
+		return NULL;
+	}
+	h->started = true;
+	return h;
+}
+
+struct lbfo_host *lbfo_host_start(const struct lbfo_host_config *c, struct lbfo_san *san,
+				  char *err, size_t errlen)
+{
+	return start(c, san, NULL, err, errlen);
+}
+
+struct lbfo_host *lbfo_host_start_env(const struct lbfo_host_config *c, struct lbfo_san *san,
+				      const struct lbfo_lu_env *env, char *err, size_t errlen)
+{
+	return start(c, san, env, err, errlen);
+}
+
+void lbfo_host_stop(struct lbfo_host *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	pthread_mutex_unlock(&h->mu);
+	wake(h);
+	if (h->started)
+		pthread_join(h->thread, NULL);
+	lbfo_host_destroy(h);
+}
+
