@@ -38,8 +38,12 @@ int lbfo_lu_op_policy(struct lbfo_lu *lu, const char *policy, int nkv, char **kv
 /* "PATH=R[/W]" percents; all or nothing. */
 int lbfo_lu_op_shares(struct lbfo_lu *lu, int n, char **set, FILE *out, char *err,
 		      size_t errlen);
-enum lbfo_lu_path_op { LBFO_LU_PATH_OP_FAIL, LBFO_LU_PATH_OP_RESTORE, LBFO_LU_PATH_OP_DRAIN };
-/* On this LU only (the session stays for the target's other LUs). */
+enum lbfo_lu_path_op {
+	LBFO_LU_PATH_OP_FAIL,         /* out for this LU; the session stays for others */
+	LBFO_LU_PATH_OP_RESTORE,
+	LBFO_LU_PATH_OP_DRAIN,
+	LBFO_LU_PATH_OP_SESSION_OFF,  /* the operator takes the session out: noted */
+};
 int lbfo_lu_op_path(struct lbfo_lu *lu, enum lbfo_lu_path_op op, const char *path, FILE *out,
 		    char *err, size_t errlen);
 /* Returns the number of waiting commands failed (queueing off). */

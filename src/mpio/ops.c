@@ -210,6 +210,10 @@ int lbfo_lu_op_path(struct lbfo_lu *lu, enum lbfo_lu_path_op op, const char *nam
 		return 0;
 	case LBFO_LU_PATH_OP_RESTORE:
 		return path_restore(lu, p, out, err, errlen);
+	case LBFO_LU_PATH_OP_SESSION_OFF:
+		/* The session's failure does the rest (hand-back, fence). */
+		p->admin_down = true;
+		return 0;
 	case LBFO_LU_PATH_OP_DRAIN:
 		if (lbfo_team_member_drain(&lu->team, p->idx, lu->now) < 0) {
 			snprintf(err, errlen, "%s", lbfo_team_error(&lu->team));

@@ -255,7 +255,8 @@ static int path_all(struct lbfo_host *h, enum lbfo_lu_path_op op, const char *na
 {
 	int cfg = cfg_path(h, name), t, i, n = 0;
 	FILE *sink = fopen("/dev/null", "w");
-	static const char *const what[] = { "failed by operator", "restored", "draining" };
+	static const char *const what[] = { "failed by operator", "restored", "draining",
+					     "failed by operator" };
 
 	if (cfg < 0) {
 		snprintf(err, errlen, "no path '%s'", name);
@@ -268,8 +269,10 @@ static int path_all(struct lbfo_host *h, enum lbfo_lu_path_op op, const char *na
 
 		if (tp < 0)
 			continue;
-		if (op == LBFO_LU_PATH_OP_FAIL)
+		if (op == LBFO_LU_PATH_OP_FAIL) {
 			lbfo_tgt_path_disable(h->tgts[t], tp, "operator");
+			op = LBFO_LU_PATH_OP_SESSION_OFF;
+		}
 		for (i = 0; i < h->nlus; i++) {
 			int p = lbfo_lu_path_over(h->lus[i]->lu, h->tgts[t], tp);
 

@@ -166,12 +166,14 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	/* The control socket first: a second instance on the same socket is
+	 * told so before anything else. */
+	if (!no_surface && host_surface_open(h, err, errlen) < 0)
+		goto fail;
 	if (make_targets(h, san, &e, now, err, errlen) < 0 ||
 	    make_lus(h, san, &e, now, err, errlen) < 0)
 		goto fail;
 	if (!no_surface) {
-		if (host_surface_open(h, err, errlen) < 0)
-			goto fail;
 		h->link_fd = c->lu.link_watch ? host_link_open() : -1;
 		if (c->lu.link_watch && h->link_fd < 0)
 			host_log(h, LBFO_LOG_WARNING, "link watch off: rtnetlink: %s; a link going "

@@ -74,7 +74,7 @@ out=$(ctl weight set web n1 2 2>&1); rc=$?
 	pass lbfoctl_weight_to_lu || fail lbfoctl_weight_to_lu "exit $rc: $out"
 
 bad=""
-for args in "frob" "queueing" "queueing on off" "status json extra" "path explode p0" "node drain n1"; do
+for args in "frob" "queueing" "queueing on lu extra" "status lu json extra" "path explode p0" "node drain n1"; do
 	# shellcheck disable=SC2086
 	out=$(ctl $args 2>&1); rc=$?
 	[ "$rc" = 2 ] || bad="$bad [$args: exit $rc: $out]"
