@@ -35,6 +35,9 @@ struct lbfo_host_config {
 	/* First: the global keys, the portals (paths) and every LU's
 	 * defaults; target= and lun= narrow what is served. */
 	struct lbfo_lu_config lu;
+	/* Discover again this often (0: only when a target says its LUNs
+	 * changed, or an operator asks: lbfoctl rescan). */
+	uint32_t rescan_interval_ms;
 };
 
 void lbfo_host_config_defaults(struct lbfo_host_config *c);

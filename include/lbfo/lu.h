@@ -262,8 +262,10 @@ int lbfo_tgt_link_down(struct lbfo_tgt *t, unsigned ifindex, const char *what);
  * put it back. */
 void lbfo_tgt_path_disable(struct lbfo_tgt *t, int path, const char *why);
 void lbfo_tgt_path_enable(struct lbfo_tgt *t, int path, uint64_t now);
-/* The target's path whose configuration index (c->paths) is `cfg`, or -1. */
+/* The target's path whose configuration index (c->paths) is `cfg`, or -1;
+ * and the other way round. */
 int lbfo_tgt_path_of(const struct lbfo_tgt *t, int cfg);
+int lbfo_tgt_path_cfg(const struct lbfo_tgt *t, int path);
 /* Give every session up at once (shutdown): abandoned, no more logins. */
 void lbfo_tgt_shutdown(struct lbfo_tgt *t);
 

@@ -150,6 +150,7 @@ const char *lbfo_alua_state_name(int s);
 struct lbfo_lu_ident {
 	char id[LBFO_STR_MAX];        /* "naa.6001...", "eui.…", "t10.IET …", "serial.X" */
 	char vendor[9], product[17];  /* standard INQUIRY, trimmed */
+	uint8_t pdt, pq;              /* peripheral device type and qualifier: a disk is 0, 0 */
 	uint64_t blocks;
 	uint32_t block_size;
 	/* Block Limits VPD (0xB0); 0 = not reported (no limit). */

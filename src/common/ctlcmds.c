@@ -22,6 +22,9 @@ const struct lbfo_ctl_desc lbfo_lu_commands[LBFO_LU_CMD__MAX] = {
 		"on: queue again up to no_path_timeout" },
 	[LBFO_LU_EVENTS] = { "events", "[json]", "the last events, oldest first" },
 	[LBFO_LU_METRICS] = { "metrics", "", "Prometheus text exposition" },
+	[LBFO_LU_RESCAN] = { "rescan", "",
+		"discover the SAN again: new LUs get their export, LUs gone from it are "
+		"removed once their clients close them" },
 };
 
 const struct lbfo_ctl_desc lbfo_router_commands[LBFO_RT_CMD__MAX] = {

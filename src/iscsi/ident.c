@@ -79,6 +79,12 @@ static int next_step(struct lbfo_ident_reader *r, const uint8_t *d, size_t n)
 			snprintf(r->err, sizeof(r->err), "standard INQUIRY: short answer");
 			return -1;
 		}
+		if (id->pq != 0 || id->pdt != 0) {
+			/* A controller (tgt's LUN 0), a tape, no LU connected here. */
+			snprintf(r->err, sizeof(r->err), "LUN %d is not a disk (peripheral device "
+				 "type 0x%02x, qualifier %u)", r->lun, id->pdt, id->pq);
+			return -1;
+		}
 		return ST_VPD83;
 	case ST_VPD83:
 		lbfo_ident_ports_from_vpd83(d, n, id);

@@ -243,6 +243,8 @@ int lbfo_ident_from_std_inquiry(const uint8_t *d, size_t n, struct lbfo_lu_ident
 {
 	if (n < 36)
 		return -1;
+	id->pq = d[0] >> 5;
+	id->pdt = d[0] & 0x1f;
 	id->tpgs = (d[5] >> 4) & 3;
 	ascii(d + 8, 8, id->vendor, sizeof(id->vendor));
 	ascii(d + 16, 16, id->product, sizeof(id->product));

@@ -29,8 +29,10 @@ int lbfo_lu_paths_ready(struct lbfo_lu *lu, int *total);
 bool lbfo_lu_idle(const struct lbfo_lu *lu);
 /* The LU's path over target t's path tpath, or -1. */
 int lbfo_lu_path_over(const struct lbfo_lu *lu, const struct lbfo_tgt *t, int tpath);
-/* A path's name and portal (index < paths). */
+/* A path's name (index < paths), and where it goes. */
 const char *lbfo_lu_path_name(const struct lbfo_lu *lu, int path);
+void lbfo_lu_path_info(const struct lbfo_lu *lu, int path, struct lbfo_tgt **tgt, int *tpath,
+		       int *lun);
 
 /* Operator's actions: 0, or -1 with err; a line of result to out. */
 int lbfo_lu_op_policy(struct lbfo_lu *lu, const char *policy, int nkv, char **kv, FILE *out,

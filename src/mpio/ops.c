@@ -66,6 +66,16 @@ const char *lbfo_lu_path_name(const struct lbfo_lu *lu, int path)
 	return path >= 0 && path < lu->npaths ? lu->paths[path].cfg.name : "?";
 }
 
+void lbfo_lu_path_info(const struct lbfo_lu *lu, int path, struct lbfo_tgt **tgt, int *tpath,
+		       int *lun)
+{
+	const struct lu_path *p = &lu->paths[path];
+
+	*tgt = p->tp->tgt;
+	*tpath = p->tp->idx;
+	*lun = p->lun;
+}
+
 int lbfo_lu_op_policy(struct lbfo_lu *lu, const char *policy, int nkv, char **kvs, FILE *out,
 		      char *err, size_t errlen)
 {

@@ -261,6 +261,11 @@ int lbfo_tgt_path_of(const struct lbfo_tgt *t, int cfg)
 	return -1;
 }
 
+int lbfo_tgt_path_cfg(const struct lbfo_tgt *t, int path)
+{
+	return path >= 0 && path < t->npaths ? t->paths[path].cfg_idx : -1;
+}
+
 /* ---- the loop contract ---------------------------------------------------------- */
 
 int lbfo_tgt_pollfds(struct lbfo_tgt *t, struct pollfd *pfd, int max)

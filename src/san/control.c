@@ -342,6 +342,17 @@ static int cmd_queueing(void *app, int argc, char **argv, FILE *out, char *err, 
 	return 0;
 }
 
+static int cmd_rescan(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
+{
+	struct lbfo_host *h = app;
+
+	(void)argc, (void)argv, (void)err, (void)errlen;
+	host_rescan(h, "operator");
+	fprintf(out, "rescan started (%s); lbfoctl events says what it found\n",
+		h->rescan.again ? "after the one running" : "now");
+	return 0;
+}
+
 static const lbfo_ctl_run_fn handlers[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_STATUS] = cmd_status,
 	[LBFO_LU_POLICY_SET] = cmd_policy_set,
@@ -352,6 +363,7 @@ static const lbfo_ctl_run_fn handlers[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_QUEUEING] = cmd_queueing,
 	[LBFO_LU_EVENTS] = cmd_events,
 	[LBFO_LU_METRICS] = cmd_metrics,
+	[LBFO_LU_RESCAN] = cmd_rescan,
 };
 
 static void on_ctl_log(void *app, int level, const char *msg)

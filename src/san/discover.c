@@ -107,6 +107,7 @@ static int find_targets(struct disc *d)
 
 		if (c->target[0]) {
 			/* The one target configured, through every portal. */
+			d->san->portal_answered[i] = true;
 			if (!target_get(d, c->target))
 				return -1;
 			target_add_path(target_get(d, c->target), i);
@@ -122,6 +123,7 @@ static int find_targets(struct disc *d)
 			continue;
 		}
 		answered++;
+		d->san->portal_answered[i] = true;
 		for (line = strtok_r(targets, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			struct san_target *t = target_get(d, line);
 
@@ -364,9 +366,19 @@ static void report_unreachable(struct disc *d)
 
 			s->targets[t].chk.reachable[i] = p->up && !p->down;
 			s->targets[t].chk.tpgt[i] = p->tpgt;
-			if (p->up && !p->down) {
+			s->targets[t].answered[i] = p->done && !p->down && !p->why[0];
+			if (s->targets[t].answered[i] && p->nluns &&
+			    (s->targets[t].luns[i] = malloc((size_t)p->nluns * sizeof(int)))) {
 				for (k = 0; k < p->nluns; k++)
-					if (p->luns[k].rc != 0)
+					s->targets[t].luns[i][k] = p->luns[k].lun;
+				s->targets[t].nluns[i] = p->nluns;
+			}
+			if (p->up && !p->down) {
+				/* LUNs that are not disks (a controller) are no LU
+				 * to serve: said nothing of. */
+				for (k = 0; k < p->nluns; k++)
+					if (p->luns[k].rc != 0 && !p->luns[k].id.pdt &&
+					    !p->luns[k].id.pq)
 						warnf(d, "path %s (%s), target %s, LUN %d: %s",
 						      d->c->paths[p->path].name, p->portal,
 						      s->targets[t].iqn, p->luns[k].lun, p->luns[k].why);
@@ -417,13 +429,21 @@ static void checks(struct disc *d)
 	if (d->c->fence != LBFO_FENCE_AUTO && d->c->fence != LBFO_FENCE_REINSTATE)
 		return;
 	for (t = 0; t < s->ntargets; t++)
-		probe_check_reinstatement(d->c, s->targets[t].iqn, &d->probes[d->first[t]],
-					  s->targets[t].npaths, &s->targets[t].chk, xops, xenv);
+		if (!s->targets[t].checked_before)
+			probe_check_reinstatement(d->c, s->targets[t].iqn, &d->probes[d->first[t]],
+						  s->targets[t].npaths, &s->targets[t].chk, xops, xenv);
 }
 
 int lbfo_san_discover(const struct lbfo_host_config *hc, const struct lbfo_lu_env *env,
 		      struct lbfo_san **out, char *warn, size_t warnlen, char *err,
 		      size_t errlen)
+{
+	return san_discover(hc, env, NULL, -1, out, warn, warnlen, err, errlen);
+}
+
+int san_discover(const struct lbfo_host_config *hc, const struct lbfo_lu_env *env,
+		 const char *const *known, int nknown, struct lbfo_san **out, char *warn,
+		 size_t warnlen, char *err, size_t errlen)
 {
 	struct disc d = { .hc = hc, .c = &hc->lu, .env = env, .warn = warn, .err = err,
 			  .warnlen = warnlen, .errlen = errlen };
@@ -445,12 +465,18 @@ int lbfo_san_discover(const struct lbfo_host_config *hc, const struct lbfo_lu_en
 				 "[ADDRESS]:PORT", d.c->paths[i].name, d.c->paths[i].portal);
 			goto out;
 		}
-	if (find_targets(&d) < 0 || probe_all(&d) < 0)
+	if (find_targets(&d) < 0)
+		goto out;
+	for (i = 0; i < d.san->ntargets; i++)
+		for (k = 0; k < nknown; k++)
+			if (!strcmp(d.san->targets[i].iqn, known[k]))
+				d.san->targets[i].checked_before = true;
+	if (probe_all(&d) < 0)
 		goto out;
 	report_unreachable(&d);
 	if (group(&d) < 0)
 		goto out;
-	if (!d.san->nlus) {
+	if (!d.san->nlus && nknown < 0) {
 		nothing_found(&d);
 		goto out;
 	}
@@ -491,10 +517,40 @@ const struct lbfo_lu_ident *lbfo_san_lu(const struct lbfo_san *s, int k)
 	return &s->lus[k].id;
 }
 
+int san_reports(const struct lbfo_san *s, const char *iqn, int cfg, int lun)
+{
+	int t, i, k;
+
+	for (t = 0; t < s->ntargets; t++) {
+		const struct san_target *st = &s->targets[t];
+
+		if (strcmp(st->iqn, iqn))
+			continue;
+		for (i = 0; i < st->npaths; i++) {
+			if (st->paths[i] != cfg)
+				continue;
+			if (!st->answered[i])
+				return -1;
+			for (k = 0; k < st->nluns[i]; k++)
+				if (st->luns[i][k] == lun)
+					return 1;
+			return 0;
+		}
+	}
+	/* The target is not offered through that portal any more, if the
+	 * portal answered SendTargets at all. */
+	return cfg >= 0 && cfg < LBFO_MAX_MEMBERS && s->portal_answered[cfg] ? 0 : -1;
+}
+
 void lbfo_san_free(struct lbfo_san *s)
 {
+	int t, i;
+
 	if (!s)
 		return;
+	for (t = 0; t < s->ntargets; t++)
+		for (i = 0; i < s->targets[t].npaths; i++)
+			free(s->targets[t].luns[i]);
 	free(s->targets);
 	free(s->lus);
 	free(s);

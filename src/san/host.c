@@ -72,6 +72,18 @@ void host_lu_log_hook(int level, const char *msg, void *opaque)
 		host_log(h, level, "%s", msg);
 }
 
+/* ---- wake-ups from other threads ----------------------------------------------- */
+
+void host_wake(void *arg)
+{
+	struct lbfo_host *h = arg;
+	uint64_t one = 1;
+
+	if (h->wakefd >= 0 && write(h->wakefd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, a wake-up is pending. */
+	}
+}
+
 /* ---- readiness ------------------------------------------------------------------- */
 
 static bool lu_ready(struct host_lu *hl)

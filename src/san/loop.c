@@ -22,122 +22,6 @@
 #include "ctlserver.h"
 #include "san_internal.h"
 
-/* ---- wake-ups from other threads ----------------------------------------------- */
-
-static void wake(void *arg)
-{
-	struct lbfo_host *h = arg;
-	uint64_t one = 1;
-
-	if (h->wakefd >= 0 && write(h->wakefd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is saturated, a wake-up is pending. */
-	}
-}
-
-/* ---- creation -------------------------------------------------------------------- */
-
-static int make_targets(struct lbfo_host *h, const struct lbfo_san *san,
-			const struct lbfo_lu_env *env, uint64_t now, char *err, size_t errlen)
-{
-	struct lbfo_lu_config tc = h->cfg.lu;
-	char scope[16] = "";
-	int t;
-
-	tc.log = host_tgt_log_hook;
-	tc.log_opaque = h;
-	if (h->cfg.lu.lun >= 0)
-		snprintf(scope, sizeof(scope), "%d", h->cfg.lu.lun);
-	h->tgts = calloc(san->ntargets ? (size_t)san->ntargets : 1, sizeof(*h->tgts));
-	if (!h->tgts) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (t = 0; t < san->ntargets; t++) {
-		const struct san_target *st = &san->targets[t];
-
-		h->tgts[t] = lbfo_tgt_create(&tc, st->iqn, scope, st->paths, st->npaths, &st->chk,
-					     env, now, err, errlen);
-		if (!h->tgts[t])
-			return -1;
-		h->ntgts++;
-	}
-	return 0;
-}
-
-static struct host_lu *make_lu(struct lbfo_host *h, const struct lbfo_san *san,
-			       const struct san_lu *sl, const struct lbfo_lu_env *env,
-			       uint64_t now, char *err, size_t errlen)
-{
-	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
-	struct host_lu *hl = calloc(1, sizeof(*hl));
-	struct lbfo_lu_config *c;
-	int i;
-
-	if (!hl || !(c = malloc(sizeof(*c)))) {
-		free(hl);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	hl->host = h;
-	snprintf(hl->wwid, sizeof(hl->wwid), "%s", sl->id.id);
-	lbfo_export_name(sl->id.id, hl->export, sizeof(hl->export));
-	hl->size = sl->id.blocks * sl->id.block_size;
-	for (i = 0; i < sl->npaths; i++) {
-		const struct san_target *st = &san->targets[sl->paths[i].target];
-
-		ps[i].tgt = h->tgts[sl->paths[i].target];
-		ps[i].tpath = sl->paths[i].tpath;
-		ps[i].lun = sl->paths[i].lun;
-		hl->expect += st->chk.reachable[sl->paths[i].tpath];
-	}
-	*c = h->cfg.lu;
-	c->log = host_lu_log_hook;
-	c->log_opaque = hl;
-	hl->lu = lbfo_lu_create(c, &sl->id, ps, sl->npaths, env, now, err, errlen);
-	free(c);
-	if (!hl->lu) {
-		free(hl);
-		return NULL;
-	}
-	return hl;
-}
-
-static int make_lus(struct lbfo_host *h, const struct lbfo_san *san,
-		    const struct lbfo_lu_env *env, uint64_t now, char *err, size_t errlen)
-{
-	char lerr[LBFO_ERR_MAX];
-	int k;
-
-	h->multi = san->nlus > 1;
-	h->lus = calloc(san->nlus ? (size_t)san->nlus : 1, sizeof(*h->lus));
-	if (!h->lus) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (k = 0; k < san->nlus; k++) {
-		struct host_lu *hl = make_lu(h, san, &san->lus[k], env, now, err, errlen);
-
-		if (!hl)
-			return -1;
-		if (lbfo_lu_lock(hl->lu, lerr, sizeof(lerr)) < 0) {
-			lbfo_lu_destroy(hl->lu);
-			free(hl);
-			if (san->nlus == 1) {
-				snprintf(err, errlen, "%s", lerr);
-				return -1;
-			}
-			host_log(h, LBFO_LOG_WARNING, "%s: not served here", lerr);
-			continue;
-		}
-		h->lus[h->nlus++] = hl;
-	}
-	if (!h->nlus) {
-		snprintf(err, errlen, "every LU found is served by another lbfo process");
-		return -1;
-	}
-	return 0;
-}
-
 struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo_san *san,
 				   const struct lbfo_lu_env *env, bool no_surface,
 				   uint64_t now, char *err, size_t errlen)
@@ -152,7 +36,7 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 		return NULL;
 	}
 	h->cfg = *c;
-	h->now = h->started_ns = now;
+	h->now = h->started_ns = h->rescan.last_ns = now;
 	h->link_fd = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
@@ -160,7 +44,7 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 	if (env)
 		e = *env;
 	e.lock = &h->mu;
-	e.wake = wake;
+	e.wake = host_wake;
 	e.wake_arg = h;
 	if (h->wakefd < 0) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -170,8 +54,9 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 	 * told so before anything else. */
 	if (!no_surface && host_surface_open(h, err, errlen) < 0)
 		goto fail;
-	if (make_targets(h, san, &e, now, err, errlen) < 0 ||
-	    make_lus(h, san, &e, now, err, errlen) < 0)
+	h->env = e;
+	if (host_add_targets(h, san, now, err, errlen) < 0 ||
+	    host_add_lus(h, san, now, err, errlen) < 0)
 		goto fail;
 	if (!no_surface) {
 		h->link_fd = c->lu.link_watch ? host_link_open() : -1;
@@ -193,6 +78,7 @@ void lbfo_host_destroy(struct lbfo_host *h)
 
 	if (!h)
 		return;
+	host_rescan_fini(h);
 	host_surface_close(h);
 	/* The sessions first: nothing references the LUs' buffers any more;
 	 * then every LU fails what it holds and goes. */
@@ -288,6 +174,7 @@ void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uin
 	}
 	if (h->nlus)
 		h->rr = (h->rr + 1) % h->nlus;
+	host_rescan_service(h, now);
 	reap_removed(h);
 	if (h->cfg.lu.status_file[0] &&
 	    now - h->status_written_ns >= (uint64_t)h->cfg.lu.status_interval_ms * LBFO_NS_PER_MS) {
@@ -305,6 +192,8 @@ int lbfo_host_next_timeout(struct lbfo_host *h, uint64_t now)
 		t = x;
 	if (h->cfg.lu.status_file[0] &&
 	    (x = h->status_written_ns + (uint64_t)h->cfg.lu.status_interval_ms * LBFO_NS_PER_MS) < t)
+		t = x;
+	if ((x = host_rescan_next_timer(h)) < t)
 		t = x;
 	for (i = 0; i < h->ntgts && !h->dead; i++)
 		if ((x = lbfo_tgt_next_timer(h->tgts[i])) < t)
@@ -433,7 +322,7 @@ void lbfo_host_stop(struct lbfo_host *h)
 	pthread_mutex_lock(&h->mu);
 	h->stopping = true;
 	pthread_mutex_unlock(&h->mu);
-	wake(h);
+	host_wake(h);
 	if (h->started)
 		pthread_join(h->thread, NULL);
 	lbfo_host_destroy(h);

@@ -107,12 +107,11 @@ static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now)
 	struct probe_lun *l = &p->luns[p->cur];
 
 	l->rc = rc;
-	if (rc == 0) {
-		l->id = r->id;
+	l->id = r->id; /* also on failure: the peripheral type tells a non-disk */
+	if (rc == 0)
 		l->alua = r->alua_state;
-	} else {
+	else
 		snprintf(l->why, sizeof(l->why), "%s", r->err);
-	}
 	next_lun(p, now);
 }
 

@@ -10,7 +10,9 @@
  *   linkwatch.c rtnetlink link messages
  *   host.c      the registry of LUs and exports, readiness, the event log
  *   control.c   the control socket, the status document, the metrics
- *   loop.c      the host's life: targets and LUs made, the loop, its thread
+ *   build.c     targets and LUs made from what discovery found
+ *   rescan.c    discovery again on a thread of its own; what it found applied
+ *   loop.c      the host's life: the loop and its thread
  *
  * Not a public API.
  */
@@ -76,6 +78,12 @@ struct san_target {
 	int paths[LBFO_MAX_PORTALS];      /* its portals: indexes into the configuration's paths */
 	int npaths;
 	struct lbfo_tgt_check chk;        /* indexed like paths[] */
+	/* What each path's probe read: it answered, and the LUNs it reported
+	 * (a rescan tells a removed LUN from an unreachable one). */
+	bool answered[LBFO_MAX_PORTALS];
+	int *luns[LBFO_MAX_PORTALS];
+	int nluns[LBFO_MAX_PORTALS];
+	bool checked_before;              /* a rescan: the host knew it (no check again) */
 };
 
 struct san_path {
@@ -96,7 +104,18 @@ struct lbfo_san {
 	int ntargets;
 	struct san_lu *lus;
 	int nlus;
+	bool portal_answered[LBFO_MAX_MEMBERS]; /* SendTargets (or the target configured) */
 };
+
+/* A rescan: targets already known are not checked again; finding no LU
+ * is no error (every LUN may be gone). known: the host's targets' IQNs. */
+int san_discover(const struct lbfo_host_config *c, const struct lbfo_lu_env *env,
+		 const char *const *known, int nknown, struct lbfo_san **out, char *warn,
+		 size_t warnlen, char *err, size_t errlen);
+/* Did the probe of target iqn through configuration path cfg answer, and
+ * does it report lun? -1: not asked (unreachable), 0: answered without
+ * it, 1: answered with it. */
+int san_reports(const struct lbfo_san *s, const char *iqn, int cfg, int lun);
 
 /* ---- names.c ---------------------------------------------------------------------- */
 
@@ -142,6 +161,13 @@ struct lbfo_host {
 	pthread_t thread;
 	bool started, stopping;
 	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
+	struct lbfo_lu_env env;           /* the LUs' and targets': transport, lock, wake-up */
+	struct {
+		pthread_t thread;
+		bool running, done, again;
+		struct rescan_job *job;
+		uint64_t last_ns, count;
+	} rescan;
 	int wakefd;
 	int link_fd;
 	uint64_t link_downs;
@@ -155,7 +181,8 @@ struct lbfo_host {
 	uint64_t started_ns;
 };
 
-/* host.c: the log and the registry */
+/* host.c: the log, the registry, wake-ups of the loop (any thread) */
+void host_wake(void *arg);
 int host_log_init(struct lbfo_host *h);
 void host_log(struct lbfo_host *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -163,6 +190,28 @@ void host_log(struct lbfo_host *h, int level, const char *fmt, ...)
 void host_tgt_log_hook(int level, const char *msg, void *opaque);
 void host_lu_log_hook(int level, const char *msg, void *opaque);
 struct host_lu *host_find_lu(struct lbfo_host *h, const char *name);
+
+/* build.c: targets and LUs from what discovery found */
+int host_target_index(const struct lbfo_host *h, const char *iqn);
+/* The targets of san the host does not have yet. */
+int host_add_targets(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
+		     size_t errlen);
+/* Every LU of san (at start): one refused by its lock is left out, unless
+ * it is the only one. */
+int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
+		 size_t errlen);
+/* One LU a rescan found. */
+int host_add_lu(struct lbfo_host *h, const struct lbfo_san *san, const struct san_lu *sl,
+		uint64_t now, char *err, size_t errlen);
+struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
+			     const struct san_lu *sl, uint64_t now, char *err, size_t errlen);
+
+/* rescan.c */
+struct rescan_job;
+void host_rescan(struct lbfo_host *h, const char *why);
+void host_rescan_service(struct lbfo_host *h, uint64_t now);
+uint64_t host_rescan_next_timer(const struct lbfo_host *h);
+void host_rescan_fini(struct lbfo_host *h);
 
 /* ---- control.c -------------------------------------------------------------------- */
 

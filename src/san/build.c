@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host's targets and LUs, made from what discovery found: at start,
+ * and for what a rescan finds new. A target is one lbfo_tgt (its path
+ * sessions); an LU one lbfo_lu over its targets' sessions, with the
+ * host's log, lock and wake-up, its export named from its WWID.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "san_internal.h"
+
+/* The host's target with this IQN, or -1. */
+int host_target_index(const struct lbfo_host *h, const char *iqn)
+{
+	int t;
+
+	for (t = 0; t < h->ntgts; t++)
+		if (!strcmp(lbfo_tgt_name(h->tgts[t]), iqn))
+			return t;
+	return -1;
+}
+
+int host_add_targets(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
+		     size_t errlen)
+{
+	struct lbfo_lu_config tc = h->cfg.lu;
+	char scope[16] = "";
+	int t;
+
+	tc.log = host_tgt_log_hook;
+	tc.log_opaque = h;
+	if (h->cfg.lu.lun >= 0)
+		snprintf(scope, sizeof(scope), "%d", h->cfg.lu.lun);
+	for (t = 0; t < san->ntargets; t++) {
+		const struct san_target *st = &san->targets[t];
+		struct lbfo_tgt **nt;
+
+		if (host_target_index(h, st->iqn) >= 0)
+			continue;
+		nt = realloc(h->tgts, (size_t)(h->ntgts + 1) * sizeof(*nt));
+		if (!nt) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		h->tgts = nt;
+		h->tgts[h->ntgts] = lbfo_tgt_create(&tc, st->iqn, scope, st->paths, st->npaths,
+						    &st->chk, &h->env, now, err, errlen);
+		if (!h->tgts[h->ntgts])
+			return -1;
+		h->ntgts++;
+	}
+	return 0;
+}
+
+/* The LU's paths over the host's targets (each path of discovery's
+ * target t is the host target of the same IQN, path of the same portal). */
+static int pathspecs(const struct lbfo_host *h, const struct lbfo_san *san,
+		     const struct san_lu *sl, struct lbfo_lu_pathspec *ps, int *expect)
+{
+	int i, n = 0;
+
+	*expect = 0;
+	for (i = 0; i < sl->npaths; i++) {
+		const struct san_target *st = &san->targets[sl->paths[i].target];
+		int t = host_target_index(h, st->iqn), tp;
+
+		if (t < 0 || (tp = lbfo_tgt_path_of(h->tgts[t], st->paths[sl->paths[i].tpath])) < 0)
+			continue; /* a portal the host's target does not have (a rescan) */
+		ps[n].tgt = h->tgts[t];
+		ps[n].tpath = tp;
+		ps[n].lun = sl->paths[i].lun;
+		*expect += st->chk.reachable[sl->paths[i].tpath];
+		n++;
+	}
+	return n;
+}
+
+struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
+			     const struct san_lu *sl, uint64_t now, char *err, size_t errlen)
+{
+	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	struct host_lu *hl = calloc(1, sizeof(*hl));
+	struct lbfo_lu_config *c;
+	int n;
+
+	if (!hl || !(c = malloc(sizeof(*c)))) {
+		free(hl);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	hl->host = h;
+	snprintf(hl->wwid, sizeof(hl->wwid), "%s", sl->id.id);
+	lbfo_export_name(sl->id.id, hl->export, sizeof(hl->export));
+	hl->size = sl->id.blocks * sl->id.block_size;
+	n = pathspecs(h, san, sl, ps, &hl->expect);
+	*c = h->cfg.lu;
+	c->log = host_lu_log_hook;
+	c->log_opaque = hl;
+	hl->lu = n ? lbfo_lu_create(c, &sl->id, ps, n, &h->env, now, err, errlen) : NULL;
+	if (!n)
+		snprintf(err, errlen, "LU %s: no path over the host's targets", sl->id.id);
+	free(c);
+	if (!hl->lu) {
+		free(hl);
+		return NULL;
+	}
+	return hl;
+}
+
+/* Take the LU's lock and add it; a second instance on it: left out. */
+static int add_lu(struct lbfo_host *h, struct host_lu *hl, bool only, char *err, size_t errlen)
+{
+	char lerr[LBFO_ERR_MAX];
+	struct host_lu **nl;
+
+	if (lbfo_lu_lock(hl->lu, lerr, sizeof(lerr)) < 0) {
+		lbfo_lu_destroy(hl->lu);
+		free(hl);
+		if (only) {
+			snprintf(err, errlen, "%s", lerr);
+			return -1;
+		}
+		host_log(h, LBFO_LOG_WARNING, "%s: not served here", lerr);
+		return 0;
+	}
+	nl = realloc(h->lus, (size_t)(h->nlus + 1) * sizeof(*nl));
+	if (!nl) {
+		lbfo_lu_destroy(hl->lu);
+		free(hl);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	h->lus = nl;
+	h->lus[h->nlus++] = hl;
+	return 1;
+}
+
+int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
+		 size_t errlen)
+{
+	int k;
+
+	h->multi = san->nlus > 1;
+	for (k = 0; k < san->nlus; k++) {
+		struct host_lu *hl = host_make_lu(h, san, &san->lus[k], now, err, errlen);
+
+		if (!hl || add_lu(h, hl, san->nlus == 1, err, errlen) < 0)
+			return -1;
+	}
+	if (!h->nlus) {
+		snprintf(err, errlen, "every LU found is served by another lbfo process");
+		return -1;
+	}
+	return 0;
+}
+
+int host_add_lu(struct lbfo_host *h, const struct lbfo_san *san, const struct san_lu *sl,
+		uint64_t now, char *err, size_t errlen)
+{
+	struct host_lu *hl = host_make_lu(h, san, sl, now, err, errlen);
+
+	if (!hl)
+		return -1;
+	h->multi = true;
+	return add_lu(h, hl, false, err, errlen) < 0 ? -1 : 0;
+}
