@@ -444,7 +444,9 @@ tb_down() {
     fi
     rm -f "$TB_STATE" "$TB_STATE.tmp"
     TB_UP=0; TB_TGTD_PID=""
+    # the bed's configuration goes with it: the next tb_up starts from one LU, no CHAP
     _tb_lu_table_reset
+    TB_CHAP_USER="" TB_CHAP_PASS="" TB_CHAP_MUSER="" TB_CHAP_MPASS=""
     return 0
 }
 
