@@ -128,16 +128,76 @@ _tb_tgtd_launch() {
     return 1
 }
 
-# create target TID with LUN 1 from the recorded config (used at start and on restart)
+# ---------------------------------------------------------------- LU table
+# Every LU of the bed, replayed by tb_target_start; key "TID:LUN". A file name without a
+# leading / lives in TB_DIR. TB_TGT_PLAN[tid] says the target's LUNs are in the table (a
+# target without a plan gets LUN 1 on file lun$tid.img, as before). TB_TGT_ACL[tid]: the
+# initiator addresses the target is bound to ("ALL" when unset).
+declare -gA TB_LU_FILE=() TB_LU_SIZE=() TB_LU_SCSI_ID=() TB_LU_SCSI_SN=()
+declare -ga TB_TGT_ACL=() TB_TGT_PLAN=()
+
+_tb_lu_record() {   # tid lun file size scsi_id scsi_sn
+    local k="$1:$2"
+    TB_LU_FILE[$k]=$3; TB_LU_SIZE[$k]=$4; TB_LU_SCSI_ID[$k]=$5; TB_LU_SCSI_SN[$k]=$6
+    TB_TGT_PLAN[$1]=1
+}
+_tb_lu_forget() { local k="$1:$2"; unset "TB_LU_FILE[$k]" "TB_LU_SIZE[$k]" "TB_LU_SCSI_ID[$k]" "TB_LU_SCSI_SN[$k]"; }
+_tb_lu_table_reset() { TB_LU_FILE=(); TB_LU_SIZE=(); TB_LU_SCSI_ID=(); TB_LU_SCSI_SN=(); TB_TGT_ACL=(); TB_TGT_PLAN=(); }
+_tb_luns_of() {   # tid -> its LUNs from the table, ascending, one a line
+    local k
+    for k in "${!TB_LU_FILE[@]}"; do [ "${k%%:*}" = "$1" ] && echo "${k#*:}"; done | sort -n
+}
+# tb_lus -> "TID LUN" for every LU of the bed, sorted
+tb_lus() { local k; for k in "${!TB_LU_FILE[@]}"; do echo "${k%%:*} ${k#*:}"; done | sort -n -k1,1 -k2,2; }
+# tb_lu_file TID LUN -> the LU's backing file
+tb_lu_file() {
+    local f=${TB_LU_FILE[$1:$2]:-}
+    [ -n "$f" ] || { _tb_err "no LU $1:$2"; return 1; }
+    case $f in /*) echo "$f" ;; *) echo "$TB_DIR/$f" ;; esac
+}
+tb_lu_scsi_id() { [ -n "${TB_LU_SCSI_ID[$1:$2]:-}" ] && echo "${TB_LU_SCSI_ID[$1:$2]}"; }
+tb_lu_scsi_sn() { [ -n "${TB_LU_SCSI_SN[$1:$2]:-}" ] && echo "${TB_LU_SCSI_SN[$1:$2]}"; }
+# _tb_naa6 SCSI_ID -> the NAA 6 designator tgt builds from scsi_id (usr/spc.c update_vpd_83,
+# tgt 1.0.85): every character is one nibble (its hex value; any other character is 0), the
+# last 32 right-adjusted in 128 bits, the top nibble replaced by 6. Printed as lbfo names it.
+_tb_naa6() {
+    local s=$1 i c n=""
+    for ((i = 0; i < ${#s} && i < 64; i++)); do
+        c=${s:i:1}
+        case $c in [0-9a-fA-F]) n+=${c,,} ;; *) n+=0 ;; esac
+    done
+    n="00000000000000000000000000000000$n"
+    n=${n: -32}
+    echo "naa.6${n:1}"
+}
+# tb_lu_wwid TID LUN -> the identity an initiator sees in VPD 0x83 and lbfo names the LU by:
+# tgt's NAA 6 designator (derived from the LU's scsi_id), e.g. naa.6000000000000bf0...
+tb_lu_wwid() {
+    local id=${TB_LU_SCSI_ID[$1:$2]:-}
+    [ -n "$id" ] || { _tb_err "no LU $1:$2"; return 1; }
+    _tb_naa6 "$id"
+}
+
+# the LU TID:LUN from the table, in a target that exists
+_tb_lu_create() {   # tid lun
+    local tid=$1 lun=$2 f; f=$(tb_lu_file "$tid" "$lun") || return 1
+    [ -e "$f" ] || truncate -s "${TB_LU_SIZE[$tid:$lun]}" "$f" || return 1
+    tb_tgtadm --lld iscsi --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$f" &&
+    tb_tgtadm --op update --mode logicalunit --tid "$tid" --lun "$lun" \
+        --params "scsi_id=${TB_LU_SCSI_ID[$tid:$lun]},scsi_sn=${TB_LU_SCSI_SN[$tid:$lun]}"
+}
+
+# create target TID and its LUs from the recorded config (used at start and on restart)
 _tb_make_target() {   # tid
-    local tid=$1 iqn=${TB_IQNS[$1]} f="$TB_DIR/lun$1.img"
-    [ -e "$f" ] || truncate -s "$TB_LUN_SIZE" "$f" || return 1
-    tb_tgtadm --lld iscsi --op new --mode target --tid "$tid" -T "$iqn" &&
-    tb_tgtadm --lld iscsi --op new --mode logicalunit --tid "$tid" --lun 1 -b "$f" &&
+    local tid=$1 iqn=${TB_IQNS[$1]} lun a
     # unique per bed and target: tgt's default ("IET 000T000L", sn beafTL) repeats across beds
-    tb_tgtadm --op update --mode logicalunit --tid "$tid" --lun 1 \
-        --params "scsi_id=lbfo-${TB_ID}-t${tid}l1,scsi_sn=lbfo${TB_ID}t${tid}l1" &&
-    tb_tgtadm --lld iscsi --op bind --mode target --tid "$tid" -I ALL || return 1
+    [ -n "${TB_TGT_PLAN[$tid]:-}" ] ||
+        _tb_lu_record "$tid" 1 "lun$tid.img" "$TB_LUN_SIZE" "lbfo-${TB_ID}-t${tid}l1" "lbfo${TB_ID}t${tid}l1"
+    tb_tgtadm --lld iscsi --op new --mode target --tid "$tid" -T "$iqn" || return 1
+    for lun in $(_tb_luns_of "$tid"); do _tb_lu_create "$tid" "$lun" || return 1; done
+    for a in ${TB_TGT_ACL[$tid]:-ALL}; do
+        tb_tgtadm --lld iscsi --op bind --mode target --tid "$tid" -I "$a" || return 1
+    done
     local kv
     for kv in ${TB_TGT_PARAMS//,/ }; do
         tb_tgtadm --lld iscsi --op update --mode target --tid "$tid" -n "${kv%%=*}" -v "${kv#*=}" ||
@@ -384,6 +444,9 @@ tb_down() {
     fi
     rm -f "$TB_STATE" "$TB_STATE.tmp"
     TB_UP=0; TB_TGTD_PID=""
+    # the bed's configuration goes with it: the next tb_up starts from one LU, no CHAP
+    _tb_lu_table_reset
+    TB_CHAP_USER="" TB_CHAP_PASS="" TB_CHAP_MUSER="" TB_CHAP_MPASS=""
     return 0
 }
 
