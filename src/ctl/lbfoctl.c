@@ -167,7 +167,8 @@ static char *request_line(const struct opts *o, const struct ctl_verb *v, char *
 		strcat(s, " ");
 		strcat(s, args[i]);
 	}
-	if (o->json && ctl_verb_json(v) && n == 0)
+	/* --json: the request's last word (after an LU named, if any). */
+	if (o->json && ctl_verb_json(v) && (n == 0 || strcmp(args[n - 1], "json")))
 		strcat(s, " json");
 	return s;
 }
