@@ -31,6 +31,7 @@
 #include <nbdkit-plugin.h>
 
 #include "lbfo/lu.h"
+#include "notify.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -164,6 +165,7 @@ static void *watch_shutdown(void *arg)
 static int lbfo_after_fork(void)
 {
 	char err[LBFO_ERR_MAX];
+	int want = reachable_at_start > 0 ? reachable_at_start : 1, up;
 
 	lu = lbfo_lu_start(&cfg, &probe, err, sizeof(err));
 	if (!lu) {
@@ -173,13 +175,17 @@ static int lbfo_after_fork(void)
 	watching = pthread_create(&watcher, NULL, watch_shutdown, NULL) == 0;
 	/* Serve once the paths that answered the probe are logged in (or
 	 * the login timeout passes; the rest come up in the background). */
-	lbfo_lu_wait_paths(lu, reachable_at_start > 0 ? reachable_at_start : 1,
-			   cfg.login_timeout_ms);
+	up = lbfo_lu_wait_paths(lu, want, cfg.login_timeout_ms);
+	/* Under systemd (Type=notify): serving from now on (notify.h). */
+	if (lbfo_sd_notify_ready(up, want, cfg.npaths, cfg.login_timeout_ms) < 0)
+		fprintf(stderr, "nbdkit: lbfo: warning: READY=1 to $NOTIFY_SOCKET: %s\n",
+			strerror(errno));
 	return 0;
 }
 
 static void lbfo_cleanup(void)
 {
+	(void)lbfo_sd_notify("STOPPING=1");
 	unloading = true;
 	if (watching)
 		pthread_join(watcher, NULL);
