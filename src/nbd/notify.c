@@ -51,17 +51,18 @@ int lbfo_sd_notify(const char *state)
 int lbfo_sd_notify_ready(int up, int want, int total, uint32_t deadline_ms)
 {
 	char msg[256];
+	int n;
 
-	if (up >= total)
-		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%d of %d paths up", up, total);
-	else if (up >= want)
-		snprintf(msg, sizeof(msg),
-			 "READY=1\nSTATUS=%d of %d paths up; the others did not answer at "
-			 "start-up and keep trying in the background", up, total);
-	else
-		snprintf(msg, sizeof(msg),
-			 "READY=1\nSTATUS=%d of %d paths up: the login deadline (%u ms) passed "
-			 "before %d were; the rest keep trying in the background",
-			 up, total, deadline_ms, want);
+	/* Said once, so it says what held at start: "started with". */
+	n = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=started with %d of %d paths up", up,
+		     total);
+	if (up < want)
+		snprintf(msg + n, sizeof(msg) - (size_t)n,
+			 ": the login deadline (%u ms) passed before %d were; the rest keep "
+			 "trying in the background", deadline_ms, want);
+	else if (up < total)
+		snprintf(msg + n, sizeof(msg) - (size_t)n,
+			 "; the others did not answer at start-up and keep trying in the "
+			 "background");
 	return lbfo_sd_notify(msg);
 }

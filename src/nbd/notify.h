@@ -17,9 +17,10 @@
  * Thread-safe; the variable is left in place for later messages. */
 int lbfo_sd_notify(const char *state);
 
-/* READY=1 with a STATUS= line: "UP of TOTAL paths up"; when fewer than
- * `want` (the paths that answered the start-up probe) came up, that the
- * login deadline passed first, and when fewer than all, that the rest keep
+/* READY=1 with a STATUS= line "started with UP of TOTAL paths up" (it is
+ * sent once: `lbfoctl status` has the paths now); when fewer than `want`
+ * (the paths that answered the start-up probe) came up, that the login
+ * deadline passed first, and when fewer than all, that the rest keep
  * trying. Returns what lbfo_sd_notify() returns. */
 int lbfo_sd_notify_ready(int up, int want, int total, uint32_t deadline_ms);
 

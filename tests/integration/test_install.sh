@@ -186,9 +186,9 @@ size=$(timeout 10 nbdinfo --size "$(lbfo_uri)" 2>&1)
 up=$(timeout 10 "$STAGE$BINDIR/lbfoctl" --socket "$LBFO_TMP/ctl.sock" status --json |
 	jq '[.lus[0].paths[] | select(.session == "up")] | length')
 sender=$(jq -r 'select(.msg | startswith("READY=1")) | .pid' "$MSGS" | head -1)
-if [ "$ready" = 'READY=1\nSTATUS=2 of 2 paths up' ] && [ "$sender" = "$LBFO_PID" ] &&
+if [ "$ready" = 'READY=1\nSTATUS=started with 2 of 2 paths up' ] && [ "$sender" = "$LBFO_PID" ] &&
    [ "$size" = "$(numfmt --from=iec "$TB_LUN_SIZE")" ] && [ "$up" = 2 ]; then
-	pass "install: READY=1 from nbdkit's pid with 'STATUS=2 of 2 paths up'; the export then answers at once (nbdinfo --size $size), 2 paths up"
+	pass "install: READY=1 from nbdkit's pid with 'STATUS=started with 2 of 2 paths up'; the export then answers at once (nbdinfo --size $size), 2 paths up"
 else
 	fail "install: READY: '$ready' from pid $sender (nbdkit $LBFO_PID); nbdinfo: $size; paths up: $up"
 fi

@@ -82,18 +82,18 @@ static void test_path_socket(void **state)
 
 	assert_int_equal(lbfo_sd_notify_ready(2, 2, 2, 3000), 0);
 	receive(l.fd, buf, sizeof(buf));
-	assert_string_equal(buf, "READY=1\nSTATUS=2 of 2 paths up");
+	assert_string_equal(buf, "READY=1\nSTATUS=started with 2 of 2 paths up");
 
 	/* One path did not answer the probe: ready on the other. */
 	assert_int_equal(lbfo_sd_notify_ready(1, 1, 2, 3000), 0);
 	receive(l.fd, buf, sizeof(buf));
-	assert_string_equal(buf, "READY=1\nSTATUS=1 of 2 paths up; the others did not answer "
+	assert_string_equal(buf, "READY=1\nSTATUS=started with 1 of 2 paths up; the others did not answer "
 				 "at start-up and keep trying in the background");
 
 	/* Both answered the probe, neither logged in before the deadline. */
 	assert_int_equal(lbfo_sd_notify_ready(0, 2, 2, 3000), 0);
 	receive(l.fd, buf, sizeof(buf));
-	assert_string_equal(buf, "READY=1\nSTATUS=0 of 2 paths up: the login deadline "
+	assert_string_equal(buf, "READY=1\nSTATUS=started with 0 of 2 paths up: the login deadline "
 				 "(3000 ms) passed before 2 were; the rest keep trying in "
 				 "the background");
 
