@@ -102,8 +102,8 @@ void lbfo_host_shutdown(struct lbfo_host *h, const char *why);
  * discovery (at least one), or timeout. Returns how many LUs are ready.
  * Any thread. */
 int lbfo_host_wait_ready(struct lbfo_host *h, uint32_t timeout_ms);
-/* "N LUs, M of them ready; P of Q paths up": for logs and systemd. Any thread. */
-void lbfo_host_summary(struct lbfo_host *h, char *buf, size_t len);
+/* LUs ready (lbfo_host_wait_ready's sense) of all, paths up of all. Any thread. */
+void lbfo_host_counts(struct lbfo_host *h, int *lus_ready, int *lus, int *up, int *total);
 
 /* ---- exports (any thread) ---------------------------------------------------------- */
 

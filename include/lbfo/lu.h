@@ -155,6 +155,8 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 const char *lbfo_lu_config_help(void);
 /* The configuration reference (docs/configuration.md), from the table. */
 void lbfo_lu_config_markdown(FILE *f);
+/* The same as man page text (roff), for nbdkit-lbfo-plugin(1). */
+void lbfo_lu_config_roff(FILE *f);
 
 /* One client request. The caller owns it and its buffer until
  * lbfo_io_wait() returns. */

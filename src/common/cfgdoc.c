@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The configuration reference, from the table itself: Markdown for the
- * docs, plain text for a --help. */
+ * docs, plain text for a --help, roff for a man page. */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfgtable_int.h"
@@ -115,5 +116,76 @@ void lbfo_cfg_help(const struct lbfo_cfg_table *t, FILE *f)
 		fputc('\n', f);
 		for (j = 0; j < s->nkeys; j++)
 			help_line(f, &s->keys[j]);
+	}
+}
+
+/* Text for a man page: backslashes and minus signs escaped, `code` in
+ * bold, a '.' or '\'' at the start of a line kept from being a request. */
+static void roff(FILE *f, const char *s, bool bol)
+{
+	bool code = false;
+
+	for (; s && *s; s++) {
+		if (bol && (*s == '.' || *s == '\''))
+			fputs("\\&", f);
+		bol = *s == '\n';
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else if (*s == '`')
+			fputs((code = !code) ? "\\fB" : "\\fR", f);
+		else
+			fputc(*s, f);
+	}
+	if (code)
+		fputs("\\fR", f);
+}
+
+static void roff_key(FILE *f, const struct lbfo_cfg_key *k)
+{
+	char *value = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&value, &len);
+
+	if (m) {
+		value_cell(m, k, true);
+		fclose(m);
+	}
+	fputs(".TP\n\\fB", f);
+	roff(f, k->key, false);
+	fputs("\\fR=\\fI", f);
+	roff(f, value, false);
+	fputs("\\fR", f);
+	if (k->alias) {
+		fputs(" (or \\fB", f);
+		roff(f, k->alias, false);
+		fputs("\\fR)", f);
+	}
+	fputc('\n', f);
+	roff(f, k->doc, true);
+	if (k->def_doc || k->def) {
+		fputs(" (default ", f);
+		roff(f, k->def_doc ? k->def_doc : k->def, false);
+		fputc(')', f);
+	} else if (k->flags & LBFO_CFG_REQUIRED) {
+		fputs(" (required)", f);
+	}
+	fputc('\n', f);
+	free(value);
+}
+
+void lbfo_cfg_roff(const struct lbfo_cfg_table *t, FILE *f)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nsections; i++) {
+		const struct lbfo_cfg_section *s = &t->sections[i];
+
+		fprintf(f, ".SS \"[%s%s]\"\n", s->name, s->named ? " NAME" : "");
+		roff(f, s->doc, true);
+		fputc('\n', f);
+		for (j = 0; j < s->nkeys; j++)
+			roff_key(f, &s->keys[j]);
 	}
 }

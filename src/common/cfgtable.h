@@ -148,6 +148,10 @@ void lbfo_cfg_markdown(const struct lbfo_cfg_table *t, FILE *f);
  * per key "  key=VALUE  doc (default X)", one line each. */
 void lbfo_cfg_help(const struct lbfo_cfg_table *t, FILE *f);
 
+/* The same for a man page: per section an .SS heading and its doc, per
+ * key a .TP item "key=VALUE" and its doc with the default. */
+void lbfo_cfg_roff(const struct lbfo_cfg_table *t, FILE *f);
+
 /* The value parsers, for parse functions of their own. */
 int lbfo_cfg_parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
 			size_t len);

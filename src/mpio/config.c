@@ -498,3 +498,8 @@ void lbfo_lu_config_markdown(FILE *f)
 {
 	lbfo_cfg_markdown(&lbfo_lu_config_table, f);
 }
+
+void lbfo_lu_config_roff(FILE *f)
+{
+	lbfo_cfg_roff(&lbfo_lu_config_table, f);
+}

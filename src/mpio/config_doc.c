@@ -8,11 +8,16 @@
  *                              build compiles it into the plugin: nbdkit
  *                              copies the plugin's struct, and with it the
  *                              help, before any code of the plugin runs)
+ *   lbfo-config-doc man FILE   the man page FILE with the keys (roff) in
+ *                              place of its line MAN_MARKER
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lbfo/lu.h"
+
+#define MAN_MARKER ".\\\" lbfo-config-doc: the keys\n"
 
 static void c_string(const char *name, const char *text)
 {
@@ -31,6 +36,34 @@ static void c_string(const char *name, const char *text)
 	printf("\";\n");
 }
 
+/* Copy the page, the keys in place of the marker (which must be there). */
+static int man_page(const char *path)
+{
+	FILE *in = fopen(path, "r");
+	char *line = NULL;
+	size_t len = 0;
+	int found = 0;
+
+	if (!in) {
+		perror(path);
+		return 1;
+	}
+	while (getline(&line, &len, in) > 0) {
+		if (!strcmp(line, MAN_MARKER)) {
+			lbfo_lu_config_roff(stdout);
+			found = 1;
+		} else {
+			fputs(line, stdout);
+		}
+	}
+	free(line);
+	fclose(in);
+	if (!found)
+		fprintf(stderr, "%s: no line '%.*s'\n", path, (int)strlen(MAN_MARKER) - 1,
+			MAN_MARKER);
+	return found ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "markdown")) {
@@ -45,6 +78,8 @@ int main(int argc, char **argv)
 		c_string(argv[2], lbfo_lu_config_help());
 		return 0;
 	}
-	fprintf(stderr, "usage: lbfo-config-doc markdown | help | c NAME\n");
+	if (argc == 3 && !strcmp(argv[1], "man"))
+		return man_page(argv[2]);
+	fprintf(stderr, "usage: lbfo-config-doc markdown | help | c NAME | man FILE\n");
 	return 2;
 }

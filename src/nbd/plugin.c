@@ -37,6 +37,7 @@
 #include <nbdkit-plugin.h>
 
 #include "lbfo/host.h"
+#include "notify.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -174,6 +175,7 @@ static void *watch_shutdown(void *arg)
 static int lbfo_after_fork(void)
 {
 	char err[LBFO_ERR_MAX];
+	int lus_ready, lus, up, total;
 
 	host = lbfo_host_start(&cfg, san, err, sizeof(err));
 	san = NULL; /* the host has it */
@@ -185,11 +187,17 @@ static int lbfo_after_fork(void)
 	/* Serve once the paths that answered discovery are logged in (or
 	 * the login timeout passes; the rest come up in the background). */
 	lbfo_host_wait_ready(host, cfg.lu.login_timeout_ms);
+	/* Under systemd (Type=notify): serving from now on (notify.h). */
+	lbfo_host_counts(host, &lus_ready, &lus, &up, &total);
+	if (lbfo_sd_notify_ready(lus_ready, lus, up, total, cfg.lu.login_timeout_ms) < 0)
+		fprintf(stderr, "nbdkit: lbfo: warning: READY=1 to $NOTIFY_SOCKET: %s\n",
+			strerror(errno));
 	return 0;
 }
 
 static void lbfo_cleanup(void)
 {
+	(void)lbfo_sd_notify("STOPPING=1");
 	unloading = true;
 	if (watching)
 		pthread_join(watcher, NULL);

@@ -112,20 +112,20 @@ int lbfo_host_wait_ready(struct lbfo_host *h, uint32_t timeout_ms)
 	}
 }
 
-void lbfo_host_summary(struct lbfo_host *h, char *buf, size_t len)
+void lbfo_host_counts(struct lbfo_host *h, int *lus_ready, int *lus, int *up, int *total)
 {
-	int i, ready = 0, up = 0, total = 0;
+	int i;
 
+	*lus_ready = *up = *total = 0;
 	pthread_mutex_lock(&h->mu);
+	*lus = h->nlus;
 	for (i = 0; i < h->nlus; i++) {
 		int t;
 
-		ready += lu_ready(h->lus[i]);
-		up += lbfo_lu_paths_ready(h->lus[i]->lu, &t);
-		total += t;
+		*lus_ready += lu_ready(h->lus[i]);
+		*up += lbfo_lu_paths_ready(h->lus[i]->lu, &t);
+		*total += t;
 	}
-	snprintf(buf, len, "%d LU%s, %d ready; %d of %d paths up", h->nlus, h->nlus == 1 ? "" : "s",
-		 ready, up, total);
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -57,6 +57,62 @@ static void test_usage_is_documented(void **state)
 	free(gen);
 }
 
+/* Does the man page's tag line (".B path drain \\fIPATH\\fR ...") name cmd? */
+static bool tag_names(const char *tag, const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	return !strncmp(tag, cmd, n) && (!tag[n] || tag[n] == ' ' || tag[n] == '\\');
+}
+
+/* docs/man/lbfoctl.1.in is written by hand: its COMMANDS section has one
+ * ".TP" / ".B NAME ..." item per command of the daemons' tables (and
+ * lbfoctl's own watch), and no item for a command they do not have. It is
+ * checked in the source, as written: the build changes only @VERSION@. */
+static void test_man_page_commands(void **state)
+{
+	char *man = slurp(SRCDIR "/docs/man/lbfoctl.1.in"), *sec, *end, *p, *prev = NULL, *save;
+	const char *tags[64];
+	const struct lbfo_ctl_desc *tables[] = { lbfo_lu_commands, lbfo_router_commands };
+	const size_t sizes[] = { LBFO_LU_CMD__MAX, LBFO_RT_CMD__MAX };
+	size_t ntags = 0, t, i, k, n;
+	bool found;
+
+	(void)state;
+	sec = strstr(man, "\n.SH COMMANDS\n");
+	assert_non_null(sec);
+	end = strstr(sec + 1, "\n.SH ");
+	assert_non_null(end);
+	*end = '\0';
+	for (p = strtok_r(sec, "\n", &save); p; prev = p, p = strtok_r(NULL, "\n", &save)) {
+		if (!prev || strcmp(prev, ".TP") || strncmp(p, ".B ", 3))
+			continue;
+		assert_true(ntags < sizeof(tags) / sizeof(tags[0]));
+		tags[ntags++] = p + 3;
+	}
+	for (t = 0; t < 2; t++)
+		for (i = 0; i < sizes[t]; i++) {
+			for (k = 0, n = 0; k < ntags; k++)
+				n += tag_names(tags[k], tables[t][i].name);
+			if (n != 1)
+				fail_msg("docs/man/lbfoctl.1.in: %zu items for '%s', not one", n,
+					 tables[t][i].name);
+		}
+	for (k = 0, n = 0; k < ntags; k++)
+		n += tag_names(tags[k], "watch");
+	if (n != 1)
+		fail_msg("docs/man/lbfoctl.1.in: %zu items for 'watch', not one", n);
+	for (k = 0; k < ntags; k++) {
+		found = tag_names(tags[k], "watch");
+		for (t = 0; t < 2 && !found; t++)
+			for (i = 0; i < sizes[t] && !found; i++)
+				found = tag_names(tags[k], tables[t][i].name);
+		if (!found)
+			fail_msg("docs/man/lbfoctl.1.in: '.B %s' is no command of lbfoctl", tags[k]);
+	}
+	free(man);
+}
+
 static void test_verbs(void **state)
 {
 	char *w1[] = { "path", "drain", "p1" }, *w2[] = { "weight", "set", "web", "n2", "2" },
@@ -151,6 +207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage_is_documented),
+		cmocka_unit_test(test_man_page_commands),
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_outstanding),
 		cmocka_unit_test(test_kind_of_help),

@@ -21,6 +21,7 @@ tgtd tgtadm iscsi-inq iscsi-readcapacity16 iscsi-ls
 ip tc iptables ss pgrep flock timeout truncate cmp sha256sum
 losetup mkfs.ext4 e2fsck mount umount
 jq bc python3 valgrind gnuplot promtool nm
+man systemd-analyze unshare numfmt
 iperf3 wrk haproxy curl clang"
 
 # The package list as scripts/setup installs it.
