@@ -31,16 +31,74 @@
 extern "C" {
 #endif
 
+#define LBFO_MAX_LU_SECTIONS 1024
+#define LBFO_LU_SECTION_KEYS 32
+#define LBFO_MAX_MATCHES 256
+
+/* One [lu NAME] section: an LU's settings over the defaults. */
+struct lbfo_lu_settings {
+	char name[LBFO_STR_MAX];          /* the LU's WWID or export name */
+	char alias[LBFO_NAME_MAX];
+	int line;                         /* of its header */
+	int nkv;
+	struct {
+		char key[2 * LBFO_NAME_MAX];
+		char value[LBFO_STR_MAX];
+		int line;
+	} kv[LBFO_LU_SECTION_KEYS];
+};
+
+/* A blacklist entry: a WWID glob, or vendor and product globs. */
+struct lbfo_match {
+	char wwid[LBFO_STR_MAX];
+	char vendor[16], product[32];
+};
+
 struct lbfo_host_config {
 	/* First: the global keys, the portals (paths) and every LU's
 	 * defaults; target= and lun= narrow what is served. */
 	struct lbfo_lu_config lu;
-	/* Discover again this often (0: only when a target says its LUNs
-	 * changed, or an operator asks: lbfoctl rescan). */
+	/* [discovery]: discover again this often (0: only when a target
+	 * says its LUNs changed, or an operator asks: lbfoctl rescan), and
+	 * SendTargets' own CHAP (empty: the sessions'). */
 	uint32_t rescan_interval_ms;
+	char discovery_chap_user[LBFO_STR_MAX];
+	char discovery_chap_password[LBFO_STR_MAX];
+	/* [lu NAME] sections, [blacklist], [blacklist_exceptions] */
+	struct lbfo_lu_settings *lus;
+	int nlus;
+	struct lbfo_match *blacklist, *exceptions;
+	int nblacklist, nexceptions;
 };
 
 void lbfo_host_config_defaults(struct lbfo_host_config *c);
+void lbfo_host_config_free(struct lbfo_host_config *c);
+/* A deep copy (dst's arrays are its own): 0, or -1 out of memory. */
+int lbfo_host_config_copy(struct lbfo_host_config *dst, const struct lbfo_host_config *src);
+/* One key=value of the command line: the LU's keys (lbfo_lu_config_set,
+ * portal= adds a path), rescan_interval=, discovery_chap_user=,
+ * discovery_chap_password=. 0, or -1 with err naming the key. */
+int lbfo_host_config_set(struct lbfo_host_config *c, const char *key, const char *value,
+			 char *err, size_t errlen);
+/* An INI file: [lu], [path NAME], [policy], [discovery], [lu NAME],
+ * [blacklist], [blacklist_exceptions]. Errors name file, line, section
+ * and key; an [lu NAME] key that does not apply (a path it names, a
+ * policy parameter) is found once the whole file is read. */
+int lbfo_host_config_load(struct lbfo_host_config *c, const char *file, char *err,
+			  size_t errlen);
+int lbfo_host_config_check(const struct lbfo_host_config *c, char *err, size_t errlen);
+/* An LU's configuration: the defaults with its [lu NAME] section (by WWID
+ * or export name) over them, and its alias. */
+int lbfo_host_lu_config(const struct lbfo_host_config *c, const char *wwid, const char *export,
+			struct lbfo_lu_config *out, char *alias, size_t alen, char *err,
+			size_t errlen);
+/* The blacklist says no (and no exception yes): why, in why. */
+bool lbfo_host_blacklisted(const struct lbfo_host_config *c, const struct lbfo_lu_ident *id,
+			   char *why, size_t len);
+const char *lbfo_host_config_help(void);
+void lbfo_host_config_markdown(FILE *f);
+void lbfo_host_config_roff(FILE *f);
+int lbfo_host_config_table_check(char *err, size_t errlen);
 
 /* ---- discovery (synchronous, bounded; before the loop runs) ------------------------ */
 
@@ -104,6 +162,17 @@ void lbfo_host_shutdown(struct lbfo_host *h, const char *why);
 int lbfo_host_wait_ready(struct lbfo_host *h, uint32_t timeout_ms);
 /* LUs ready (lbfo_host_wait_ready's sense) of all, paths up of all. Any thread. */
 void lbfo_host_counts(struct lbfo_host *h, int *lus_ready, int *lus, int *up, int *total);
+
+/* ---- reloading the configuration ----------------------------------------------- */
+
+/* Read the configuration again into c (defaults already in it): 0, or -1
+ * with err (the running configuration is then kept). */
+typedef int (*lbfo_reload_fn)(void *arg, struct lbfo_host_config *c, char *err, size_t errlen);
+/* Who can read it again (the plugin: its command line and config= file);
+ * without one, lbfoctl reload is refused. Any thread. */
+void lbfo_host_set_reloader(struct lbfo_host *h, lbfo_reload_fn fn, void *arg);
+/* Ask the loop for a reload: async-signal-safe (a SIGHUP handler). */
+void lbfo_host_request_reload(struct lbfo_host *h);
 
 /* ---- exports (any thread) ---------------------------------------------------------- */
 

@@ -151,6 +151,9 @@ int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file,
 /* Check required keys and consistency. */
 int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 			 size_t errlen);
+/* The same without the paths' presence: shares, CHAP, timers, the
+ * policy's parameters (one LU's settings over the defaults). */
+int lbfo_lu_config_check_settings(const struct lbfo_lu_config *c, char *err, size_t errlen);
 /* The help text for every key (nbdkit lbfo --help), from the table. */
 const char *lbfo_lu_config_help(void);
 /* The configuration reference (docs/configuration.md), from the table. */

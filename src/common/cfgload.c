@@ -170,7 +170,7 @@ static int open_section(struct loader *l, struct seen *s)
 	char word[HDR_MAX], why[512];
 
 	snprintf(word, sizeof(word), "%.*s", (int)wlen, s->hdr);
-	s->sec = lbfo_cfg_section(l->t, word);
+	s->sec = lbfo_cfg_section_kind(l->t, word, s->hdr[wlen] == ' ');
 	if (!s->sec)
 		return 0; /* unknown: said at its first key, or at its end */
 	if (take_name(l, s, wlen) < 0)
@@ -192,7 +192,12 @@ static int open_section(struct loader *l, struct seen *s)
 		failf(l, s->line, s->hdr, NULL, "%s", why);
 		return -1;
 	}
-	lbfo_cfg_defaults(s->sec, s->obj, l->user);
+	/* A new object gets the section's defaults; a singleton's object is
+	 * the configuration itself, whose defaults its caller set before
+	 * (and which may hold keys of a command line given before the
+	 * file: they stay unless the file sets them). */
+	if (s->sec->open)
+		lbfo_cfg_defaults(s->sec, s->obj, l->user);
 	return 0;
 }
 

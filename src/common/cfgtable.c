@@ -207,12 +207,24 @@ int lbfo_cfg__parse_value(const struct lbfo_cfg_key *k, struct lbfo_cfg_ctx *ctx
 const struct lbfo_cfg_section *lbfo_cfg_section(const struct lbfo_cfg_table *t,
 						const char *name)
 {
+	return lbfo_cfg_section_kind(t, name, -1);
+}
+
+const struct lbfo_cfg_section *lbfo_cfg_section_kind(const struct lbfo_cfg_table *t,
+						     const char *name, int named)
+{
+	const struct lbfo_cfg_section *any = NULL;
 	size_t i;
 
-	for (i = 0; i < t->nsections; i++)
-		if (!strcmp(t->sections[i].name, name))
+	for (i = 0; i < t->nsections; i++) {
+		if (strcmp(t->sections[i].name, name))
+			continue;
+		if (named < 0 || (int)t->sections[i].named == named)
 			return &t->sections[i];
-	return NULL;
+		if (!any)
+			any = &t->sections[i];
+	}
+	return any;
 }
 
 const struct lbfo_cfg_key *lbfo_cfg__find_key(const struct lbfo_cfg_section *sec,
@@ -301,7 +313,7 @@ int lbfo_cfg_set_obj(const struct lbfo_cfg_table *t, void *user, const char *sec
 int lbfo_cfg_set(const struct lbfo_cfg_table *t, void *user, const char *section,
 		 const char *key, const char *value, char *err, size_t errlen)
 {
-	const struct lbfo_cfg_section *sec = lbfo_cfg_section(t, section);
+	const struct lbfo_cfg_section *sec = lbfo_cfg_section_kind(t, section, 0);
 	struct lbfo_cfg_ctx ctx = { .user = user, .section = section, .key = key };
 	const struct lbfo_cfg_key *k;
 	char why[512], names[512];

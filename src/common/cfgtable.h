@@ -8,7 +8,8 @@
  *
  * The rules:
  *  - sections: a singleton ([router], [lu]) at most once; a named section
- *    ([service NAME], [path NAME]) once per name. A name is letters,
+ *    ([service NAME], [path NAME]) once per name. One word may be both, a
+ *    singleton and a named section ([lu] and [lu NAME]). A name is letters,
  *    digits, '-', '_' and '.'; "[path ]" (no name) and "[router x]" (a
  *    name where none belongs) are refused. A key outside any section, an
  *    unknown section or key, a key given twice in a section (unless the
@@ -23,8 +24,10 @@
  * Errors read "FILE:LINE: [SECTION]: KEY: message" (without KEY for a
  * section's own errors; without FILE:LINE for a command line's key).
  *
- * Loading: defaults are applied to each section's object when its header
- * is read; after the file, missing required keys and the table's own
+ * Loading: defaults are applied to each new section object (a named
+ * section's, made by its open()) when its header is read; a singleton's
+ * object is the configuration the caller set defaults in (keys given
+ * before the file, on a command line, stay unless the file sets them); after the file, missing required keys and the table's own
  * cross-checks (check) are reported, the finding at the first line first.
  */
 #ifndef LBFO_CFGTABLE_H
@@ -123,6 +126,10 @@ int lbfo_cfg_set_obj(const struct lbfo_cfg_table *t, void *user, const char *sec
 void lbfo_cfg_defaults(const struct lbfo_cfg_section *sec, void *obj, void *user);
 const struct lbfo_cfg_section *lbfo_cfg_section(const struct lbfo_cfg_table *t,
 						const char *name);
+/* A word may name a singleton and a named section both ([lu], [lu NAME]):
+ * named 1 the named one, 0 the singleton, -1 whichever comes first. */
+const struct lbfo_cfg_section *lbfo_cfg_section_kind(const struct lbfo_cfg_table *t,
+						     const char *name, int named);
 
 /* A finding of a cross-check: "FILE:LINE: [SECTION]: KEY: message" (line 0:
  * the whole file, no LINE; section or key NULL: left out). Of several, the

@@ -25,6 +25,9 @@ const struct lbfo_ctl_desc lbfo_lu_commands[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_RESCAN] = { "rescan", "",
 		"discover the SAN again: new LUs get their export, LUs gone from it are "
 		"removed once their clients close them" },
+	[LBFO_LU_RELOAD] = { "reload", "",
+		"read the configuration again and apply it with I/O running (as SIGHUP); a file "
+		"with a mistake is refused and the running one kept" },
 };
 
 const struct lbfo_ctl_desc lbfo_router_commands[LBFO_RT_CMD__MAX] = {

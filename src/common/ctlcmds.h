@@ -39,6 +39,7 @@ enum lbfo_lu_cmd {
 	LBFO_LU_EVENTS,
 	LBFO_LU_METRICS,
 	LBFO_LU_RESCAN,
+	LBFO_LU_RELOAD,
 	LBFO_LU_CMD__MAX
 };
 extern const struct lbfo_ctl_desc lbfo_lu_commands[LBFO_LU_CMD__MAX];

@@ -17,6 +17,7 @@
 
 #include "cfgtable.h"
 #include "lbfo/lu.h"
+#include "mpio.h"
 #include "lbfo/policy.h"
 #include "transport.h"
 
@@ -294,7 +295,7 @@ static void *open_path(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
 	return lbfo_lu_config_add_path(ctx->user, ctx->name, NULL, why, len);
 }
 
-static const struct lbfo_cfg_section sections[] = {
+const struct lbfo_cfg_section lbfo_lu_config_sections[3] = {
 	{ .name = "lu", .doc = "The LU: target, timers, fencing, the operator's surface.",
 	  .keys = lu_keys, .nkeys = sizeof(lu_keys) / sizeof(lu_keys[0]) },
 	{ .name = "path", .named = true, .name_max = LBFO_NAME_MAX, .open = open_path,
@@ -307,8 +308,8 @@ static const struct lbfo_cfg_section sections[] = {
 };
 
 const struct lbfo_cfg_table lbfo_lu_config_table = {
-	.sections = sections,
-	.nsections = sizeof(sections) / sizeof(sections[0]),
+	.sections = lbfo_lu_config_sections,
+	.nsections = sizeof(lbfo_lu_config_sections) / sizeof(lbfo_lu_config_sections[0]),
 };
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -318,7 +319,7 @@ void lbfo_lu_config_defaults(struct lbfo_lu_config *c)
 	char host[64] = "localhost";
 
 	memset(c, 0, sizeof(*c));
-	lbfo_cfg_defaults(&sections[0], c, c);
+	lbfo_cfg_defaults(&lbfo_lu_config_sections[0], c, c);
 	c->lun = -1; /* every LUN */
 	if (gethostname(host, sizeof(host) - 1) < 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -342,7 +343,7 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 	}
 	p = &c->paths[c->npaths];
 	memset(p, 0, sizeof(*p));
-	lbfo_cfg_defaults(&sections[1], p, c);
+	lbfo_cfg_defaults(&lbfo_lu_config_sections[1], p, c);
 	if (name)
 		snprintf(p->name, sizeof(p->name), "%s", name);
 	else
@@ -425,20 +426,28 @@ int lbfo_lu_config_load(struct lbfo_lu_config *c, const char *file, char *err, s
 
 int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err, size_t errlen)
 {
-	struct lbfo_team t;
-	struct lbfo_kv kv[LBFO_MAX_POLICY_KV];
 	int i;
-	uint32_t rsum = 0, wsum = 0;
 
 	if (c->npaths == 0) {
 		snprintf(err, errlen, "no path: give at least one 'portal'");
 		return -1;
 	}
-	for (i = 0; i < c->npaths; i++) {
+	for (i = 0; i < c->npaths; i++)
 		if (!c->paths[i].portal[0]) {
 			snprintf(err, errlen, "path '%s' has no 'portal'", c->paths[i].name);
 			return -1;
 		}
+	return lbfo_lu_config_check_settings(c, err, errlen);
+}
+
+int lbfo_lu_config_check_settings(const struct lbfo_lu_config *c, char *err, size_t errlen)
+{
+	struct lbfo_team t;
+	struct lbfo_kv kv[LBFO_MAX_POLICY_KV];
+	int i;
+	uint32_t rsum = 0, wsum = 0;
+
+	for (i = 0; i < c->npaths; i++) {
 		rsum += c->paths[i].read_share_bp;
 		wsum += c->paths[i].write_share_bp;
 	}

@@ -10,9 +10,14 @@
 
 #include <stdio.h>
 
+#include "cfgtable.h"
 #include "json.h"
 #include "lbfo/lu.h"
 #include "prom.h"
+
+/* The LU's sections of a configuration file ([lu], [path NAME],
+ * [policy]), for the host's table. */
+extern const struct lbfo_cfg_section lbfo_lu_config_sections[3];
 
 /* The LU's fields of its object in the status document (the caller opens
  * and closes the object, and may add fields of its own). */
@@ -48,6 +53,13 @@ enum lbfo_lu_path_op {
 };
 int lbfo_lu_op_path(struct lbfo_lu *lu, enum lbfo_lu_path_op op, const char *path, FILE *out,
 		    char *err, size_t errlen);
+/* A reloaded configuration: what can change in a running LU does (the
+ * policy and its parameters, shares and weights, no_path_timeout,
+ * max_outstanding, failback): listed in applied; what cannot (fence,
+ * max_transfer) in later, for the next start. Returns 1 when anything
+ * differed (and logs it), 0 when nothing did. */
+int lbfo_lu_reconfigure(struct lbfo_lu *lu, const struct lbfo_lu_config *c, char *applied,
+			size_t alen, char *later, size_t llen);
 /* Returns the number of waiting commands failed (queueing off). */
 int lbfo_lu_op_queueing(struct lbfo_lu *lu, bool on);
 

@@ -242,3 +242,120 @@ int lbfo_lu_op_queueing(struct lbfo_lu *lu, bool on)
 {
 	return lu_set_queueing(lu, on);
 }
+
+/* ---- a reloaded configuration ----------------------------------------------------- */
+
+static bool same_policy(const struct lbfo_lu_config *a, const struct lbfo_lu_config *b)
+{
+	int i;
+
+	if (strcmp(a->policy, b->policy) || a->npolicy_kv != b->npolicy_kv)
+		return false;
+	for (i = 0; i < a->npolicy_kv; i++)
+		if (strcmp(a->policy_keys[i], b->policy_keys[i]) ||
+		    strcmp(a->policy_values[i], b->policy_values[i]))
+			return false;
+	return true;
+}
+
+static int apply_policy(struct lbfo_lu *lu, const struct lbfo_lu_config *c, char *err,
+			size_t errlen)
+{
+	struct lbfo_kv kv[LBFO_MAX_POLICY_KV];
+	int i;
+
+	for (i = 0; i < c->npolicy_kv; i++) {
+		kv[i].key = c->policy_keys[i];
+		kv[i].value = c->policy_values[i];
+	}
+	if (lbfo_team_set_policy(&lu->team, c->policy, kv, (size_t)c->npolicy_kv, lu->now) < 0) {
+		snprintf(err, errlen, "policy %s: %s", c->policy, lbfo_team_error(&lu->team));
+		return -1;
+	}
+	return 0;
+}
+
+/* The paths' shares and weights, by path name (the LU's paths are named
+ * after the configuration's). */
+static int apply_paths(struct lbfo_lu *lu, const struct lbfo_lu_config *c, int *changed)
+{
+	int i, k;
+
+	for (i = 0; i < lu->npaths; i++) {
+		struct lu_path *p = &lu->paths[i];
+
+		for (k = 0; k < c->npaths && strcmp(c->paths[k].name, lu->cfg.paths[p->tp->cfg_idx].name); k++)
+			;
+		if (k == c->npaths)
+			continue;
+		if (c->paths[k].read_share_bp != p->cfg.read_share_bp ||
+		    c->paths[k].write_share_bp != p->cfg.write_share_bp) {
+			if (lbfo_team_set_shares(&lu->team, i, c->paths[k].read_share_bp,
+						 c->paths[k].write_share_bp, lu->now) < 0)
+				return -1;
+			p->cfg.read_share_bp = c->paths[k].read_share_bp;
+			p->cfg.write_share_bp = c->paths[k].write_share_bp;
+			(*changed)++;
+		}
+		if (c->paths[k].weight != p->cfg.weight) {
+			if (lbfo_team_set_weight(&lu->team, i, c->paths[k].weight ? c->paths[k].weight : 1,
+						 lu->now) < 0)
+				return -1;
+			p->cfg.weight = c->paths[k].weight;
+			(*changed)++;
+		}
+	}
+	return 0;
+}
+
+int lbfo_lu_reconfigure(struct lbfo_lu *lu, const struct lbfo_lu_config *c, char *applied,
+			size_t alen, char *later, size_t llen)
+{
+	char err[LBFO_ERR_MAX];
+	size_t a = 0, l = 0;
+	int paths = 0;
+
+#define SAID(buf, n, len, ...) ((n) += (n) < (len) ? (size_t)snprintf((buf) + (n), (len) - (n), __VA_ARGS__) : 0)
+	if (alen)
+		applied[0] = '\0';
+	if (llen)
+		later[0] = '\0';
+	if (!same_policy(&lu->cfg, c)) {
+		if (apply_policy(lu, c, err, sizeof(err)) < 0) {
+			SAID(later, l, llen, " %s (refused);", err);
+		} else {
+			SAID(applied, a, alen, " policy %s;", c->policy);
+			memcpy(lu->cfg.policy, c->policy, sizeof(c->policy));
+			memcpy(lu->cfg.policy_keys, c->policy_keys, sizeof(c->policy_keys));
+			memcpy(lu->cfg.policy_values, c->policy_values, sizeof(c->policy_values));
+			lu->cfg.npolicy_kv = c->npolicy_kv;
+		}
+	}
+	if (apply_paths(lu, c, &paths) < 0)
+		SAID(later, l, llen, " shares: %s;", lbfo_team_error(&lu->team));
+	else if (paths)
+		SAID(applied, a, alen, " shares and weights of %d path(s);", paths);
+	if (c->no_path_timeout_ms != lu->cfg.no_path_timeout_ms) {
+		lu->cfg.no_path_timeout_ms = c->no_path_timeout_ms;
+		SAID(applied, a, alen, " no_path_timeout %u ms;", c->no_path_timeout_ms);
+	}
+	if (c->max_outstanding != lu->cfg.max_outstanding) {
+		lu->cfg.max_outstanding = lu->team.cfg.max_outstanding = c->max_outstanding;
+		SAID(applied, a, alen, " max_outstanding %u;", c->max_outstanding);
+	}
+	if (c->failback != lu->cfg.failback || c->failback_stable_ns != lu->cfg.failback_stable_ns) {
+		lu->cfg.failback = lu->team.cfg.failback = c->failback;
+		lu->cfg.failback_stable_ns = lu->team.cfg.failback_stable_ns = c->failback_stable_ns;
+		SAID(applied, a, alen, " failback %s;", lbfo_failback_name(c->failback));
+	}
+	if (c->fence != lu->cfg.fence)
+		SAID(later, l, llen, " fence;");
+	if (c->max_transfer != lu->cfg.max_transfer)
+		SAID(later, l, llen, " max_transfer;");
+#undef SAID
+	if (a || l)
+		lu_log(lu, LBFO_LOG_NOTICE, "configuration reloaded:%s%s%s%s",
+		       a ? applied : " nothing to change", l ? " -- at the next start only:" : "",
+		       l ? later : "", "");
+	return a || l;
+}

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,58 @@ static void lbfo_load(void)
 	cfg.lu.log = lbfo_log;
 }
 
+/* ---- the command line, kept for a reload --------------------------------------- */
+
+static struct { char *key, *value; } *args;
+static int nargs;
+
+static int remember(const char *key, const char *value)
+{
+	void *na = realloc(args, (size_t)(nargs + 1) * sizeof(*args));
+
+	if (!na) {
+		nbdkit_error("out of memory");
+		return -1;
+	}
+	args = na;
+	args[nargs].key = strdup(key);
+	args[nargs].value = strdup(value);
+	if (!args[nargs].key || !args[nargs].value) {
+		nbdkit_error("out of memory");
+		return -1;
+	}
+	nargs++;
+	return 0;
+}
+
+static int apply_key(struct lbfo_host_config *c, const char *key, const char *value, char *err,
+		     size_t errlen)
+{
+	if (!strcmp(key, "config"))
+		return lbfo_host_config_load(c, value, err, errlen);
+	return lbfo_host_config_set(c, key, value, err, errlen);
+}
+
+/* lbfoctl reload, SIGHUP: the same command line, config= files read
+ * again (on the host's loop thread). */
+static int reread(void *arg, struct lbfo_host_config *c, char *err, size_t errlen)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < nargs; i++)
+		if (apply_key(c, args[i].key, args[i].value, err, errlen) < 0)
+			return -1;
+	return lbfo_host_config_check(c, err, errlen);
+}
+
+static void on_sighup(int sig)
+{
+	(void)sig;
+	if (host)
+		lbfo_host_request_reload(host);
+}
+
 static int lbfo_config(const char *key, const char *value)
 {
 	char err[LBFO_ERR_MAX];
@@ -97,22 +150,19 @@ static int lbfo_config(const char *key, const char *value)
 		nbdkit_error("invalid value '%s' for 'log': expected stderr or syslog", value);
 		return -1;
 	}
-	if (!strcmp(key, "config"))
-		rc = lbfo_lu_config_load(&cfg.lu, value, err, sizeof(err));
-	else
-		rc = lbfo_lu_config_set(&cfg.lu, NULL, key, value, true, err, sizeof(err));
+	rc = apply_key(&cfg, key, value, err, sizeof(err));
 	if (rc < 0) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
-	return 0;
+	return remember(key, value);
 }
 
 static int lbfo_config_complete(void)
 {
 	char err[LBFO_ERR_MAX];
 
-	if (lbfo_lu_config_check(&cfg.lu, err, sizeof(err)) < 0) {
+	if (lbfo_host_config_check(&cfg, err, sizeof(err)) < 0) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
@@ -184,6 +234,15 @@ static int lbfo_after_fork(void)
 		return -1;
 	}
 	watching = pthread_create(&watcher, NULL, watch_shutdown, NULL) == 0;
+	/* SIGHUP reloads the configuration (nbdkit's own handler would quit:
+	 * a service's reload must not stop it; SIGTERM still does). */
+	lbfo_host_set_reloader(host, reread, NULL);
+	{
+		struct sigaction sa = { .sa_handler = on_sighup, .sa_flags = SA_RESTART };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	/* Serve once the paths that answered discovery are logged in (or
 	 * the login timeout passes; the rest come up in the background). */
 	lbfo_host_wait_ready(host, cfg.lu.login_timeout_ms);
@@ -202,10 +261,22 @@ static void lbfo_cleanup(void)
 	if (watching)
 		pthread_join(watcher, NULL);
 	watching = false;
-	lbfo_host_stop(host);
-	host = NULL;
+	{
+		struct lbfo_host *h = host;
+
+		host = NULL; /* a late SIGHUP finds none */
+		lbfo_host_stop(h);
+	}
 	lbfo_san_free(san);
 	san = NULL;
+	lbfo_host_config_free(&cfg);
+	while (nargs > 0) {
+		nargs--;
+		free(args[nargs].key);
+		free(args[nargs].value);
+	}
+	free(args);
+	args = NULL;
 }
 
 /* ---- exports ------------------------------------------------------------------- */

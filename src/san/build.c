@@ -95,7 +95,14 @@ struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
 	lbfo_export_name(sl->id.id, hl->export, sizeof(hl->export));
 	hl->size = sl->id.blocks * sl->id.block_size;
 	n = pathspecs(h, san, sl, ps, &hl->expect);
-	*c = h->cfg.lu;
+	/* The defaults, and its [lu NAME] section (checked when the file
+	 * was read: an error here is a bug, said and not hidden). */
+	if (lbfo_host_lu_config(&h->cfg, hl->wwid, hl->export, c, hl->alias, sizeof(hl->alias),
+				err, errlen) < 0) {
+		free(c);
+		free(hl);
+		return NULL;
+	}
 	c->log = host_lu_log_hook;
 	c->log_opaque = hl;
 	hl->lu = n ? lbfo_lu_create(c, &sl->id, ps, n, &h->env, now, err, errlen) : NULL;
@@ -137,20 +144,38 @@ static int add_lu(struct lbfo_host *h, struct host_lu *hl, bool only, char *err,
 	return 1;
 }
 
+/* The blacklist says no: said once, and the LU is left alone. */
+static bool blacklisted(struct lbfo_host *h, const struct san_lu *sl)
+{
+	char why[LBFO_STR_MAX];
+
+	if (!lbfo_host_blacklisted(&h->cfg, &sl->id, why, sizeof(why)))
+		return false;
+	host_log(h, LBFO_LOG_NOTICE, "LU %s (%s %s) blacklisted (%s): not served", sl->id.id,
+		 sl->id.vendor, sl->id.product, why);
+	return true;
+}
+
 int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
 		 size_t errlen)
 {
-	int k;
+	int k, listed = 0;
 
 	h->multi = san->nlus > 1;
 	for (k = 0; k < san->nlus; k++) {
-		struct host_lu *hl = host_make_lu(h, san, &san->lus[k], now, err, errlen);
+		struct host_lu *hl;
 
+		if (blacklisted(h, &san->lus[k])) {
+			listed++;
+			continue;
+		}
+		hl = host_make_lu(h, san, &san->lus[k], now, err, errlen);
 		if (!hl || add_lu(h, hl, san->nlus == 1, err, errlen) < 0)
 			return -1;
 	}
 	if (!h->nlus) {
-		snprintf(err, errlen, "every LU found is served by another lbfo process");
+		snprintf(err, errlen, "no LU to serve: of %d found, %d blacklisted, the others "
+			 "served by another lbfo process", san->nlus, listed);
 		return -1;
 	}
 	return 0;
@@ -159,10 +184,17 @@ int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, 
 int host_add_lu(struct lbfo_host *h, const struct lbfo_san *san, const struct san_lu *sl,
 		uint64_t now, char *err, size_t errlen)
 {
-	struct host_lu *hl = host_make_lu(h, san, sl, now, err, errlen);
+	struct host_lu *hl;
 
+	if (blacklisted(h, sl))
+		return 1;
+	hl = host_make_lu(h, san, sl, now, err, errlen);
 	if (!hl)
 		return -1;
 	h->multi = true;
-	return add_lu(h, hl, false, err, errlen) < 0 ? -1 : 0;
+	switch (add_lu(h, hl, false, err, errlen)) {
+	case 1: return 0;
+	case 0: return 1; /* another process serves it */
+	default: return -1;
+	}
 }

@@ -353,6 +353,12 @@ static int cmd_rescan(void *app, int argc, char **argv, FILE *out, char *err, si
 	return 0;
 }
 
+static int cmd_reload(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
+{
+	(void)argc, (void)argv;
+	return host_reload(app, out, err, errlen);
+}
+
 static const lbfo_ctl_run_fn handlers[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_STATUS] = cmd_status,
 	[LBFO_LU_POLICY_SET] = cmd_policy_set,
@@ -364,6 +370,7 @@ static const lbfo_ctl_run_fn handlers[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_EVENTS] = cmd_events,
 	[LBFO_LU_METRICS] = cmd_metrics,
 	[LBFO_LU_RESCAN] = cmd_rescan,
+	[LBFO_LU_RELOAD] = cmd_reload,
 };
 
 static void on_ctl_log(void *app, int level, const char *msg)

@@ -102,6 +102,11 @@ static int find_targets(struct disc *d)
 			.chap_user = pc->chap_user[0] ? pc->chap_user : c->chap_user,
 			.chap_password = pc->chap_user[0] ? pc->chap_password : c->chap_password,
 		};
+
+		if (d->hc->discovery_chap_user[0]) {
+			xp.chap_user = d->hc->discovery_chap_user;
+			xp.chap_password = d->hc->discovery_chap_password;
+		}
 		char *line, *save = NULL;
 		int n;
 

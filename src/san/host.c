@@ -20,12 +20,6 @@
 
 #define LBFO_HOST_EVENTS 1024
 
-void lbfo_host_config_defaults(struct lbfo_host_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	lbfo_lu_config_defaults(&c->lu);
-}
-
 /* ---- the log: one ring for the host, its targets and its LUs ------------------ */
 
 static void sink(void *arg, const struct lbfo_event *e)
@@ -82,6 +76,12 @@ void host_wake(void *arg)
 	if (h->wakefd >= 0 && write(h->wakefd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, a wake-up is pending. */
 	}
+}
+
+void lbfo_host_request_reload(struct lbfo_host *h)
+{
+	h->reload_asked = 1;
+	host_wake(h); /* write(2) on an eventfd: async-signal-safe */
 }
 
 /* ---- readiness ------------------------------------------------------------------- */

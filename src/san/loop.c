@@ -35,8 +35,13 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	h->cfg = *c;
 	h->now = h->started_ns = h->rescan.last_ns = now;
+	if (lbfo_host_config_copy(&h->cfg, c) < 0) {
+		free(h);
+		lbfo_san_free(san);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	h->link_fd = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
@@ -97,6 +102,7 @@ void lbfo_host_destroy(struct lbfo_host *h)
 	if (h->wakefd >= 0)
 		close(h->wakefd);
 	lbfo_events_destroy(&h->events);
+	lbfo_host_config_free(&h->cfg);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->cv);
 	free(h);
@@ -174,6 +180,17 @@ void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uin
 	}
 	if (h->nlus)
 		h->rr = (h->rr + 1) % h->nlus;
+	if (h->reload_asked) {
+		FILE *sink = fopen("/dev/null", "w");
+		char err[LBFO_ERR_MAX];
+
+		h->reload_asked = 0;
+		host_log(h, LBFO_LOG_NOTICE, "SIGHUP: reloading the configuration");
+		if (sink) {
+			host_reload(h, sink, err, sizeof(err));
+			fclose(sink);
+		}
+	}
 	host_rescan_service(h, now);
 	reap_removed(h);
 	if (h->cfg.lu.status_file[0] &&

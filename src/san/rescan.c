@@ -77,7 +77,10 @@ void host_rescan(struct lbfo_host *h, const char *why)
 		return;
 	}
 	j->h = h;
-	j->cfg = h->cfg;
+	j->cfg = h->cfg; /* discovery reads only what is not an array */
+	j->cfg.lus = NULL;
+	j->cfg.blacklist = j->cfg.exceptions = NULL;
+	j->cfg.nlus = j->cfg.nblacklist = j->cfg.nexceptions = 0;
 	for (i = 0; i < h->ntgts; i++)
 		if ((j->known[j->nknown] = strdup(lbfo_tgt_name(h->tgts[i]))))
 			j->nknown++;
@@ -143,10 +146,12 @@ static void apply(struct lbfo_host *h, struct rescan_job *j)
 			hl->removed = false;
 			host_log(h, LBFO_LOG_NOTICE, "LU %s (export %s) is back", hl->wwid, hl->export);
 		} else if (!hl) {
-			if (host_add_lu(h, j->san, sl, h->now, err, sizeof(err)) < 0) {
+			int rc = host_add_lu(h, j->san, sl, h->now, err, sizeof(err));
+
+			if (rc < 0)
 				host_log(h, LBFO_LOG_WARNING, "rescan: LU %s: %s", sl->id.id, err);
-				continue;
-			}
+			if (rc)
+				continue; /* failed, or blacklisted */
 			hl = host_find_lu(h, sl->id.id);
 			if (hl)
 				host_log(h, LBFO_LOG_NOTICE, "LU %s found: export %s", hl->wwid,

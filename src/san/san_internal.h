@@ -12,6 +12,7 @@
  *   control.c   the control socket, the status document, the metrics
  *   build.c     targets and LUs made from what discovery found
  *   rescan.c    discovery again on a thread of its own; what it found applied
+ *   reload.c    the configuration read again and applied to running LUs
  *   loop.c      the host's life: the loop and its thread
  *
  * Not a public API.
@@ -21,6 +22,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -162,6 +164,9 @@ struct lbfo_host {
 	bool started, stopping;
 	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
 	struct lbfo_lu_env env;           /* the LUs' and targets': transport, lock, wake-up */
+	lbfo_reload_fn reloader;
+	void *reloader_arg;
+	volatile sig_atomic_t reload_asked; /* SIGHUP */
 	struct {
 		pthread_t thread;
 		bool running, done, again;
@@ -200,7 +205,8 @@ int host_add_targets(struct lbfo_host *h, const struct lbfo_san *san, uint64_t n
  * it is the only one. */
 int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, char *err,
 		 size_t errlen);
-/* One LU a rescan found. */
+/* One LU a rescan found: 0 added, 1 blacklisted (or refused by its
+ * lock), -1 with err. */
 int host_add_lu(struct lbfo_host *h, const struct lbfo_san *san, const struct san_lu *sl,
 		uint64_t now, char *err, size_t errlen);
 struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
@@ -212,6 +218,9 @@ void host_rescan(struct lbfo_host *h, const char *why);
 void host_rescan_service(struct lbfo_host *h, uint64_t now);
 uint64_t host_rescan_next_timer(const struct lbfo_host *h);
 void host_rescan_fini(struct lbfo_host *h);
+
+/* reload.c: 0 with a line of what changed to out, or -1 with err */
+int host_reload(struct lbfo_host *h, FILE *out, char *err, size_t errlen);
 
 /* ---- control.c -------------------------------------------------------------------- */
 

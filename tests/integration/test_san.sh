@@ -156,4 +156,70 @@ fi
 	fail "san: status LU"
 
 lbfo_stop
+
+# (10) a configuration file: an alias and a policy of one LU, a blacklist;
+# then reloaded with I/O idle: lbfoctl reload, a file with a mistake
+# (refused, the running one kept), SIGHUP
+conf=$LBFO_TMP/lbfo.conf
+db=$(exp_of 1 1) bl=$(exp_of 2 2) bl2=$(exp_of 2 1)
+write_conf() {   # policy alias blacklisted [extra line in [lu db]]
+	cat >"$conf" <<EOC
+[lu]
+control = $SOCK
+[path p0]
+portal = $P1
+[path p1]
+portal = $P2
+[lu $db]
+alias = $2
+policy = $1
+${4:-}
+[blacklist]
+wwid = $3
+EOC
+}
+write_conf round-robin db "$bl"
+lbfo_start config="$conf" || { fail "san config: nbdkit start: $(tail -5 "$LBFO_LOG")"; exit 1; }
+if exports | grep -qx db && ! exports | grep -qx "$bl" &&
+   [ "$(lbfo_status ".lus[] | select(.export == \"$db\") | .policy")" = round-robin ] &&
+   [ "$(lbfo_status ".lus[] | select(.export == \"$db\") | .alias")" = db ] &&
+   grep -q "LU .* blacklisted (wwid $bl): not served" "$LBFO_LOG" &&
+   head -c 1M /dev/urandom >"$LBFO_TMP/da" && nbdcopy "$LBFO_TMP/da" "$(uri_of db)" &&
+   nbdcopy "$(uri_of "$db")" - | head -c 1M | cmp -s - "$LBFO_TMP/da"; then
+	pass "san config: [lu WWID] gives an alias (an export of its own, same data) and a policy; the blacklisted LU is not served"
+else
+	fail "san config: exports $(exports | tr '\n' ' '); $(grep -i blacklist "$LBFO_LOG" | tail -1)"
+fi
+write_conf queue-depth db2 "$bl2"
+out=$("$CTL" reload 2>&1)
+for ((i = 0; i < 100; i++)); do exports | grep -qx "$bl" && break; sleep 0.1; done
+if grep -q "^reloaded:" <<<"$out" &&
+   [ "$("$CTL" status "$db" --json | jq -r '.lus[0].policy')" = queue-depth ] &&
+   exports | grep -qx db2 && ! exports | grep -qx db && exports | grep -qx "$bl" &&
+   ! exports | grep -qx "$bl2"; then
+	pass "san config: lbfoctl reload: the new policy and alias apply at once, an LU out of the blacklist is served, a newly blacklisted one goes"
+else
+	fail "san config: reload: '$out' policy $("$CTL" status "$db" --json | jq -r '.lus[0].policy') exports $(exports | tr '\n' ' ')"
+fi
+write_conf service-time db2 "$bl2" "bogus = 1"
+out=$("$CTL" reload 2>&1); rc=$?
+if [ $rc != 0 ] && grep -q "$conf:[0-9]*: \[lu $db\]: bogus" <<<"$out" &&
+   [ "$("$CTL" status "$db" --json | jq -r '.lus[0].policy')" = queue-depth ]; then
+	pass "san config: a reload of a file with a mistake is refused, naming file, line, section and key; the running configuration stays"
+else
+	fail "san config: bad reload: rc=$rc '$out'"
+fi
+write_conf service-time db2 "$bl2"
+kill -HUP "$LBFO_PID"
+for ((i = 0; i < 50; i++)); do
+	[ "$("$CTL" status "$db" --json 2>/dev/null | jq -r '.lus[0].policy')" = service-time ] && break
+	sleep 0.1
+done
+if kill -0 "$LBFO_PID" 2>/dev/null &&
+   [ "$("$CTL" status "$db" --json | jq -r '.lus[0].policy')" = service-time ]; then
+	pass "san config: SIGHUP reloads the configuration (nbdkit keeps serving)"
+else
+	fail "san config: SIGHUP: nbdkit $(kill -0 "$LBFO_PID" 2>/dev/null && echo alive || echo gone)"
+fi
+lbfo_stop
 exit "$LBFO_FAILED"

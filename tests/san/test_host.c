@@ -239,12 +239,245 @@ static void test_export_names(void **state)
 	assert_string_equal(n, "naa.6001");
 }
 
+/* The configuration table is sound, and the reference in
+ * docs/configuration.md is the one it generates: docs cannot drift. On a
+ * difference the generated text is left in config-reference.md (in the
+ * build directory) to copy between the markers. */
+static void test_config_reference(void **state)
+{
+	static const char begin[] = "<!-- config-reference: begin -->\n";
+	static const char end[] = "<!-- config-reference: end -->";
+	char path[512], err[256], *doc = NULL, *gen = NULL, *b, *e;
+	size_t dlen = 0, glen = 0;
+	FILE *f;
+
+	(void)state;
+	if (lbfo_host_config_table_check(err, sizeof(err)) < 0)
+		fail_msg("config table: %s", err);
+	snprintf(path, sizeof(path), "%s/docs/configuration.md", SRCDIR);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_true(getdelim(&doc, &dlen, '\0', f) > 0);
+	fclose(f);
+	f = open_memstream(&gen, &glen);
+	lbfo_host_config_markdown(f);
+	fclose(f);
+	b = strstr(doc, begin);
+	e = b ? strstr(b, end) : NULL;
+	if (!b || !e)
+		fail_msg("docs/configuration.md: no '%s' ... '%s' markers", begin, end);
+	b += strlen(begin);
+	*e = '\0';
+	if (strcmp(b, gen)) {
+		f = fopen("config-reference.md", "w");
+		if (f) {
+			fputs(gen, f);
+			fclose(f);
+		}
+		fail_msg("docs/configuration.md's reference differs from the table: copy "
+			 "config-reference.md (written in the test's directory) between the markers");
+	}
+	free(doc);
+	free(gen);
+}
+
+/* ---- the host's configuration file ------------------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load text; 0, or -1 with err; expect (if given) found in err. */
+static int load(const char *text, struct lbfo_host_config *c, char *err, size_t len,
+		const char *expect_line_key)
+{
+	char path[] = "/tmp/lbfo-host-XXXXXX", want[400];
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, text);
+	lbfo_host_config_free(c);
+	lbfo_host_config_defaults(c);
+	rc = lbfo_host_config_load(c, path, err, len);
+	if (expect_line_key) {
+		snprintf(want, sizeof(want), "%s:%s", path, expect_line_key);
+		if (!strstr(err, want))
+			fail_msg("error '%s' lacks '%s'", err, want);
+	}
+	unlink(path);
+	return rc;
+}
+
+static const char san_conf[] =
+	"[lu]\n"
+	"policy = service-time\n"
+	"no_path_timeout = 20s\n"
+	"[discovery]\n"
+	"rescan_interval = 30s\n"
+	"chap_user = disc\n"
+	"chap_password = secret\n"
+	"[lu naa.6001405aa]\n"                    /* before the paths it names */
+	"alias = db1\n"
+	"policy = static-share\n"
+	"share.fast = 70\n"
+	"share.slow = 30\n"
+	"no_path_timeout = 5s\n"
+	"[lu naa.6001405bb]\n"
+	"alias = logs\n"
+	"policy = round-robin\n"
+	"param.repeat = 4\n"
+	"[path fast]\n"
+	"portal = 198.18.1.2\n"
+	"[path slow]\n"
+	"portal = 198.18.2.2\n"
+	"[blacklist]\n"
+	"wwid = naa.6001405cc*\n"
+	"device = LIO-ORG:*\n"
+	"[blacklist_exceptions]\n"
+	"wwid = naa.6001405ccff\n";
+
+static void test_san_config(void **state)
+{
+	struct lbfo_host_config c;
+	struct lbfo_lu_config lc;
+	struct lbfo_lu_ident id = { .vendor = "IET", .product = "VIRTUAL-DISK" };
+	char err[512], alias[LBFO_NAME_MAX], why[LBFO_STR_MAX];
+
+	(void)state;
+	lbfo_host_config_defaults(&c);
+	assert_int_equal(load(san_conf, &c, err, sizeof(err), NULL), 0);
+	assert_int_equal(c.rescan_interval_ms, 30000);
+	assert_string_equal(c.discovery_chap_user, "disc");
+	assert_int_equal(c.nlus, 2);
+	/* an LU with a section: its settings over the defaults, its alias */
+	assert_int_equal(lbfo_host_lu_config(&c, "naa.6001405aa", "naa.6001405aa", &lc, alias,
+					     sizeof(alias), err, sizeof(err)), 0);
+	assert_string_equal(alias, "db1");
+	assert_string_equal(lc.policy, "static-share");
+	assert_int_equal(lc.paths[0].read_share_bp, 7000);
+	assert_int_equal(lc.paths[1].write_share_bp, 3000);
+	assert_int_equal(lc.no_path_timeout_ms, 5000);
+	/* found by its export name too; its own policy's parameters */
+	assert_int_equal(lbfo_host_lu_config(&c, "NAA.6001405BB", "naa.6001405bb", &lc, alias,
+					     sizeof(alias), err, sizeof(err)), 0);
+	assert_string_equal(alias, "logs");
+	assert_string_equal(lc.policy, "round-robin");
+	assert_int_equal(lc.npolicy_kv, 1);
+	assert_string_equal(lc.policy_keys[0], "repeat");
+	/* an LU without one: the defaults */
+	assert_int_equal(lbfo_host_lu_config(&c, "naa.6001405dd", "naa.6001405dd", &lc, alias,
+					     sizeof(alias), err, sizeof(err)), 0);
+	assert_string_equal(alias, "");
+	assert_string_equal(lc.policy, "service-time");
+	assert_int_equal(lc.no_path_timeout_ms, 20000);
+	assert_int_equal(lc.paths[0].read_share_bp, 0);
+	/* the blacklist, by WWID glob and by vendor:product, and its exception */
+	snprintf(id.id, sizeof(id.id), "naa.6001405cc01");
+	assert_true(lbfo_host_blacklisted(&c, &id, why, sizeof(why)));
+	assert_string_equal(why, "wwid naa.6001405cc*");
+	snprintf(id.id, sizeof(id.id), "naa.6001405ccff");
+	assert_false(lbfo_host_blacklisted(&c, &id, why, sizeof(why)));
+	snprintf(id.id, sizeof(id.id), "naa.6001405ee");
+	assert_false(lbfo_host_blacklisted(&c, &id, why, sizeof(why)));
+	snprintf(id.vendor, sizeof(id.vendor), "LIO-ORG");
+	assert_true(lbfo_host_blacklisted(&c, &id, why, sizeof(why)));
+	assert_string_equal(why, "device LIO-ORG:*");
+	/* a deep copy is the same, and its own */
+	{
+		struct lbfo_host_config d;
+
+		assert_int_equal(lbfo_host_config_copy(&d, &c), 0);
+		assert_ptr_not_equal(d.lus, c.lus);
+		assert_string_equal(d.lus[1].alias, "logs");
+		lbfo_host_config_free(&d);
+	}
+	/* a command line's keys before config=FILE stay, unless the file sets them */
+	{
+		char path[] = "/tmp/lbfo-host-XXXXXX";
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		close(fd);
+		write_file(path, "[lu]\npolicy = failover\n[discovery]\nchap_user = d\n");
+		lbfo_host_config_free(&c);
+		lbfo_host_config_defaults(&c);
+		assert_int_equal(lbfo_host_config_set(&c, "control", "/tmp/x.sock", err, sizeof(err)), 0);
+		assert_int_equal(lbfo_host_config_set(&c, "rescan_interval", "9s", err, sizeof(err)), 0);
+		assert_int_equal(lbfo_host_config_set(&c, "policy", "round-robin", err, sizeof(err)), 0);
+		assert_int_equal(lbfo_host_config_load(&c, path, err, sizeof(err)), 0);
+		assert_string_equal(c.lu.control, "/tmp/x.sock");
+		assert_int_equal(c.rescan_interval_ms, 9000);
+		assert_string_equal(c.lu.policy, "failover");
+		unlink(path);
+	}
+	/* the command line's keys of [discovery] */
+	assert_int_equal(lbfo_host_config_set(&c, "rescan_interval", "2s", err, sizeof(err)), 0);
+	assert_int_equal(c.rescan_interval_ms, 2000);
+	assert_int_equal(lbfo_host_config_set(&c, "discovery_chap_user", "u2", err, sizeof(err)), 0);
+	assert_string_equal(c.discovery_chap_user, "u2");
+	assert_int_equal(lbfo_host_config_set(&c, "rescan_interval", "soon", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "rescan_interval: invalid value 'soon'"));
+	lbfo_host_config_free(&c);
+}
+
+/* Every mistake names the file, the line, the section and the key. */
+static void test_san_config_errors(void **state)
+{
+	struct lbfo_host_config c;
+	char err[512];
+
+	(void)state;
+	lbfo_host_config_defaults(&c);
+	/* a path the section names does not exist (found once the file is read) */
+	assert_int_equal(load("[path a]\nportal = 198.18.1.2\n[lu naa.1]\nshare.b = 10\n", &c,
+			      err, sizeof(err), "4: [lu naa.1]"), -1);
+	assert_non_null(strstr(err, "share.b: no path 'b'"));
+	/* a key one LU cannot have its own value of */
+	assert_int_equal(load("[lu naa.1]\nnop_timeout = 1s\n", &c, err, sizeof(err),
+			      "2: [lu naa.1]: nop_timeout"), -1);
+	assert_non_null(strstr(err, "not a key of one LU"));
+	/* a value the key refuses */
+	assert_int_equal(load("[path a]\nportal = x\n[lu naa.1]\npolicy = fastest\n", &c, err,
+			      sizeof(err), "4: [lu naa.1]"), -1);
+	assert_non_null(strstr(err, "fastest"));
+	/* a policy parameter its policy does not know */
+	assert_int_equal(load("[lu naa.1]\npolicy = round-robin\nparam.bogus = 1\n", &c, err,
+			      sizeof(err), "1: [lu naa.1]"), -1);
+	assert_non_null(strstr(err, "bogus"));
+	/* an alias twice */
+	assert_int_equal(load("[lu naa.1]\nalias = db\n[lu naa.2]\nalias = db\n", &c, err,
+			      sizeof(err), "3: [lu naa.2]: alias"), -1);
+	assert_non_null(strstr(err, "also the alias of [lu naa.1]"));
+	/* a section twice, a bad alias, a bad device entry */
+	assert_int_equal(load("[lu naa.1]\n[lu naa.1]\n", &c, err, sizeof(err), "2: [lu naa.1]"),
+			 -1);
+	assert_int_equal(load("[lu naa.1]\nalias = a b\n", &c, err, sizeof(err),
+			      "2: [lu naa.1]: alias"), -1);
+	assert_int_equal(load("[blacklist]\ndevice = IET\n", &c, err, sizeof(err),
+			      "2: [blacklist]: device"), -1);
+	assert_non_null(strstr(err, "VENDOR:PRODUCT"));
+	/* [lu] keeps taking no name, [discovery] its keys only */
+	assert_int_equal(load("[lu]\nalias = x\n", &c, err, sizeof(err), "2: [lu]: alias"), -1);
+	assert_int_equal(load("[discovery]\nportal = x\n", &c, err, sizeof(err),
+			      "2: [discovery]: portal"), -1);
+	lbfo_host_config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_watch),
 		cmocka_unit_test(test_loop_death_fails_io),
 		cmocka_unit_test(test_export_names),
+		cmocka_unit_test(test_config_reference),
+		cmocka_unit_test(test_san_config),
+		cmocka_unit_test(test_san_config_errors),
 	};
 	return cmocka_run_group_tests_name("host", tests, NULL, NULL);
 }
