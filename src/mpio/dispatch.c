@@ -158,6 +158,26 @@ static int last_resort(const struct lbfo_lu *lu)
 	return -1;
 }
 
+/* The member for c: the policy's choice among the usable paths whose
+ * session takes one more command of this LU (lu_path_may_send), else the
+ * last resort; -1 when none can take it now. */
+static int pick(struct lbfo_lu *lu, const struct lu_cmd *c, uint32_t mask, uint64_t now)
+{
+	int tries, m = -1;
+
+	for (tries = 0; tries <= lu->npaths; tries++) {
+		m = lbfo_team_select_excluding(&lu->team, cmd_dir(c), c->bytes, now, mask);
+		if (m == LBFO_SELECT_NO_PATH)
+			m = last_resort(lu);
+		if (m < 0 || !lu_path_ready(&lu->paths[m]))
+			return -1;
+		if (lu_path_may_send(&lu->paths[m]))
+			return m;
+		mask |= 1u << m; /* its session is full: another path, or wait */
+	}
+	return -1;
+}
+
 static void no_path_clock(struct lbfo_lu *lu, uint64_t now)
 {
 	if (lu_any_usable(lu)) {
@@ -201,10 +221,8 @@ void lu_dispatch(struct lbfo_lu *lu, uint64_t now)
 			q_push(&lu->parked, c);
 			continue;
 		}
-		m = lbfo_team_select_excluding(&lu->team, cmd_dir(c), c->bytes, now, mask);
-		if (m == LBFO_SELECT_NO_PATH)
-			m = last_resort(lu);
-		if (m < 0 || !lu_path_ready(&lu->paths[m])) {
+		m = pick(lu, c, mask, now);
+		if (m < 0) {
 			q_push_front(&lu->queue, c);
 			break;
 		}

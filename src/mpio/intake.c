@@ -42,7 +42,7 @@ void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 	if (lu->sub_tail)
 		lu->sub_tail->next = io;
 	else
-		lu->sub_head = io;
+		__atomic_store_n(&lu->sub_head, io, __ATOMIC_RELAXED); /* read as a hint unlocked */
 	lu->sub_tail = io;
 	pthread_mutex_unlock(&lu->sub_mu);
 	/* The loop takes the whole list after each wake-up: only the first
@@ -57,7 +57,8 @@ struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu)
 
 	pthread_mutex_lock(&lu->sub_mu);
 	io = lu->sub_head;
-	lu->sub_head = lu->sub_tail = NULL;
+	__atomic_store_n(&lu->sub_head, NULL, __ATOMIC_RELAXED);
+	lu->sub_tail = NULL;
 	pthread_mutex_unlock(&lu->sub_mu);
 	return io;
 }

@@ -280,6 +280,8 @@ bool lu_is_write(const struct lu_cmd *c);
 /* The path carries I/O for the LU (a usable team member over an up session). */
 bool lu_path_ready(const struct lu_path *p);
 bool lu_any_usable(const struct lbfo_lu *lu);
+/* The session's window and the LU's share of it allow one more command. */
+bool lu_path_may_send(const struct lu_path *p);
 /* Fail the path for this LU (answer-level): no new commands; its session stays. */
 void lu_path_fail_lu(struct lu_path *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

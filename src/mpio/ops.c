@@ -43,7 +43,8 @@ bool lbfo_lu_idle(const struct lbfo_lu *lu)
 {
 	int i;
 
-	if (lu->queue.n || lu->parked.n || lu->team.outstanding || lu->sub_head)
+	if (lu->queue.n || lu->parked.n || lu->team.outstanding ||
+	    __atomic_load_n(&lu->sub_head, __ATOMIC_RELAXED))
 		return false;
 	for (i = 0; i < lu->npaths; i++)
 		if (lu->paths[i].ident.busy || lu->paths[i].pr_cmd || lu->paths[i].check_at_ns)

@@ -11,9 +11,47 @@
 
 #define CHECK_MIN_MS 250
 
+/* Commands one session takes at most, over all the LUs it carries. More
+ * would only queue in the connection (and in front of every other LU's
+ * next command); they wait in their LUs and go turn by turn. */
+#define SESSION_WINDOW 128
+/* What an LU may always have on a busy session. */
+#define SESSION_MIN_SHARE 4
+
 bool lu_path_ready(const struct lu_path *p)
 {
 	return p->st == LP_UP && p->s->st == LBFO_SS_UP && !p->s->failing;
+}
+
+/*
+ * May the LU send one more command over this path's session? Not when
+ * the session has its window full; and while other LUs over it have
+ * commands waiting or in flight, not beyond an equal share of the
+ * window (a busy LU cannot fill the session in front of the others).
+ */
+bool lu_path_may_send(const struct lu_path *p)
+{
+	const struct tgt_path *tp = p->tp;
+	unsigned mine = p->lu->team.m[p->idx].outstanding, active = 0, share;
+	int i;
+
+	if (p->s->inflight >= SESSION_WINDOW)
+		return false;
+	if (mine < SESSION_MIN_SHARE)
+		return true;
+	for (i = 0; i < tp->nusers; i++) {
+		const struct lu_path *u = tp->users[i];
+
+		/* Requests submitted and not yet taken count too (a hint read
+		 * without the submission lock: a pointer, checked again at the
+		 * next command). */
+		active += u == p || u->lu->queue.n || u->lu->team.m[u->idx].outstanding ||
+			  __atomic_load_n(&u->lu->sub_head, __ATOMIC_RELAXED);
+	}
+	if (active <= 1)
+		return true;
+	share = SESSION_WINDOW / active;
+	return mine < (share > SESSION_MIN_SHARE ? share : SESSION_MIN_SHARE);
 }
 
 bool lu_any_usable(const struct lbfo_lu *lu)

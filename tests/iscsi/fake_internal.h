@@ -42,6 +42,7 @@ struct tconn {
 	bool logged_in;
 	bool secneg;
 	uint64_t login_due;
+	uint64_t wire_free_ns;  /* the connection's data moves one command after the other */
 	struct lbfo_xport *x;   /* the initiator's side; NULL once abandoned */
 	struct pkt *pkts, *last;
 	struct tconn *next;
@@ -83,7 +84,7 @@ struct ft {
 	uint64_t blocks;
 	uint32_t bs;
 	uint8_t *disk;
-	struct { char addr[64]; int tpgt, ctrl; enum ft_net net; uint32_t lat_ms; } portal[FT_MAX_PORTALS];
+	struct { char addr[64]; int tpgt, ctrl; enum ft_net net; uint32_t lat_ms, bytes_per_ms; } portal[FT_MAX_PORTALS];
 	int nportals;
 	struct ft_ctrl_cfg ctrl[FT_MAX_CTRL];
 	bool pr_shared;

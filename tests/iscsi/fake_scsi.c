@@ -323,6 +323,15 @@ static void execute(struct ft *t, struct pkt *p)
 
 	p->st = P_EXECUTED;
 	p->due_ns = t->now + t->portal[tc->portal].lat_ms * NS_PER_MS;
+	if (t->portal[tc->portal].bytes_per_ms && !p->nop) {
+		/* A wire of that rate: the data of the commands on one
+		 * connection moves one after the other. */
+		uint64_t start = tc->wire_free_ns > t->now ? tc->wire_free_ns : t->now;
+
+		tc->wire_free_ns = start + (uint64_t)p->cdb.xfer_len * NS_PER_MS /
+			t->portal[tc->portal].bytes_per_ms;
+		p->due_ns = tc->wire_free_ns + t->portal[tc->portal].lat_ms * NS_PER_MS;
+	}
 	if (p->nop)
 		return;
 	if (p->lun != FT_LUN) {

@@ -73,6 +73,7 @@ int ft_portal(struct ft *t, const char *addr, int tpgt, int ctrl)
 struct ft_ctrl_cfg *ft_ctrl(struct ft *t, int ctrl) { return &t->ctrl[ctrl]; }
 void ft_set_pr_shared(struct ft *t, bool shared) { t->pr_shared = shared; }
 void ft_set_latency(struct ft *t, int portal, uint32_t ms) { t->portal[portal].lat_ms = ms; }
+void ft_set_rate(struct ft *t, int portal, uint32_t bytes_per_ms) { t->portal[portal].bytes_per_ms = bytes_per_ms; }
 struct ft_caps *ft_caps(struct ft *t) { return &t->caps; }
 void ft_now(struct ft *t, uint64_t now) { t->now = now; }
 uint8_t *ft_block(struct ft *t, uint64_t lba) { return t->disk + lba * t->bs; }

@@ -56,6 +56,9 @@ int ft_portal(struct ft *t, const char *addr, int tpgt, int ctrl);
 struct ft_ctrl_cfg *ft_ctrl(struct ft *t, int ctrl);
 void ft_set_pr_shared(struct ft *t, bool shared);
 void ft_set_latency(struct ft *t, int portal, uint32_t ms);
+/* The portal's connections move data at this rate, one command after the
+ * other (0: no limit, every command takes the latency alone). */
+void ft_set_rate(struct ft *t, int portal, uint32_t bytes_per_ms);
 
 void ft_now(struct ft *t, uint64_t now_ns);
 void ft_set_net(struct ft *t, int portal, enum ft_net net);
