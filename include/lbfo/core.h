@@ -202,8 +202,8 @@ struct lbfo_team_config {
 
 struct lbfo_team {
 	char name[LBFO_NAME_MAX];
-	struct lbfo_member m[LBFO_MAX_MEMBERS];
-	int n;
+	struct lbfo_member *m;   /* n of them (cap allocated), at most LBFO_MAX_MEMBERS */
+	int n, cap;
 	struct lbfo_team_config cfg;
 
 	const struct lbfo_policy_ops *ops;
@@ -228,8 +228,9 @@ struct lbfo_kv {
 };
 
 /*
- * Team life cycle. lbfo_team_init() allocates the policy's state (the only
- * allocation; none happens per command). Returns 0, or -1 with t->err set.
+ * Team life cycle. lbfo_team_init() allocates the policy's state, adding a
+ * member grows the members' array (no allocation happens per command).
+ * Returns 0, or -1 with t->err set.
  */
 int lbfo_team_init(struct lbfo_team *t, const char *name,
 		   const struct lbfo_team_config *cfg, const char *policy,

@@ -125,12 +125,20 @@ int lbfo_team_init(struct lbfo_team *t, const char *name,
 	return make_policy(t, policy, kv, nkv, &t->ops, &t->priv);
 }
 
-void lbfo_team_destroy(struct lbfo_team *t)
+static void free_policy(struct lbfo_team *t)
 {
 	if (t->ops && t->ops->destroy)
 		t->ops->destroy(t->priv);
 	t->ops = NULL;
 	t->priv = NULL;
+}
+
+void lbfo_team_destroy(struct lbfo_team *t)
+{
+	free_policy(t);
+	free(t->m);
+	t->m = NULL;
+	t->n = t->cap = 0;
 }
 
 int lbfo_team_set_policy(struct lbfo_team *t, const char *policy,
@@ -141,7 +149,7 @@ int lbfo_team_set_policy(struct lbfo_team *t, const char *policy,
 
 	if (make_policy(t, policy, kv, nkv, &ops, &priv) < 0)
 		return -1;
-	lbfo_team_destroy(t);
+	free_policy(t);
 	t->ops = ops;
 	t->priv = priv;
 	t->err[0] = '\0';
@@ -177,6 +185,19 @@ int lbfo_team_add_member(struct lbfo_team *t, const char *name,
 	}
 	if (check_share(t, read_share_bp) < 0 || check_share(t, write_share_bp) < 0)
 		return -1;
+	/* As many members as the team has, not the most it could (a host
+	 * serving many LUs of two paths each keeps two). */
+	if (t->n == t->cap) {
+		int cap = t->cap ? 2 * t->cap : 2;
+		struct lbfo_member *nm = realloc(t->m, (size_t)cap * sizeof(*nm));
+
+		if (!nm) {
+			snprintf(t->err, sizeof(t->err), "team '%s': out of memory", t->name);
+			return -1;
+		}
+		t->m = nm;
+		t->cap = cap;
+	}
 	m = &t->m[t->n];
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);

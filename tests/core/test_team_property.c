@@ -53,8 +53,15 @@ static void ev_fail(struct world *w, int m, int sug)
 {
 	struct lbfo_team *t = &w->t;
 	struct lbfo_cmd *retry, *p;
-	int was_failed = t->m[m].state == LBFO_MS_FAILED;
-	int k, n = lbfo_team_member_failed(t, m, sug, w->now, &retry);
+	int was_failed, k, n;
+
+	if (!t->n) {
+		/* no member: the call refuses (the test reads no member) */
+		assert_int_equal(lbfo_team_member_failed(t, m, sug, w->now, &retry), 0);
+		return;
+	}
+	was_failed = t->m[m].state == LBFO_MS_FAILED;
+	n = lbfo_team_member_failed(t, m, sug, w->now, &retry);
 
 	for (k = 0, p = retry; p; p = p->retry_next, k++) {
 		assert_int_equal(p->state, LBFO_CMD_RETURNED);
