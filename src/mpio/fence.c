@@ -12,7 +12,7 @@
  *  - reinstate: a login with the failed path's initiator port (ISID)
  *    through a healthy portal of the same portal group makes the target
  *    end the old session; the failed path's own re-login does too. Used
- *    only where the start-up check saw the target do it (probe.c).
+ *    only where the start-up check saw the target do it (src/san/probe.c).
  *  - reservation: each path's I_T nexus registers a key; a fence reserves
  *    the LU (WRITE EXCLUSIVE - ALL REGISTRANTS) and preempts the failed
  *    path's key through a healthy path, so the old nexus can no longer

@@ -5,11 +5,73 @@
  * sessions); an LU one lbfo_lu over its targets' sessions, with the
  * host's log, lock and wake-up, its export named from its WWID.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include "san_internal.h"
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ull;
+	}
+	h ^= 0xff;
+	return h * 0x100000001b3ull;
+}
+
+/*
+ * One process per (initiator name, target, scope): two processes serving
+ * the same part of a target would log in with the same ISIDs and end each
+ * other's sessions over and over (each login reinstates the other's). A
+ * lock under lock_dir, held while the process lives, refuses the second:
+ * its LUs of that target are left out. Returns 0 (locked, or no lock_dir),
+ * 1 when another process holds it (pid in *other), -1 on an error that
+ * only costs the check (said in the log).
+ */
+static int lock_target(struct lbfo_host *h, const char *iqn, const char *scope, int *other)
+{
+	const struct lbfo_lu_config *c = &h->cfg.lu;
+	char path[LBFO_STR_MAX + 64], buf[32];
+	uint64_t k;
+	ssize_t n;
+	int fd;
+
+	*other = 0;
+	if (!c->lock_dir[0] || !strcmp(c->lock_dir, "none"))
+		return 0;
+	if (mkdir(c->lock_dir, 0755) < 0 && errno != EEXIST)
+		return -1;
+	k = fnv1a(fnv1a(fnv1a(0xcbf29ce484222325ull, c->initiator), iqn), scope[0] ? scope : "*");
+	snprintf(path, sizeof(path), "%.*s/target-%016" PRIx64 ".lock", LBFO_STR_MAX - 1,
+		 c->lock_dir, k);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		*other = atoi(buf);
+		close(fd);
+		return 1;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		/* the pid is only for the other's message */
+	}
+	if (h->nlocks < (int)(sizeof(h->lock_fds) / sizeof(h->lock_fds[0])))
+		h->lock_fds[h->nlocks++] = fd;
+	else
+		close(fd); /* more targets than locks kept: the check is lost, said nowhere */
+	return 0;
+}
 
 /* The host's target with this IQN, or -1. */
 int host_target_index(const struct lbfo_host *h, const char *iqn)
@@ -37,8 +99,23 @@ int host_add_targets(struct lbfo_host *h, const struct lbfo_san *san, uint64_t n
 		const struct san_target *st = &san->targets[t];
 		struct lbfo_tgt **nt;
 
+		int other, lk;
+
 		if (host_target_index(h, st->iqn) >= 0)
 			continue;
+		lk = lock_target(h, st->iqn, scope, &other);
+		if (lk > 0) {
+			snprintf(h->refused, sizeof(h->refused), "target %.100s%s%s is already served "
+				 "by another lbfo process (pid %d) under initiator name %.80s: a second "
+				 "instance is refused", st->iqn, scope[0] ? " LUN " : "", scope, other,
+				 h->cfg.lu.initiator);
+			host_log(h, LBFO_LOG_WARNING, "%s; its LUs are not served here", h->refused);
+			continue;
+		}
+		if (lk < 0)
+			host_log(h, LBFO_LOG_WARNING, "target %s: lock under %s: %s; a second lbfo "
+				 "process on it cannot be refused", st->iqn, h->cfg.lu.lock_dir,
+				 strerror(errno));
 		nt = realloc(h->tgts, (size_t)(h->ntgts + 1) * sizeof(*nt));
 		if (!nt) {
 			snprintf(err, errlen, "out of memory");
@@ -75,6 +152,15 @@ static int pathspecs(const struct lbfo_host *h, const struct lbfo_san *san,
 		n++;
 	}
 	return n;
+}
+
+static bool pathspecs_any(const struct lbfo_host *h, const struct lbfo_san *san,
+			  const struct san_lu *sl)
+{
+	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	int expect;
+
+	return pathspecs(h, san, sl, ps, &expect) > 0;
 }
 
 struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
@@ -170,12 +256,22 @@ int host_add_lus(struct lbfo_host *h, const struct lbfo_san *san, uint64_t now, 
 			continue;
 		}
 		hl = host_make_lu(h, san, &san->lus[k], now, err, errlen);
+		if (!hl && !pathspecs_any(h, san, &san->lus[k])) {
+			/* every target of it is another process's: said above */
+			if (san->nlus == 1) {
+				snprintf(err, errlen, "%s", h->refused);
+				return -1;
+			}
+			listed++;
+			continue;
+		}
 		if (!hl || add_lu(h, hl, san->nlus == 1, err, errlen) < 0)
 			return -1;
 	}
 	if (!h->nlus) {
-		snprintf(err, errlen, "no LU to serve: of %d found, %d blacklisted, the others "
-			 "served by another lbfo process", san->nlus, listed);
+		snprintf(err, errlen, "no LU to serve: of %d found, %d blacklisted or of a target "
+			 "another lbfo process serves, the others served by another lbfo process",
+			 san->nlus, listed);
 		return -1;
 	}
 	return 0;

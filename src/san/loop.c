@@ -97,6 +97,8 @@ void lbfo_host_destroy(struct lbfo_host *h)
 		lbfo_tgt_destroy(h->tgts[i]);
 	free(h->lus);
 	free(h->tgts);
+	for (i = 0; i < h->nlocks; i++)
+		close(h->lock_fds[i]);
 	if (h->link_fd >= 0)
 		close(h->link_fd);
 	if (h->wakefd >= 0)

@@ -164,6 +164,9 @@ struct lbfo_host {
 	bool started, stopping;
 	int (*poll)(struct pollfd *fds, nfds_t n, int timeout);
 	struct lbfo_lu_env env;           /* the LUs' and targets': transport, lock, wake-up */
+	int lock_fds[256];                /* one per target (build.c lock_target) */
+	int nlocks;
+	char refused[512];                /* why a target was left to another process */
 	lbfo_reload_fn reloader;
 	void *reloader_arg;
 	volatile sig_atomic_t reload_asked; /* SIGHUP */

@@ -150,6 +150,17 @@ else
 	fail "san: rescan: '$out' $("$CTL" events | tail -3)"
 fi
 
+# (9a) a second process on the same SAN under the same initiator name: it
+# would log in with the same ISIDs and end the first one's sessions; refused
+before=$(lbfo_status '[.lus[].paths[].failures] | add')
+msg=$(lbfo_run_fail portal="$P1" portal="$P2" control="$LBFO_TMP/ctl2.sock"); rc=$?
+if [ $rc != 0 ] && grep -q "is already served by another lbfo process (pid $LBFO_PID)" <<<"$msg" &&
+   [ "$(lbfo_status '[.lus[].paths[].failures] | add')" = "$before" ]; then
+	pass "san: a second lbfo on the same SAN is refused (the first one's sessions untouched)"
+else
+	fail "san: second process (rc=$rc): $(tail -2 <<<"$msg")"
+fi
+
 # (9) status of one LU by name
 "$CTL" status "$sh" --json | jq -e '.lus | length == 1' >/dev/null &&
 	"$CTL" status "$sh" | grep -q "^$sh " && pass "san: lbfoctl status LU shows that LU alone" ||
