@@ -20,6 +20,9 @@ const struct lbfo_ctl_desc lbfo_lu_commands[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_QUEUEING] = { "queueing", "on|off [LU]",
 		"off: fail every queued I/O now and new I/O at once while no path is up; "
 		"on: queue again up to no_path_timeout" },
+	[LBFO_LU_RESIZE] = { "resize", "[LU]",
+		"export the size the target now reports (after the LU grew or shrank on it); "
+		"clients see it from their next connection" },
 	[LBFO_LU_EVENTS] = { "events", "[json]", "the last events, oldest first" },
 	[LBFO_LU_METRICS] = { "metrics", "", "Prometheus text exposition" },
 	[LBFO_LU_RESCAN] = { "rescan", "",

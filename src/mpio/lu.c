@@ -15,7 +15,8 @@
  *  - With no path, I/O waits up to no_path_timeout, then fails with EIO.
  *  - Paths are grouped by the LU's identity (VPD 0x83 / 0x80) and block
  *    size, never by configuration alone; a grown LU is the same LU, its
- *    new size reported and not exported until the operator re-exports.
+ *    new size reported and not exported until the operator says so
+ *    (lbfoctl resize, ops.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -207,7 +208,7 @@ static void ident_done(struct lbfo_ident_reader *r, int rc, uint64_t now)
 	if (r->id.blocks && r->id.blocks != lu->target_blocks) {
 		lu_log(lu, LBFO_LOG_WARNING, "LU %s capacity changed: %" PRIu64 " -> %" PRIu64
 		       " blocks (seen by path %s); the export keeps %" PRIu64 " blocks until "
-		       "it is re-exported", lu->ident.id, lu->target_blocks, r->id.blocks,
+		       "lbfoctl resize", lu->ident.id, lu->target_blocks, r->id.blocks,
 		       p->cfg.name, lu->ident.blocks);
 		lu->target_blocks = r->id.blocks;
 	}

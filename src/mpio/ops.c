@@ -9,6 +9,7 @@
  * LU (the session itself) is the target's (lbfo_tgt_path_disable).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,36 @@ int lbfo_lu_op_path(struct lbfo_lu *lu, enum lbfo_lu_path_op op, const char *nam
 int lbfo_lu_op_queueing(struct lbfo_lu *lu, bool on)
 {
 	return lu_set_queueing(lu, on);
+}
+
+/*
+ * A capacity change is only noted when a path sees it (lu.c): the export
+ * keeps its size, as a block device keeps its size until `multipathd resize
+ * map`. This is that step. Clients connected now keep the size they were
+ * told; I/O beyond the exported end is refused here (intake.c), so a shrink
+ * cannot let an old client write past it.
+ */
+uint64_t lbfo_lu_export_bytes(const struct lbfo_lu *lu)
+{
+	return __atomic_load_n(&lu->ident.blocks, __ATOMIC_RELAXED) * lu->ident.block_size;
+}
+
+void lbfo_lu_op_resize(struct lbfo_lu *lu, FILE *out)
+{
+	uint64_t was = lu->ident.blocks, now = lu->target_blocks;
+	uint32_t bs = lu->ident.block_size;
+
+	if (now == was) {
+		fprintf(out, "LU %s: size unchanged, %" PRIu64 " blocks of %u B (%" PRIu64
+			" bytes)\n", lu->ident.id, was, bs, was * bs);
+		return;
+	}
+	__atomic_store_n(&lu->ident.blocks, now, __ATOMIC_RELAXED);
+	lu_log(lu, LBFO_LOG_NOTICE, "LU %s resized by operator: %" PRIu64 " -> %" PRIu64
+	       " blocks (%" PRIu64 " bytes)", lu->ident.id, was, now, now * bs);
+	fprintf(out, "LU %s resized: %" PRIu64 " -> %" PRIu64 " blocks of %u B (%" PRIu64
+		" bytes); clients see it from their next connection\n", lu->ident.id, was, now, bs,
+		now * bs);
 }
 
 /* ---- a reloaded configuration ----------------------------------------------------- */

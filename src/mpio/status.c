@@ -217,7 +217,7 @@ void lbfo_lu_text(struct lbfo_lu *lu, FILE *f)
 		lu->ident.block_size, lbfo_team_policy_name(&lu->team),
 		lbfo_mode_name(lbfo_team_mode(&lu->team)));
 	if (lu->target_blocks != lu->ident.blocks)
-		fprintf(f, "  the target now reports %" PRIu64 " blocks: re-export to use them\n",
+		fprintf(f, "  the target now reports %" PRIu64 " blocks: lbfoctl resize exports them\n",
 			lu->target_blocks);
 	fprintf(f, "  outstanding %u  queued %u  parked %u  I/O %" PRIu64 "  errors %" PRIu64
 		"  failovers %" PRIu64 "  retried %" PRIu64 "  fences %" PRIu64 "%s%s\n",

@@ -360,7 +360,8 @@ static int64_t lbfo_get_size(void *handle)
 {
 	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
 
-	return (int64_t)(ident->blocks * ident->block_size);
+	/* lbfoctl resize changes it under a running server */
+	return (int64_t)(__atomic_load_n(&ident->blocks, __ATOMIC_RELAXED) * ident->block_size);
 }
 
 static int lbfo_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,

@@ -179,7 +179,6 @@ struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
 	hl->host = h;
 	snprintf(hl->wwid, sizeof(hl->wwid), "%s", sl->id.id);
 	lbfo_export_name(sl->id.id, hl->export, sizeof(hl->export));
-	hl->size = sl->id.blocks * sl->id.block_size;
 	n = pathspecs(h, san, sl, ps, &hl->expect);
 	/* The defaults, and its [lu NAME] section (checked when the file
 	 * was read: an error here is a bug, said and not hidden). */

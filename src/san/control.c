@@ -42,7 +42,7 @@ static void lu_json(struct lbfo_host *h, struct host_lu *hl, struct lbfo_json *j
 	lbfo_json_kv_str(j, "wwid", hl->wwid);
 	lbfo_json_kv_str(j, "alias", hl->alias);
 	lbfo_json_kv_str(j, "export", hl->export);
-	lbfo_json_kv_uint(j, "size", hl->size);
+	lbfo_json_kv_uint(j, "size", lbfo_lu_export_bytes(hl->lu));
 	lbfo_json_kv_int(j, "paths_up", up);
 	lbfo_json_kv_int(j, "paths_total", total);
 	lbfo_json_kv_int(j, "clients_open", hl->nopen);
@@ -342,6 +342,16 @@ static int cmd_queueing(void *app, int argc, char **argv, FILE *out, char *err, 
 	return 0;
 }
 
+static int cmd_resize(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
+{
+	struct host_lu *hl = lu_of(app, argc > 1 ? argv[1] : NULL, "resize", err, errlen);
+
+	if (!hl)
+		return -1;
+	lbfo_lu_op_resize(hl->lu, out);
+	return 0;
+}
+
 static int cmd_rescan(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct lbfo_host *h = app;
@@ -367,6 +377,7 @@ static const lbfo_ctl_run_fn handlers[LBFO_LU_CMD__MAX] = {
 	[LBFO_LU_PATH_RESTORE] = cmd_path_restore,
 	[LBFO_LU_PATH_DRAIN] = cmd_path_drain,
 	[LBFO_LU_QUEUEING] = cmd_queueing,
+	[LBFO_LU_RESIZE] = cmd_resize,
 	[LBFO_LU_EVENTS] = cmd_events,
 	[LBFO_LU_METRICS] = cmd_metrics,
 	[LBFO_LU_RESCAN] = cmd_rescan,

@@ -151,7 +151,7 @@ static void describe(struct host_lu *hl, char *buf, size_t len)
 	int total, up = lbfo_lu_paths_ready(hl->lu, &total);
 
 	snprintf(buf, len, "%s %s, %" PRIu64 " bytes, paths up %d/%d%s%.160s", id->vendor,
-		 id->product, hl->size, up, total, hl->alias[0] ? ", wwid " : "",
+		 id->product, lbfo_lu_export_bytes(hl->lu), up, total, hl->alias[0] ? ", wwid " : "",
 		 hl->alias[0] ? hl->wwid : "");
 }
 

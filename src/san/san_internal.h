@@ -144,7 +144,6 @@ struct host_lu {
 	char export[LBFO_STR_MAX];
 	int nopen;                        /* clients with the export open */
 	bool removed;                     /* gone from the SAN: no new opens */
-	uint64_t size;                    /* bytes exported */
 	int expect;                       /* paths that answered at discovery */
 };
 

@@ -416,7 +416,7 @@ fi
 
 # ---------------------------------------------------------------- grown LU
 if want grown; then
-	case_begin "safety: grown LU keeps serving its exported size"
+	case_begin "safety: grown LU keeps serving its exported size until lbfoctl resize"
 	safety_start portal="$P1" portal="$P2" target="$TB_IQN" lun=1 || note "nbdkit start: $(tail -3 "$LBFO_LOG")"
 	ok=1
 	qwrite 0x3C; note "write 0x3c rc=$QIO_RC"
@@ -445,6 +445,19 @@ if want grown; then
 	[ "$tblocks" = "$want_t" ] || ok=0
 	if grep -q 'capacity changed' "$LBFO_LOG"; then note "log: $(grep -m1 'capacity changed' "$LBFO_LOG")"
 	else ok=0; note "no 'capacity changed' in the log"; fi
+	# the operator's step (multipathd resize map): the next connection sees the new size,
+	# a write in the grown part lands, the old data stays
+	said=$(timeout 10 build/src/ctl/lbfoctl -s "$CTL_SOCK" resize 2>&1)
+	note "lbfoctl resize: $said"
+	size2=$(timeout 30 nbdinfo --size "$(lbfo_uri)")
+	note "export size after the resize: $size2 (want $((old * 2)))"
+	[ "$size2" = $((old * 2)) ] || ok=0
+	qio 30 -c "write -P 0x5d $old 4k" -c "read -P 0x5d $old 4k" -c "read -P 0x3c 0 4k"
+	if [ "$QIO_RC" = 0 ] && ! grep -qi 'fail\|error\|mismatch' <<<"$QIO_OUT"; then
+		note "wrote and read back 4 KiB at $old (the grown part); 0x3c still at 0"
+	else
+		ok=0; note "after the resize: $(head -3 <<<"$QIO_OUT" | tr '\n' ' ')"
+	fi
 	logtail 4
 	verdict "$ok"
 	bed_reset

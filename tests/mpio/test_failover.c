@@ -15,6 +15,7 @@
  * test_answers.c has the rest of the issue's cases.
  */
 #include "harness.h"
+#include "mpio.h"
 
 /* ---- the cases ------------------------------------------------------------- */
 
@@ -304,6 +305,21 @@ static void test_restart_fences_predecessor(void **state)
 	free(x);
 }
 
+/* lbfoctl resize on the LU: its reply holds `want`. */
+static void resize_says(struct fx *x, const char *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	lbfo_lu_op_resize(x->lu, f);
+	fclose(f);
+	if (!strstr(buf, want))
+		fail_msg("resize said \"%s\", want \"%s\"", buf, want);
+	free(buf);
+}
+
 /* Case 5: the LU grows under a running lbfo: CAPACITY DATA HAS CHANGED
  * and a re-login both accept it; the export keeps its size. */
 static void test_resized_lu(void **state)
@@ -327,6 +343,16 @@ static void test_resized_lu(void **state)
 	assert_int_equal(paths_up(x), 2);
 	assert_int_equal(x->lu->paths[0].st, LP_UP);
 	assert_int_equal(disk(x, 7), 0x77);
+	/* beyond the exported end: refused until the operator resizes */
+	assert_int_equal(write_now(x, NBLOCKS + 5, 0x55, 500), -ENOSPC);
+	resize_says(x, "2048 -> 4096 blocks of 512 B (2097152 bytes)");
+	assert_int_equal(x->lu->ident.blocks, NBLOCKS * 2);
+	assert_int_equal(lbfo_lu_export_bytes(x->lu), NBLOCKS * 2 * 512);
+	assert_true(logged(x, "resized by operator: 2048 -> 4096 blocks"));
+	assert_int_equal(write_now(x, NBLOCKS + 5, 0x55, 500), 0);
+	assert_int_equal(disk(x, NBLOCKS + 5), 0x55);
+	assert_int_equal(disk(x, 7), 0x77);
+	resize_says(x, "size unchanged, 4096 blocks");
 	fx_free(x);
 }
 
