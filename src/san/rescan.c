@@ -127,11 +127,26 @@ static bool gone(const struct lbfo_host *h, const struct lbfo_san *s, const stru
 	return total > 0;
 }
 
+/* What discovery warned of (a path refused, a portal unreachable), a line each. */
+static void log_warnings(struct lbfo_host *h, const char *warn)
+{
+	const char *p = warn, *nl;
+
+	for (; *p; p = nl + 1) {
+		nl = strchrnul(p, '\n');
+		if (nl > p)
+			host_log(h, LBFO_LOG_WARNING, "rescan: %.*s", (int)(nl - p), p);
+		if (!*nl)
+			break;
+	}
+}
+
 static void apply(struct lbfo_host *h, struct rescan_job *j)
 {
 	char err[LBFO_ERR_MAX];
 	int k, i, added = 0, removed = 0;
 
+	log_warnings(h, j->warn);
 	if (j->rc < 0) {
 		host_log(h, LBFO_LOG_WARNING, "rescan: %s", j->err);
 		return;

@@ -166,6 +166,23 @@ fi
 	"$CTL" status "$sh" | grep -q "^$sh " && pass "san: lbfoctl status LU shows that LU alone" ||
 	fail "san: status LU"
 
+# (9c) one LU identity behind a new pair of targets, with 512-byte blocks through path 1 and
+# 4096 through path 2: found by a rescan, one of the two paths is refused with a warning that
+# names both, and the LU is served over the other alone
+tb_shared_lu 2 4 "" 4096 || fail "san: a shared LU with two block sizes"
+mm=$(exp_of "${TB_SHARED_TIDS[0]}" 2)
+n0=$("$CTL" events | grep -c "rescan done")
+"$CTL" rescan >/dev/null
+for ((i = 0; i < 150; i++)); do [ "$("$CTL" events | grep -c "rescan done")" -gt "$n0" ] && break; sleep 0.1; done
+refused=$(grep "LU $mm: path .* refused: different block size" "$LBFO_LOG" | tail -1)
+if exports | grep -qx "$mm" && grep -q "(512 vs 4096 bytes)\|(4096 vs 512 bytes)" <<<"$refused" &&
+   grep -q "path p0 (" <<<"$refused" && grep -q "path p1 (" <<<"$refused" &&
+   [ "$("$CTL" status "$mm" --json | jq -r '.lus[0].paths_total')" = 1 ]; then
+	pass "san: the same LU with another block size through the other path: that path refused, naming both ($(sed 's/.*refused: //' <<<"$refused")); served over one path"
+else
+	fail "san: block sizes differ: export $(exports | grep -cx "$mm"), paths $("$CTL" status "$mm" --json 2>/dev/null | jq -r '.lus[0].paths_total'), log: '${refused:-nothing}' $(grep -i "rescan" "$LBFO_LOG" | tail -2)"
+fi
+
 lbfo_stop
 
 # (10) a configuration file: an alias and a policy of one LU, a blacklist;

@@ -133,16 +133,17 @@ _tb_tgtd_launch() {
 # leading / lives in TB_DIR. TB_TGT_PLAN[tid] says the target's LUNs are in the table (a
 # target without a plan gets LUN 1 on file lun$tid.img, as before). TB_TGT_ACL[tid]: the
 # initiator addresses the target is bound to ("ALL" when unset).
-declare -gA TB_LU_FILE=() TB_LU_SIZE=() TB_LU_SCSI_ID=() TB_LU_SCSI_SN=()
+declare -gA TB_LU_FILE=() TB_LU_SIZE=() TB_LU_SCSI_ID=() TB_LU_SCSI_SN=() TB_LU_BS=()
 declare -ga TB_TGT_ACL=() TB_TGT_PLAN=()
 
-_tb_lu_record() {   # tid lun file size scsi_id scsi_sn
+_tb_lu_record() {   # tid lun file size scsi_id scsi_sn [block_size]
     local k="$1:$2"
     TB_LU_FILE[$k]=$3; TB_LU_SIZE[$k]=$4; TB_LU_SCSI_ID[$k]=$5; TB_LU_SCSI_SN[$k]=$6
+    TB_LU_BS[$k]=${7:-}
     TB_TGT_PLAN[$1]=1
 }
-_tb_lu_forget() { local k="$1:$2"; unset "TB_LU_FILE[$k]" "TB_LU_SIZE[$k]" "TB_LU_SCSI_ID[$k]" "TB_LU_SCSI_SN[$k]"; }
-_tb_lu_table_reset() { TB_LU_FILE=(); TB_LU_SIZE=(); TB_LU_SCSI_ID=(); TB_LU_SCSI_SN=(); TB_TGT_ACL=(); TB_TGT_PLAN=(); }
+_tb_lu_forget() { local k="$1:$2"; unset "TB_LU_FILE[$k]" "TB_LU_SIZE[$k]" "TB_LU_SCSI_ID[$k]" "TB_LU_SCSI_SN[$k]" "TB_LU_BS[$k]"; }
+_tb_lu_table_reset() { TB_LU_FILE=(); TB_LU_SIZE=(); TB_LU_SCSI_ID=(); TB_LU_SCSI_SN=(); TB_LU_BS=(); TB_TGT_ACL=(); TB_TGT_PLAN=(); }
 _tb_luns_of() {   # tid -> its LUNs from the table, ascending, one a line
     local k
     for k in "${!TB_LU_FILE[@]}"; do [ "${k%%:*}" = "$1" ] && echo "${k#*:}"; done | sort -n
@@ -182,7 +183,8 @@ tb_lu_wwid() {
 _tb_lu_create() {   # tid lun
     local tid=$1 lun=$2 f; f=$(tb_lu_file "$tid" "$lun") || return 1
     [ -e "$f" ] || truncate -s "${TB_LU_SIZE[$tid:$lun]}" "$f" || return 1
-    tb_tgtadm --lld iscsi --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$f" &&
+    tb_tgtadm --lld iscsi --op new --mode logicalunit --tid "$tid" --lun "$lun" -b "$f" \
+        ${TB_LU_BS[$tid:$lun]:+--blocksize "${TB_LU_BS[$tid:$lun]}"} &&
     tb_tgtadm --op update --mode logicalunit --tid "$tid" --lun "$lun" \
         --params "scsi_id=${TB_LU_SCSI_ID[$tid:$lun]},scsi_sn=${TB_LU_SCSI_SN[$tid:$lun]}"
 }

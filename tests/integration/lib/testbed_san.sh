@@ -6,8 +6,9 @@
 #   tb_san_up PATHS TARGETS LUNS [RATES...]   targets 1..TARGETS with LUNs 1..LUNS each
 #   tb_lus                                    "TID LUN" of every LU (testbed.sh)
 #   tb_lu_wwid T L / tb_lu_file T L           identity an initiator sees / backing file
-#   tb_shared_lu [LUN_A [LUN_B [SIZE]]]       one LU in two new targets: A only from path 1
-#                                             (LUN_A, default 1), B only from path 2 (LUN_B, 3)
+#   tb_shared_lu [LUN_A [LUN_B [SIZE [BS_B]]]] one LU in two new targets: A only from path 1
+#                                             (LUN_A, default 1), B only from path 2 (LUN_B, 3);
+#                                             BS_B: B's block size (tgt's --blocksize)
 #   tb_lun_add T L [SIZE] / tb_lun_remove T L while running; sessions of target T get the
 #                                             UNIT ATTENTION "REPORTED LUNS DATA HAS CHANGED"
 #   tb_inq id|luns URL                        VPD 0x83/0x80 designators in bytes, REPORT LUNS
@@ -60,20 +61,22 @@ tb_san_up() {
     _tb_log "SAN: $nt targets x $nl LUNs of $TB_SAN_LUN_SIZE"
 }
 
-# tb_shared_lu [LUN_A [LUN_B [SIZE]]]: one LU (one backing file, the same scsi_id and
+# tb_shared_lu [LUN_A [LUN_B [SIZE [BS_B]]]]: one LU (one backing file, the same scsi_id and
 # scsi_sn) behind two new targets: A (LUN_A, default 1) bound to path 1's initiator address,
 # B (LUN_B, default 3) bound to path 2's. tgtd shows a target only to the initiator addresses
 # it is bound to: SendTargets on either portal lists A to path 1's address and B to path 2's;
-# a login from the other address is refused ("Target not found"). Needs 2 paths.
+# a login from the other address is refused ("Target not found"). Needs 2 paths. BS_B gives
+# B another logical block size than A's 512 (the same identity, a different block size: what
+# an initiator must refuse).
 # Sets TB_SHARED_TIDS=(A B), TB_SHARED_LUNS=(LUN_A LUN_B), TB_SHARED_IQNS=(IQN_A IQN_B).
 # Call it directly, not in $(...).
 tb_shared_lu() {
-    local la=${1:-1} lb=${2:-3} size=${3:-$TB_SAN_LUN_SIZE} ta tb ids
+    local la=${1:-1} lb=${2:-3} size=${3:-$TB_SAN_LUN_SIZE} bsb=${4:-} ta tb ids
     [ "${TB_NPATHS:-0}" -ge 2 ] || { _tb_err "tb_shared_lu needs 2 paths"; return 1; }
     ta=$(( ${#TB_IQNS[@]} + 1 )); tb=$((ta + 1))
     ids=$(_tb_san_ids s "$ta" "$la")
     _tb_lu_record "$ta" "$la" "shared-t${ta}.img" "$size" "${ids% *}" "${ids#* }"
-    _tb_lu_record "$tb" "$lb" "shared-t${ta}.img" "$size" "${ids% *}" "${ids#* }"
+    _tb_lu_record "$tb" "$lb" "shared-t${ta}.img" "$size" "${ids% *}" "${ids#* }" "$bsb"
     TB_TGT_ACL[ta]=$(tb_hostaddr 1); TB_TGT_ACL[tb]=$(tb_hostaddr 2)
     tb_add_target "$TB_IQN.shared$ta" && tb_add_target "$TB_IQN.shared$tb" || return 1
     TB_SHARED_TIDS=("$ta" "$tb"); TB_SHARED_LUNS=("$la" "$lb")
