@@ -154,12 +154,6 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 /* The same without the paths' presence: shares, CHAP, timers, the
  * policy's parameters (one LU's settings over the defaults). */
 int lbfo_lu_config_check_settings(const struct lbfo_lu_config *c, char *err, size_t errlen);
-/* The help text for every key (nbdkit lbfo --help), from the table. */
-const char *lbfo_lu_config_help(void);
-/* The configuration reference (docs/configuration.md), from the table. */
-void lbfo_lu_config_markdown(FILE *f);
-/* The same as man page text (roff), for nbdkit-lbfo-plugin(1). */
-void lbfo_lu_config_roff(FILE *f);
 
 /* One client request. The caller owns it and its buffer until
  * lbfo_io_wait() returns. */

@@ -477,38 +477,3 @@ int lbfo_lu_config_check_settings(const struct lbfo_lu_config *c, char *err, siz
 	lbfo_team_destroy(&t);
 	return 0;
 }
-
-/* The plugin's --help: the keys from the table, then how the command line
- * maps onto it. Built once. */
-const char *lbfo_lu_config_help(void)
-{
-	static char *text;
-	size_t len = 0;
-	FILE *f;
-
-	if (text)
-		return text;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return "";
-	fprintf(f, "Keys: key=VALUE on the nbdkit command line, or config=FILE (INI: [lu], "
-		   "[path NAME], [policy]).\n"
-		   "On the command line portal=HOST[:PORT] adds a path (named p0, p1, ... in "
-		   "order), a path's keys\napply to the last portal= before them, and any key "
-		   "that is not an LU key is a policy parameter.\n"
-		   "log=stderr|syslog: where events go (default stderr). Durations: milliseconds, "
-		   "or with ms or s.\n\n");
-	lbfo_cfg_help(&lbfo_lu_config_table, f);
-	fclose(f);
-	return text ? text : "";
-}
-
-void lbfo_lu_config_markdown(FILE *f)
-{
-	lbfo_cfg_markdown(&lbfo_lu_config_table, f);
-}
-
-void lbfo_lu_config_roff(FILE *f)
-{
-	lbfo_cfg_roff(&lbfo_lu_config_table, f);
-}
