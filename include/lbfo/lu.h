@@ -168,9 +168,7 @@ struct lbfo_io {
 
 	int result;                   /* 0 or a negative errno */
 	/* internal */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
+	uint32_t done;                /* futex word: 0 pending, 1 done, 2 pending, a waiter sleeps */
 	uint32_t pending;             /* pieces not yet finished */
 	uint64_t submit_ns;
 	struct lbfo_io *next;

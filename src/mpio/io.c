@@ -5,6 +5,10 @@
  * queues. Below everything else in src/mpio but the log.
  */
 #include <errno.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +63,21 @@ struct lu_cmd *q_pop(struct cmdq *q)
 	return c;
 }
 
+/*
+ * A request's completion is one futex word, not a mutex and a condition
+ * variable: the loop finishing a request stores 1 and makes a wake-up
+ * call only when the waiter went to sleep (it then set 2). The waiter's
+ * request may be on its stack: after the store the finisher touches
+ * only the word's address in the wake-up call, which wakes whoever
+ * sleeps on it (futex waiters allow spurious wake-ups).
+ */
+enum { IO_PENDING = 0, IO_DONE = 1, IO_SLEEPER = 2 };
+
+static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *rel)
+{
+	return syscall(SYS_futex, w, op, val, rel, NULL, 0);
+}
+
 void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
 		  uint32_t len, void *buf, bool fua)
 {
@@ -69,16 +88,22 @@ void lbfo_io_init(struct lbfo_io *io, enum lbfo_io_type type, uint64_t offset,
 	io->len = len;
 	io->buf = buf;
 	io->fua = fua;
-	pthread_mutex_init(&io->mu, NULL);
-	pthread_cond_init(&io->cv, NULL);
+}
+
+/* Sleep until done or the relative deadline (NULL: none) passes. */
+static void io_sleep(struct lbfo_io *io, const struct timespec *rel)
+{
+	uint32_t v = IO_PENDING;
+
+	if (__atomic_compare_exchange_n(&io->done, &v, IO_SLEEPER, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_ACQUIRE) || v == IO_SLEEPER)
+		futex(&io->done, FUTEX_WAIT_PRIVATE, IO_SLEEPER, rel);
 }
 
 int lbfo_io_wait(struct lbfo_io *io)
 {
-	pthread_mutex_lock(&io->mu);
-	while (!io->done)
-		pthread_cond_wait(&io->cv, &io->mu);
-	pthread_mutex_unlock(&io->mu);
+	while (__atomic_load_n(&io->done, __ATOMIC_ACQUIRE) != IO_DONE)
+		io_sleep(io, NULL);
 	return io->result;
 }
 
@@ -95,41 +120,32 @@ void lu_deadline_after(struct timespec *ts, uint32_t ms)
 
 int lbfo_io_timedwait(struct lbfo_io *io, uint32_t timeout_ms)
 {
-	struct timespec ts;
-	int done;
+	uint64_t end = lbfo_now_ns() + (uint64_t)timeout_ms * LBFO_NS_PER_MS, now;
 
-	lu_deadline_after(&ts, timeout_ms);
-	pthread_mutex_lock(&io->mu);
-	while (!io->done)
-		if (pthread_cond_timedwait(&io->cv, &io->mu, &ts) == ETIMEDOUT)
-			break;
-	done = io->done;
-	pthread_mutex_unlock(&io->mu);
-	return done;
+	while (__atomic_load_n(&io->done, __ATOMIC_ACQUIRE) != IO_DONE &&
+	       (now = lbfo_now_ns()) < end) {
+		struct timespec rel = { (time_t)((end - now) / LBFO_NS_PER_SEC),
+					(long)((end - now) % LBFO_NS_PER_SEC) };
+
+		io_sleep(io, &rel);
+	}
+	return __atomic_load_n(&io->done, __ATOMIC_ACQUIRE) == IO_DONE;
 }
 
 bool lbfo_io_done(struct lbfo_io *io)
 {
-	bool done;
-
-	pthread_mutex_lock(&io->mu);
-	done = io->done;
-	pthread_mutex_unlock(&io->mu);
-	return done;
+	return __atomic_load_n(&io->done, __ATOMIC_ACQUIRE) == IO_DONE;
 }
 
 void lbfo_io_fini(struct lbfo_io *io)
 {
-	pthread_mutex_destroy(&io->mu);
-	pthread_cond_destroy(&io->cv);
+	(void)io;
 }
 
 void lu_io_finish(struct lbfo_io *io)
 {
-	pthread_mutex_lock(&io->mu);
-	io->done = true;
-	pthread_cond_signal(&io->cv);
-	pthread_mutex_unlock(&io->mu);
+	if (__atomic_exchange_n(&io->done, IO_DONE, __ATOMIC_RELEASE) == IO_SLEEPER)
+		futex(&io->done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
 void lu_io_completed(struct lbfo_lu *lu, struct lbfo_io *io)
