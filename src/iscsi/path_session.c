@@ -121,6 +121,19 @@ int lbfo_session_submit(struct lbfo_session *s, struct lbfo_scmd *c, uint64_t no
 	return 0;
 }
 
+bool lbfo_session_flush(struct lbfo_session *s)
+{
+	const struct lbfo_xport_ops *xo = s->cfg.xops;
+
+	if (!s->x || s->st != LBFO_SS_UP || s->failing || !(xo->events(s->x) & POLLOUT))
+		return false;
+	if (xo->service(s->x, POLLOUT) < 0) {
+		lbfo_session_fail(s, "%s", xo->error(s->x));
+		return true;
+	}
+	return (xo->events(s->x) & POLLOUT) != 0;
+}
+
 /* Every command in flight gets done(PATH_LOST), oldest first. */
 static void lose_inflight(struct lbfo_session *s, uint64_t now)
 {

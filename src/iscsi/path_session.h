@@ -170,6 +170,12 @@ short lbfo_pollfd_revents(const struct pollfd *pfd, int n, int fd);
  * refused it (then the session fails; done() is NOT called). */
 int lbfo_session_submit(struct lbfo_session *s, struct lbfo_scmd *c, uint64_t now);
 
+/* Write what the transport holds for the target now, from the thread
+ * that queued it (under the owner's lock), instead of at the loop's next
+ * POLLOUT. true: some is left (or the session failed): the loop must
+ * poll again (its poll set may not ask for POLLOUT). */
+bool lbfo_session_flush(struct lbfo_session *s);
+
 /* Fail the session (deferred to the next service; reason kept). */
 void lbfo_session_fail(struct lbfo_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

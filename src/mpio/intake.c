@@ -24,6 +24,33 @@ static void wake(struct lbfo_lu *lu)
 		lu->wake(lu->wake_arg);
 }
 
+/*
+ * The submitting thread sends the request itself when the loop is not
+ * servicing (the lock is free): it takes what was submitted, dispatches,
+ * and writes the commands to their sessions' sockets, so a request costs
+ * no wake-up of the loop thread and no pass of its poll. The loop still
+ * reads the answers. It is woken when it has to look: a command is left
+ * waiting (no path, the window full: its timers), data is left unsent
+ * (its poll set must ask for POLLOUT), the team's tick must start (the
+ * loop's timeout was computed for an idle LU), or the LU is dead.
+ */
+static bool submit_inline(struct lbfo_lu *lu)
+{
+	uint64_t now = lbfo_now_ns();
+	bool wake_loop = !lu->ticking;
+	int i;
+
+	lu->now = now;
+	lu_take_submissions(lu);
+	if (lu->dead)
+		return true;
+	lu_dispatch(lu, now);
+	lu_update_urgency(lu);
+	for (i = 0; i < lu->npaths; i++)
+		wake_loop |= lbfo_session_flush(&lu->paths[i].tp->s);
+	return wake_loop || lu->queue.n || lu->parked.n;
+}
+
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 {
 	bool was_empty;
@@ -45,6 +72,14 @@ void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 		__atomic_store_n(&lu->sub_head, io, __ATOMIC_RELAXED); /* read as a hint unlocked */
 	lu->sub_tail = io;
 	pthread_mutex_unlock(&lu->sub_mu);
+	if (lu->inline_submit && pthread_mutex_trylock(lu->mu) == 0) {
+		bool wake_loop = submit_inline(lu);
+
+		pthread_mutex_unlock(lu->mu);
+		if (wake_loop)
+			wake(lu);
+		return;
+	}
 	/* The loop takes the whole list after each wake-up: only the first
 	 * request of a batch needs to wake it. */
 	if (was_empty)

@@ -206,6 +206,9 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 	pthread_mutex_init(&lu->own_mu, NULL);
 	pthread_cond_init(&lu->paths_cv, NULL);
 	lu->mu = env && env->lock ? env->lock : &lu->own_mu;
+	/* A shared loop (the host's, on the real clock; the tests that drive
+	 * an LU's loop on a fake clock give no lock): submitters may send. */
+	lu->inline_submit = env && env->lock && env->wake;
 	if (setup_paths(lu, ps, nps, err, errlen) < 0 || setup_team(lu, now, err, errlen) < 0 ||
 	    setup_adapters(lu, err, errlen) < 0 || lu_fence_init(lu, err, errlen) < 0) {
 		free_lu(lu);

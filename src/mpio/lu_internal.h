@@ -214,6 +214,7 @@ struct lbfo_lu {
 	struct lbfo_io *sub_head, *sub_tail;
 	void (*wake)(void *arg);
 	void *wake_arg;
+	bool inline_submit;              /* a submitter that gets *mu sends at once (intake.c) */
 	uint64_t now;                    /* of the service call under way */
 	uint64_t link_downs;
 
