@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -485,9 +488,59 @@ static void test_report_luns(void **state)
 	assert_int_equal(lbfo_parse_report_luns(d, 4, luns, 8), -1);
 }
 
+/* A request's completion (io.c, a futex word): a waiter asleep is woken,
+ * one that comes late does not sleep, a timed wait ends at its deadline;
+ * and many finishes racing their waiters lose none. */
+static void *finish_later(void *arg)
+{
+	struct lbfo_io *io = arg;
+
+	usleep(20000);
+	io->result = -EIO;
+	lu_io_finish(io);
+	return NULL;
+}
+
+static void *finish_now(void *arg)
+{
+	lu_io_finish(arg);
+	return NULL;
+}
+
+static void test_io_completion(void **state)
+{
+	struct lbfo_io io;
+	pthread_t t;
+	uint64_t t0;
+	int i;
+
+	(void)state;
+	lbfo_io_init(&io, LBFO_IO_READ, 0, 512, NULL, false);
+	t0 = lbfo_now_ns();
+	assert_int_equal(lbfo_io_timedwait(&io, 30), 0);
+	assert_true(lbfo_now_ns() - t0 >= 30 * 1000000ull);
+	assert_false(lbfo_io_done(&io));
+	assert_int_equal(pthread_create(&t, NULL, finish_later, &io), 0);
+	assert_int_equal(lbfo_io_wait(&io), -EIO); /* asleep when it finishes */
+	pthread_join(t, NULL);
+	assert_true(lbfo_io_done(&io));
+	assert_int_equal(lbfo_io_timedwait(&io, 1000), 1);
+	lbfo_io_fini(&io);
+	for (i = 0; i < 2000; i++) {
+		lbfo_io_init(&io, LBFO_IO_READ, 0, 512, NULL, false);
+		assert_int_equal(pthread_create(&t, NULL, finish_now, &io), 0);
+		if (i % 2)
+			usleep(1);
+		assert_int_equal(lbfo_io_wait(&io), 0);
+		pthread_join(t, NULL);
+		lbfo_io_fini(&io);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io_completion),
 		cmocka_unit_test(test_report_luns),
 		cmocka_unit_test(test_vpd83_prefers_naa),
 		cmocka_unit_test(test_vpd83_t10_and_port_ignored),
