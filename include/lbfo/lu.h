@@ -252,6 +252,8 @@ int lbfo_tgt_npaths(const struct lbfo_tgt *t);
 int lbfo_tgt_pollfds(struct lbfo_tgt *t, struct pollfd *pfd, int max);
 void lbfo_tgt_service(struct lbfo_tgt *t, const struct pollfd *pfd, int n, uint64_t now);
 uint64_t lbfo_tgt_next_timer(const struct lbfo_tgt *t);
+/* After servicing: write what its sessions hold now (not at the next POLLOUT). */
+void lbfo_tgt_flush(struct lbfo_tgt *t);
 /* The link watch: fail the sessions leaving by interface ifindex (an
  * rtnetlink message said it is down). Returns how many failed. */
 int lbfo_tgt_link_down(struct lbfo_tgt *t, unsigned ifindex, const char *what);

@@ -25,8 +25,9 @@ static void wake(struct lbfo_lu *lu)
 }
 
 /*
- * The submitting thread sends the request itself when the loop is not
- * servicing (the lock is free): it takes what was submitted, dispatches,
+ * The submitting thread sends the request itself when the LU is idle and
+ * the loop is not servicing (the lock is free): it takes what was
+ * submitted, dispatches,
  * and writes the commands to their sessions' sockets, so a request costs
  * no wake-up of the loop thread and no pass of its poll. The loop still
  * reads the answers. It is woken when it has to look: a command is left
@@ -72,9 +73,16 @@ void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 		__atomic_store_n(&lu->sub_head, io, __ATOMIC_RELAXED); /* read as a hint unlocked */
 	lu->sub_tail = io;
 	pthread_mutex_unlock(&lu->sub_mu);
-	if (lu->inline_submit && pthread_mutex_trylock(lu->mu) == 0) {
-		bool wake_loop = submit_inline(lu);
+	/* Inline only while the LU has nothing in flight (a hint, read
+	 * unlocked; exact under the lock): with commands in flight the loop
+	 * wakes for their answers anyway and sends in batches, cheaper per
+	 * request than each submitter taking the lock and the socket. */
+	if (lu->inline_submit && !__atomic_load_n(&lu->team.outstanding, __ATOMIC_RELAXED) &&
+	    pthread_mutex_trylock(lu->mu) == 0) {
+		bool wake_loop = true;
 
+		if (!lu->team.outstanding)
+			wake_loop = submit_inline(lu);
 		pthread_mutex_unlock(lu->mu);
 		if (wake_loop)
 			wake(lu);

@@ -302,6 +302,14 @@ void lbfo_tgt_service(struct lbfo_tgt *t, const struct pollfd *pfd, int n, uint6
 	}
 }
 
+void lbfo_tgt_flush(struct lbfo_tgt *t)
+{
+	int i;
+
+	for (i = 0; i < t->npaths; i++)
+		lbfo_session_flush(&t->paths[i].s);
+}
+
 uint64_t lbfo_tgt_next_timer(const struct lbfo_tgt *t)
 {
 	uint64_t next = UINT64_MAX;

@@ -180,6 +180,10 @@ void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uin
 		if (lbfo_lu_luns_changed(hl->lu))
 			h->rescan_wanted = true;
 	}
+	/* What the LUs sent goes out now, not after another pass of poll
+	 * for POLLOUT (what does not fit in the socket waits for it). */
+	for (i = 0; i < h->ntgts && !h->dead; i++)
+		lbfo_tgt_flush(h->tgts[i]);
 	if (h->nlus)
 		h->rr = (h->rr + 1) % h->nlus;
 	if (h->reload_asked) {
