@@ -322,9 +322,12 @@ void lbfo_lu_fatal(struct lbfo_lu *lu, const char *why);
 /* Wait until at least `n` paths carry I/O, or timeout. Returns the
  * number that do. Any thread. */
 int lbfo_lu_wait_paths(struct lbfo_lu *lu, int n, uint32_t timeout_ms);
-/* The identity, capabilities and exported size (fixed for the LU's
- * life: a resize is reported, not applied). */
+/* The identity, capabilities and exported size (blocks: what the LU
+ * exports; only lbfoctl resize changes it, so read it through
+ * lbfo_lu_export_bytes from other threads). */
 const struct lbfo_lu_ident *lbfo_lu_identity(const struct lbfo_lu *lu);
+/* The exported size in bytes. Any thread. */
+uint64_t lbfo_lu_export_bytes(const struct lbfo_lu *lu);
 
 /* Operator actions; return 0 or -1 with err. Any thread. */
 int lbfo_lu_set_policy(struct lbfo_lu *lu, const char *policy,

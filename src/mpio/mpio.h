@@ -62,8 +62,6 @@ int lbfo_lu_reconfigure(struct lbfo_lu *lu, const struct lbfo_lu_config *c, char
 			size_t alen, char *later, size_t llen);
 /* Returns the number of waiting commands failed (queueing off). */
 int lbfo_lu_op_queueing(struct lbfo_lu *lu, bool on);
-/* The exported size in bytes, from any thread. */
-uint64_t lbfo_lu_export_bytes(const struct lbfo_lu *lu);
 /* Export the size the target reports now (lbfoctl resize). */
 void lbfo_lu_op_resize(struct lbfo_lu *lu, FILE *out);
 

@@ -358,10 +358,8 @@ static void lbfo_close(void *handle)
 
 static int64_t lbfo_get_size(void *handle)
 {
-	const struct lbfo_lu_ident *ident = ((struct handle *)handle)->ident;
-
 	/* lbfoctl resize changes it under a running server */
-	return (int64_t)(__atomic_load_n(&ident->blocks, __ATOMIC_RELAXED) * ident->block_size);
+	return (int64_t)lbfo_lu_export_bytes(((struct handle *)handle)->lu);
 }
 
 static int lbfo_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
