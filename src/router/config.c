@@ -282,6 +282,68 @@ static int p_port(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char
 	return 0;
 }
 
+/* key_file / discovery_key_file: read now, so that a bad one is an error
+ * of the file, at its line. */
+static int load_key(const char *v, char *path, size_t pathlen, struct rt_key *k, char *why,
+		    size_t len)
+{
+	if (strlen(v) >= pathlen) {
+		snprintf(why, len, "path too long (max %zu bytes)", pathlen - 1);
+		return -1;
+	}
+	snprintf(path, pathlen, "%s", v);
+	return rt_key_load(v, k, why, len);
+}
+
+static int p_disc_key(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		      size_t len)
+{
+	struct rt_config *c = obj;
+
+	(void)ctx;
+	return load_key(v, c->disc_key_file, sizeof(c->disc_key_file), &c->disc_key, why, len);
+}
+
+static int p_sync_key(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+		      size_t len)
+{
+	struct rt_sync_cfg *y = obj;
+
+	(void)ctx;
+	return load_key(v, y->key_file, sizeof(y->key_file), &y->key, why, len);
+}
+
+static int p_sync_listen(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+			 size_t len)
+{
+	struct rt_sync_cfg *y = obj;
+
+	(void)ctx;
+	if (rt_parse_hostport(v, &y->listen, &y->listen_len) < 0) {
+		snprintf(why, len, "invalid value '%s': expected ADDR:PORT or [V6]:PORT", v);
+		return -1;
+	}
+	snprintf(y->listen_text, sizeof(y->listen_text), "%s", v);
+	return 0;
+}
+
+static int p_sync_peers(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
+			size_t len)
+{
+	struct rt_sync_cfg *y = obj;
+	int i = (int)ctx->index;
+
+	if (i == 0)
+		y->npeer = 0;
+	if (rt_parse_hostport(v, &y->peer[i], &y->peer_len[i]) < 0) {
+		snprintf(why, len, "invalid peer '%s': expected ADDR:PORT or [V6]:PORT", v);
+		return -1;
+	}
+	snprintf(y->peer_text[i], sizeof(y->peer_text[i]), "%s", v);
+	y->npeer = i + 1;
+	return 0;
+}
+
 /* ---- sections ------------------------------------------------------------------ */
 
 static void *open_service(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
@@ -298,6 +360,16 @@ static void *open_service(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
 	snprintf(s->name, sizeof(s->name), "%s", ctx->name);
 	s->group_id = -1;
 	return s;
+}
+
+static void *open_sync(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
+{
+	struct rt_config *c = ctx->user;
+
+	(void)why, (void)len;
+	c->sync.on = true;
+	c->sync.line = ctx->line;
+	return &c->sync;
 }
 
 static void *open_node(const struct lbfo_cfg_ctx *ctx, char *why, size_t len)
@@ -366,6 +438,48 @@ static const struct lbfo_cfg_key router_keys[] = {
 		 "`lbfo_router_pipe_grow_refused_total`" },
 	{ .key = "control", .type = LBFO_CFG_STRING, R(control), .def = "/run/lbfo/router.sock",
 	  .syntax = "PATH or none", .doc = "control socket (mode 0600), `none` = off" },
+	{ .key = "discovery_key_file", .type = LBFO_CFG_CUSTOM, .parse = p_disc_key,
+	  .syntax = "PATH", .def_doc = "none",
+	  .doc = "a shared key (16 to 256 bytes; mode 0600) that authenticates discovery: "
+		 "every message carries an HMAC-SHA256 and a timestamp; the router drops "
+		 "(and counts: `auth`, `replay`) announcements without a valid one and signs "
+		 "its replies. Give the nodes the same key (`lbfo-node --key-file`). Without a "
+		 "key anyone who can send a UDP datagram from a node's address can keep that "
+		 "node alive or make it leave (docs/protocol.md)" },
+	{ .key = "discovery_max_skew", .type = LBFO_CFG_DURATION, R(disc_skew_ms), .min = 100,
+	  .max = 3600000, .def = "30s",
+	  .doc = "with `discovery_key_file`: an authenticated message whose timestamp is this "
+		 "far from the router's clock (older or newer) is dropped as a replay (`replay`); "
+		 "so is one not newer than the node's last" },
+};
+
+#define Y(f) offsetof(struct rt_sync_cfg, f), sizeof(((struct rt_sync_cfg *)0)->f)
+
+static const struct lbfo_cfg_key sync_keys[] = {
+	{ .key = "listen", .type = LBFO_CFG_CUSTOM, .parse = p_sync_listen,
+	  .syntax = "IP:PORT or [IPv6]:PORT", .flags = LBFO_CFG_REQUIRED,
+	  .missing = "IP:PORT where the peers connect",
+	  .doc = "where this router takes its peers' connections (TCP); connections from "
+		 "other addresses than the peers' are refused and counted" },
+	{ .key = "peers", .type = LBFO_CFG_LIST, .parse = p_sync_peers, .max = RT_MAX_PEERS,
+	  .syntax = "IP:PORT, ..", .flags = LBFO_CFG_REQUIRED,
+	  .missing = "the other routers' [sync] listen addresses",
+	  .doc = "the other routers' `listen` addresses; this router connects to each, sends "
+		 "its whole table, then every change. List every other router of the group "
+		 "(a peer does not forward what it receives)" },
+	{ .key = "key_file", .type = LBFO_CFG_CUSTOM, .parse = p_sync_key, .syntax = "PATH",
+	  .def_doc = "none",
+	  .doc = "a shared key (16 to 256 bytes; mode 0600; the same on every router): each "
+		 "message carries an HMAC-SHA256 under a key derived from the receiver's "
+		 "random challenge, so a message is good on one connection only; a receiver "
+		 "with a key refuses unauthenticated or forged messages (counted) and closes "
+		 "the connection. Without a key, anyone who can reach `listen` from a peer's "
+		 "address can rewrite the session table" },
+	{ .key = "refresh", .type = LBFO_CFG_DURATION, Y(refresh_ms), .min = 10,
+	  .max = 3600000, .def = "1s",
+	  .doc = "a session in use is sent again at most this often, so that the peers' "
+		 "copies expire when the original does (new sessions, moves and removals "
+		 "are sent at once)" },
 };
 
 static const struct lbfo_cfg_key service_keys[] = {
@@ -433,6 +547,11 @@ static const struct lbfo_cfg_section sections[] = {
 	  .doc = "One row of the policy table (FIG 5): where clients come in, who may, and "
 		 "which nodes serve them.",
 	  .keys = service_keys, .nkeys = sizeof(service_keys) / sizeof(service_keys[0]) },
+	{ .name = "sync", .open = open_sync,
+	  .doc = "Replication of the session table to the other routers of a high-availability "
+		 "group (docs/router.md, docs/sync.md). Without this section the router keeps "
+		 "its table to itself.",
+	  .keys = sync_keys, .nkeys = sizeof(sync_keys) / sizeof(sync_keys[0]) },
 	{ .name = "node", .named = true, .name_max = LBFO_NAME_MAX, .open = open_node,
 	  .doc = "A cluster node: its address (how discovery knows it) and static ports.",
 	  .keys = node_keys, .nkeys = sizeof(node_keys) / sizeof(node_keys[0]) },

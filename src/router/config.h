@@ -19,11 +19,13 @@
 #include <netinet/in.h>
 
 #include "lbfo/core.h"
+#include "auth.h"
 
 #define RT_MAX_SERVICES 32
 #define RT_MAX_NODES 64
 #define RT_MAX_ACL 32
 #define RT_STR_MAX 256
+#define RT_MAX_PEERS 8
 
 /* An address as 16 bytes (IPv4 v4-mapped) for ACLs and session keys. */
 struct rt_addr {
@@ -86,6 +88,22 @@ struct rt_node_cfg {
 	int nport_key;
 };
 
+/* [sync]: replication of the session table to peer routers (sync.c). */
+struct rt_sync_cfg {
+	bool on;                         /* a [sync] section was given */
+	struct sockaddr_storage listen;
+	socklen_t listen_len;
+	char listen_text[64];
+	struct sockaddr_storage peer[RT_MAX_PEERS];
+	socklen_t peer_len[RT_MAX_PEERS];
+	char peer_text[RT_MAX_PEERS][64];
+	int npeer;
+	char key_file[RT_STR_MAX];
+	struct rt_key key;               /* len 0: messages are not authenticated */
+	uint32_t refresh_ms;             /* a session in use is sent again this often */
+	int line;                        /* of the [sync] section */
+};
+
 struct rt_config {
 	uint16_t cluster_id;
 	bool discovery;                  /* false: nodes are static, always up */
@@ -101,6 +119,10 @@ struct rt_config {
 	uint32_t max_conns;              /* whole router, 0 = unlimited */
 	uint32_t pipe_size;              /* splice pipe, bytes */
 	char control[RT_STR_MAX];        /* unix socket, "none" = off */
+	char disc_key_file[RT_STR_MAX];  /* discovery_key_file ("" = none) */
+	struct rt_key disc_key;          /* len 0: discovery is not authenticated */
+	uint32_t disc_skew_ms;           /* authenticated: how old a message may be */
+	struct rt_sync_cfg sync;
 	struct rt_service_cfg svc[RT_MAX_SERVICES];
 	int nsvc;
 	struct rt_node_cfg node[RT_MAX_NODES];

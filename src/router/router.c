@@ -4,8 +4,9 @@
  * (router.h) and calls down into them: services and connections
  * (accept.c, connect.c, conn.c), discovery (discovery.c, whose findings
  * come back through its ops and go to nodes.c), the control server
- * (src/common/ctlserver.c, requests in commands.c), signals; and every
- * 50 ms the deadlines: connects, discovery's detection window, control
+ * (src/common/ctlserver.c, requests in commands.c), signals, the session
+ * table's replication (sync.c: what a batch changed is sent at its end);
+ * and every 50 ms the deadlines: connects, discovery's detection window, control
  * clients, idle sessions, the teams' timers.
  */
 #include <errno.h>
@@ -118,7 +119,7 @@ int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t er
 {
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
-	r->ep = r->sig_fd = r->disc.fd = -1;
+	r->ep = r->sig_fd = r->disc.fd = r->sync.fd = -1;
 	r->start_ns = r->now = rt_now_ns();
 	if (lbfo_events_init(&r->events, RT_EVENTS_MAX) < 0)
 		goto sys;
@@ -131,7 +132,9 @@ int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t er
 	rt_nodes_init(r, r->start_ns);
 	open_discovery(r);
 	if (rt_disc_open(&r->disc, r->ep, err, errlen) < 0 || open_control(r, err, errlen) < 0 ||
-	    open_signals(r, err, errlen) < 0)
+	    open_signals(r, err, errlen) < 0 ||
+	    rt_sync_open(&r->sync, cfg, &r->sessions, &r->events, r->ep, r->start_ns, err,
+			 errlen) < 0)
 		return -1;
 	rt_event(r, LOG_NOTICE, "router started: %d service(s), %d node(s), cluster %u, "
 		 "discovery %s", r->nsvc, r->nnode, cfg->cluster_id, cfg->discovery ? "on" : "off");
@@ -150,6 +153,7 @@ void rt_router_free(struct router *r)
 	lbfo_ctl_server_free(r->ctl);
 	r->ctl = NULL;
 	rt_disc_close(&r->disc);
+	rt_sync_close(&r->sync);
 	sess_table_destroy(&r->sessions);
 	if (r->sig_fd >= 0)
 		close(r->sig_fd);
@@ -192,6 +196,15 @@ static void dispatch(struct router *r, struct rt_ev *e, uint32_t events, uint64_
 	case RT_EV_SIGNAL:
 		read_signals(r);
 		break;
+	case RT_EV_SYNC_LISTEN:
+		rt_sync_accept(&r->sync, now);
+		break;
+	case RT_EV_SYNC_PEER:
+		rt_sync_peer_event(&r->sync, e->ptr, events, now);
+		break;
+	case RT_EV_SYNC_IN:
+		rt_sync_in_event(&r->sync, e->ptr, now);
+		break;
 	}
 }
 
@@ -203,6 +216,7 @@ static void tick(struct router *r, uint64_t now)
 	rt_accept_retry(r, now);
 	rt_conn_reap(r);
 	rt_disc_tick(&r->disc, now);
+	rt_sync_tick(&r->sync, now);
 	if (r->ctl && now >= lbfo_ctl_server_next_deadline(r->ctl))
 		lbfo_ctl_server_service(r->ctl, now);
 	sess_expire(&r->sessions, now, (uint64_t)r->cfg->session_idle_ms * LBFO_NS_PER_MS);
@@ -227,6 +241,9 @@ int rt_router_run(struct router *r)
 		for (i = 0; i < n; i++)
 			dispatch(r, evs[i].data.ptr, evs[i].events, now);
 		rt_conn_reap(r);
+		/* What this batch changed in the session table goes to the
+		 * peers now, not at the next tick: that is the replication lag. */
+		rt_sync_flush(&r->sync, now);
 		if (now - last_tick >= TICK_NS) {
 			last_tick = now;
 			tick(r, now);

@@ -12,6 +12,7 @@
  *   nodes.c      node state changes applied to every service's team
  *   discovery.c  the discovery protocol (FIG 7-9); what it learns goes up
  *                through struct rt_disc_ops, which the loop gives it
+ *   sync.c       replication of the session table to peer routers (sync.h)
  *   status.c     status, services, nodes, sessions: text and JSON
  *   metrics.c    Prometheus text exposition
  *   commands.c   the control requests (src/common/ctlcmds.h's router table)
@@ -30,20 +31,14 @@
 #include "lbfo/core.h"
 #include "config.h"
 #include "ctlserver.h"
+#include "ev.h"
 #include "events.h"
 #include "proto.h"
 #include "session.h"
+#include "sync.h"
 
 #define RT_EVENTS_MAX 256
 
-/* What an epoll registration points at. */
-enum rt_ev_kind { RT_EV_LISTEN, RT_EV_CLIENT, RT_EV_BACKEND, RT_EV_DISC, RT_EV_CTL,
-		  RT_EV_SIGNAL };
-
-struct rt_ev {
-	enum rt_ev_kind kind;
-	void *ptr;
-};
 
 /* Discovery state of a node. */
 enum rt_node_state {
@@ -147,6 +142,7 @@ struct router {
 	int npool;
 	uint64_t pipes_grown, pipe_grow_refused; /* bulk pipes (pipe_size) */
 	struct rt_disc disc;
+	struct rt_sync sync;
 	struct lbfo_ctl_server *ctl;
 	struct rt_ev ctl_ev;
 	int sig_fd;

@@ -55,6 +55,7 @@ int sess_table_init(struct sess_table *t, size_t cap)
 
 void sess_table_destroy(struct sess_table *t)
 {
+	free(t->journal);
 	free(t->pool);
 	free(t->bucket);
 	memset(t, 0, sizeof(*t));
@@ -96,8 +97,64 @@ static void lru_push_head(struct sess_table *t, struct sess *s)
 		t->lru_tail = s;
 }
 
+static void journal_push(struct sess_table *t, const struct sess_key *k)
+{
+	size_t tail;
+
+	if (!t->journal_cap || t->journal_mute)
+		return;
+	if (t->journal_n == t->journal_cap) {
+		t->journal_head = (t->journal_head + 1) % t->journal_cap;
+		t->journal_n--;
+		t->journal_lost++;
+	}
+	tail = (t->journal_head + t->journal_n) % t->journal_cap;
+	t->journal[tail] = *k;
+	t->journal_n++;
+}
+
+void sess_journal_note(struct sess_table *t, const struct sess *s)
+{
+	journal_push(t, &s->key);
+}
+
+int sess_journal_init(struct sess_table *t, size_t cap, uint64_t touch_ns)
+{
+	free(t->journal);
+	t->journal = cap ? calloc(cap, sizeof(*t->journal)) : NULL;
+	if (cap && !t->journal)
+		return -1;
+	t->journal_cap = cap;
+	t->journal_head = t->journal_n = 0;
+	t->journal_touch_ns = touch_ns;
+	return 0;
+}
+
+size_t sess_journal_take(struct sess_table *t, struct sess_key *out, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && t->journal_n) {
+		out[n++] = t->journal[t->journal_head];
+		t->journal_head = (t->journal_head + 1) % t->journal_cap;
+		t->journal_n--;
+	}
+	return n;
+}
+
+struct sess *sess_slot(struct sess_table *t, size_t i)
+{
+	if (i >= t->cap || !t->pool[i].used)
+		return NULL;
+	return &t->pool[i];
+}
+
 void sess_touch(struct sess_table *t, struct sess *s, uint64_t now)
 {
+	if (t->journal_cap && now >= s->synced_ns + t->journal_touch_ns) {
+		s->synced_ns = now;
+		journal_push(t, &s->key);
+	}
 	s->last_ns = now;
 	if (t->lru_head != s) {
 		lru_unlink(t, s);
@@ -113,6 +170,7 @@ void sess_remove(struct sess_table *t, struct sess *s)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = s->hnext;
+	journal_push(t, &s->key);
 	lru_unlink(t, s);
 	memset(s, 0, sizeof(*s));
 	s->hnext = t->free_list;
@@ -159,8 +217,9 @@ struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
 	s->key = *k;
 	s->node = node;
 	s->handle = t->next_handle++;
-	s->created_ns = s->last_ns = now;
+	s->created_ns = s->last_ns = s->synced_ns = now;
 	s->used = true;
+	journal_push(t, k);
 	b = key_hash(k) & (t->nbucket - 1);
 	s->hnext = t->bucket[b];
 	t->bucket[b] = s;

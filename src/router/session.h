@@ -33,6 +33,7 @@ struct sess {
 	uint64_t last_ns;   /* last use: a connection opened or closed */
 	uint32_t conns;     /* open connections */
 	uint64_t total;     /* connections it has carried */
+	uint64_t synced_ns; /* last_ns when the journal last took it */
 	/* internal */
 	struct sess *hnext;
 	struct sess *lru_prev, *lru_next; /* head = most recent */
@@ -48,6 +49,19 @@ struct sess_table {
 	struct sess *lru_head, *lru_tail;
 	uint64_t next_handle;
 	uint64_t evicted, expired, inserted;
+	/* Change journal (off until sess_journal_init): the keys of entries
+	 * inserted, moved to another node, removed, or used again at least
+	 * journal_touch_ns after the last time the journal took them, for a
+	 * replication module to read back (sess_journal_take) and send the
+	 * entry's state of that moment. A ring: when it is full the oldest
+	 * keys are lost and journal_lost says so (the reader then sends the
+	 * whole table). journal_mute: changes are not journaled (applying a
+	 * peer's entries must not echo them back). */
+	struct sess_key *journal;
+	size_t journal_cap, journal_head, journal_n;
+	uint64_t journal_touch_ns;
+	uint64_t journal_lost;
+	bool journal_mute;
 };
 
 /* Returns 0, or -1 when cap is 0 or memory is short. */
@@ -71,5 +85,17 @@ void sess_remove(struct sess_table *t, struct sess *s);
 size_t sess_expire(struct sess_table *t, uint64_t now, uint64_t idle_ns);
 /* Iterate from most to least recent: s = NULL starts. */
 struct sess *sess_next(const struct sess_table *t, const struct sess *s);
+
+/* Turn the change journal on, with room for cap keys (see struct
+ * sess_table). Returns 0, or -1 when memory is short. */
+int sess_journal_init(struct sess_table *t, size_t cap, uint64_t touch_ns);
+/* Record a change of s (its node moved, say) by hand. */
+void sess_journal_note(struct sess_table *t, const struct sess *s);
+/* Take up to max journaled keys, oldest first. Returns how many. A key
+ * may come more than once; one no longer in the table was removed. */
+size_t sess_journal_take(struct sess_table *t, struct sess_key *out, size_t max);
+/* The entry in pool slot i (0 <= i < cap) if it is live, else NULL: a walk
+ * over the whole table that survives changes between two calls. */
+struct sess *sess_slot(struct sess_table *t, size_t i);
 
 #endif

@@ -208,6 +208,7 @@ void rt_status_text(struct router *r, FILE *f, uint64_t now)
 	fprintf(f, "router %s  management %s  up %" PRIu64 " s  connections %u  sessions %zu\n",
 		ra, ma, (uint64_t)((now - r->start_ns) / LBFO_NS_PER_SEC), r->nconns, r->sessions.n);
 	disc_text(r, f);
+	rt_sync_text(&r->sync, f, now);
 	fputc('\n', f);
 	rt_services_text(r, f);
 	fputc('\n', f);
@@ -431,6 +432,8 @@ void rt_status_json(struct router *r, FILE *f, uint64_t now)
 	lbfo_json_kv_uint(&j, "sessions", r->sessions.n);
 	lbfo_json_key(&j, "discovery");
 	disc_json(r, &j);
+	lbfo_json_key(&j, "sync");
+	rt_sync_json(&r->sync, &j, now);
 	lbfo_json_key(&j, "services");
 	services_json(r, &j);
 	lbfo_json_key(&j, "nodes");
