@@ -9,12 +9,14 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "auth.h"
+#include "proto.h"
 
 int rt_key_load(const char *path, struct rt_key *k, char *why, size_t whylen)
 {
@@ -100,4 +102,43 @@ int rt_random(uint8_t *buf, size_t len)
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+uint64_t rt_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t rt_disc_stamp(uint64_t *last)
+{
+	uint64_t t = rt_wall_us();
+
+	if (t <= *last)
+		t = *last + 1;
+	*last = t;
+	return t;
+}
+
+void rt_disc_seal(const struct rt_key *k, uint8_t *buf, size_t len)
+{
+	if (k->len && len == LBFO_DISC_AUTH_LEN)
+		rt_mac(k, buf, LBFO_DISC_MAC_OFF, buf + LBFO_DISC_MAC_OFF);
+}
+
+int rt_disc_verify(const struct rt_key *k, const uint8_t *buf, size_t len, uint8_t flags,
+		   uint64_t stamp, uint64_t now_us, uint64_t skew_us, uint64_t *last)
+{
+	if (!k->len)
+		return LBFO_DISC_OK;
+	if (!(flags & LBFO_DISC_F_AUTH) || len != LBFO_DISC_AUTH_LEN ||
+	    !rt_mac_ok(k, buf, LBFO_DISC_MAC_OFF, buf + LBFO_DISC_MAC_OFF))
+		return LBFO_DISC_E_AUTH;
+	if (stamp + skew_us < now_us || stamp > now_us + skew_us || (last && stamp <= *last))
+		return LBFO_DISC_E_REPLAY;
+	if (last)
+		*last = stamp;
+	return LBFO_DISC_OK;
 }

@@ -114,7 +114,8 @@ static void send_msg(struct rt_disc *d, struct rt_node *n, uint16_t type, uint16
 {
 	struct lbfo_disc_msg m = { 0 };
 	struct sockaddr_in to = { .sin_family = AF_INET };
-	uint8_t buf[LBFO_DISC_LEN];
+	uint8_t buf[LBFO_DISC_AUTH_LEN];
+	size_t len;
 
 	m.src_ip = ntohl(d->cfg->router_addr.s_addr);
 	m.dst_ip = n->agent_ip;
@@ -126,11 +127,16 @@ static void send_msg(struct rt_disc *d, struct rt_node *n, uint16_t type, uint16
 		m.mgmt_ip = ntohl(d->cfg->mgmt_addr.s_addr);
 	m.src_port = ntohs(d->cfg->disc_listen.sin_port);
 	m.dst_port = n->agent_port;
-	lbfo_disc_encode(&m, buf, sizeof(buf));
+	if (d->cfg->disc_key.len) {
+		m.flags = LBFO_DISC_F_AUTH;
+		m.stamp = rt_disc_stamp(&d->tx_stamp);
+	}
+	len = lbfo_disc_encode(&m, buf, sizeof(buf));
+	rt_disc_seal(&d->cfg->disc_key, buf, len);
 	to.sin_addr.s_addr = htonl(n->agent_ip);
 	to.sin_port = htons(n->agent_port);
 	{
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct iovec iov = { .iov_base = buf, .iov_len = len };
 		union {
 			char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
 			struct cmsghdr align;
@@ -151,7 +157,7 @@ static void send_msg(struct rt_disc *d, struct rt_node *n, uint16_t type, uint16
 			cm->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 		}
-		if (sendmsg(d->fd, &mh, MSG_DONTWAIT) == (ssize_t)sizeof(buf))
+		if (sendmsg(d->fd, &mh, MSG_DONTWAIT) == (ssize_t)len)
 			d->tx++;
 	}
 }
@@ -300,6 +306,14 @@ void rt_disc_input(struct rt_disc *d, uint64_t now)
 		if (e == LBFO_DISC_OK && m.type == LBFO_DISC_ANNOUNCE &&
 		    m.src_ip != ntohl(from.sin_addr.s_addr))
 			e = LBFO_DISC_E_SOURCE;
+		/* With a key: authentic, and newer than the node's last. */
+		if (e == LBFO_DISC_OK && d->cfg->disc_key.len) {
+			int ni = node_by_ip(d, m.src_ip);
+
+			e = rt_disc_verify(&d->cfg->disc_key, buf, (size_t)n, m.flags, m.stamp,
+					   rt_wall_us(), (uint64_t)d->cfg->disc_skew_ms * 1000,
+					   ni >= 0 ? &d->node[ni].last_stamp : NULL);
+		}
 		if (e != LBFO_DISC_OK) {
 			d->drop[e]++;
 			continue;

@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "proto.h"
 
 #define MAX_TARGETS 16
@@ -45,7 +46,7 @@ static void on_signal(int sig)
 static const char usage[] =
 "usage: lbfo-node --address IP --router IP:PORT [--router IP:PORT ...]\n"
 "                 [--cluster ID] [--priority N] [--interval MS] [--ttl N]\n"
-"                 [--state FILE]\n"
+"                 [--state FILE] [--key-file PATH]\n"
 "\n"
 "Announces this node to lbfo-router(s) (discovery protocol, docs/protocol.md).\n"
 "  --address IP       the node's address: announcements are sent from it and\n"
@@ -65,7 +66,12 @@ static const char usage[] =
 "  --state FILE       rewrite 'router A\\n' there when a router answers (FIG 8),\n"
 "                     'router A\\nmanagement B\\n' once it has also told the\n"
 "                     management address (FIG 9); a management line is never\n"
-"                     written before that\n";
+"                     written before that\n"
+"  --key-file PATH    the cluster's discovery key (the router's\n"
+"                     discovery_key_file; 16..256 bytes, mode 0600): sign every\n"
+"                     announcement (HMAC-SHA256 + a rising timestamp) and take\n"
+"                     replies only when a router signed them, within 30 s of\n"
+"                     this host's clock and newer than that router's last\n";
 
 static uint64_t now_ms(void)
 {
@@ -186,6 +192,10 @@ struct agent {
 	bool router_known, mgmt_known;
 	bool only_targets;         /* every target unicast: replies from them only */
 	uint64_t foreign;          /* replies from others, dropped */
+	struct rt_key key;         /* --key-file; len 0: none */
+	uint64_t tx_stamp;
+	struct { uint32_t ip; uint16_t port; uint64_t last; } seen[MAX_TARGETS];
+	uint64_t rejected;         /* replies refused: unauthenticated or stale */
 };
 
 static void announce(struct agent *g, int fd, uint16_t func)
@@ -195,7 +205,8 @@ static void announce(struct agent *g, int fd, uint16_t func)
 	for (i = 0; i < g->nto; i++) {
 		const struct sockaddr_in *to = &g->to[i];
 		struct lbfo_disc_msg m = { 0 };
-		uint8_t buf[LBFO_DISC_LEN];
+		uint8_t buf[LBFO_DISC_AUTH_LEN];
+		size_t len;
 
 		m.src_ip = ntohl(g->self.sin_addr.s_addr);
 		m.dst_ip = ntohl(to->sin_addr.s_addr);
@@ -203,9 +214,14 @@ static void announce(struct agent *g, int fd, uint16_t func)
 		m.cluster = (uint16_t)g->cluster;
 		m.type = LBFO_DISC_ANNOUNCE;
 		m.func = func;
-		lbfo_disc_encode(&m, buf, sizeof(buf));
-		if (sendto(fd, buf, sizeof(buf), 0, (const struct sockaddr *)to,
-			   sizeof(*to)) == (ssize_t)sizeof(buf)) {
+		if (g->key.len) {
+			m.flags = LBFO_DISC_F_AUTH;
+			m.stamp = rt_disc_stamp(&g->tx_stamp);
+		}
+		len = lbfo_disc_encode(&m, buf, sizeof(buf));
+		rt_disc_seal(&g->key, buf, len);
+		if (sendto(fd, buf, len, 0, (const struct sockaddr *)to,
+			   sizeof(*to)) == (ssize_t)len) {
 			if (g->send_err[i])
 				fprintf(stderr, "lbfo-node: announcing to %s:%u works again\n",
 					inet_ntoa(to->sin_addr), ntohs(to->sin_port));
@@ -241,13 +257,14 @@ static int parse_args(struct agent *g, int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "state", required_argument, NULL, 's' },
 		{ "ttl", required_argument, NULL, 't' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool have_self = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:r:c:p:i:s:t:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			have_self = inet_pton(AF_INET, optarg, &g->self.sin_addr) == 1;
@@ -264,6 +281,15 @@ static int parse_args(struct agent *g, int argc, char **argv)
 		case 'i': if ((g->interval = number(optarg, 10, 600000)) < 0) return -1; break;
 		case 't': if ((g->ttl = number(optarg, 0, 255)) < 0) return -1; break;
 		case 's': g->state = optarg; break;
+		case 'k': {
+			char why[512];
+
+			if (rt_key_load(optarg, &g->key, why, sizeof(why)) < 0) {
+				fprintf(stderr, "lbfo-node: --key-file: %s\n", why);
+				exit(2);
+			}
+			break;
+		}
 		case 'h': fputs(usage, stdout); return 1;
 		default: return -1;
 		}
@@ -329,6 +355,33 @@ static void learned(struct agent *g, const struct lbfo_disc_msg *m)
 	write_state(g->state, g->router, g->mgmt_known, g->mgmt);
 }
 
+/* With a key: signed by a router, fresh, and newer than that router's
+ * last (each router by address and port: their clocks differ). */
+static bool authentic(struct agent *g, const uint8_t *buf, size_t len,
+		      const struct lbfo_disc_msg *m, const struct sockaddr_in *from)
+{
+	uint32_t ip = ntohl(from->sin_addr.s_addr);
+	uint16_t port = ntohs(from->sin_port);
+	int i, slot = -1;
+
+	for (i = 0; i < MAX_TARGETS && slot < 0; i++)
+		if ((g->seen[i].ip == ip && g->seen[i].port == port) || !g->seen[i].port)
+			slot = i;
+	if (slot < 0)
+		slot = (int)(ip % MAX_TARGETS); /* more routers than slots: share */
+	if (rt_disc_verify(&g->key, buf, len, m->flags, m->stamp, rt_wall_us(), 30000000,
+			   &g->seen[slot].last) == LBFO_DISC_OK) {
+		g->seen[slot].ip = ip;
+		g->seen[slot].port = port;
+		return true;
+	}
+	if (!g->rejected++)
+		fprintf(stderr, "lbfo-node: dropping %s from %s:%u: not signed with our key, or "
+			"stale (reported once)\n", lbfo_disc_type_name(m->type),
+			inet_ntoa(from->sin_addr), port);
+	return false;
+}
+
 static void receive(struct agent *g, int fd)
 {
 	uint8_t buf[2048];
@@ -338,6 +391,8 @@ static void receive(struct agent *g, int fd)
 	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 
 	if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)g->cluster, &m))
+		return;
+	if (g->key.len && !authentic(g, buf, (size_t)n, &m, &from))
 		return;
 	if (m.type != LBFO_DISC_REPLY && m.type != LBFO_DISC_ASSIGN)
 		return;

@@ -63,7 +63,8 @@ enum lbfo_disc_err lbfo_disc_parse(const uint8_t *buf, size_t len,
 	x.length = get16(buf + 6);
 	if (x.version != LBFO_DISC_VERSION)
 		return LBFO_DISC_E_VERSION;
-	if (x.length != len || len != LBFO_DISC_LEN)
+	if (x.length != len ||
+	    len != ((x.flags & LBFO_DISC_F_AUTH) ? LBFO_DISC_AUTH_LEN : LBFO_DISC_LEN))
 		return LBFO_DISC_E_LENGTH;
 	x.src_ip = get32(buf + 8);
 	x.dst_ip = get32(buf + 12);
@@ -75,6 +76,9 @@ enum lbfo_disc_err lbfo_disc_parse(const uint8_t *buf, size_t len,
 	x.mgmt_ip = get32(buf + 28);
 	x.src_port = get16(buf + 32);
 	x.dst_port = get16(buf + 34);
+	if (x.flags & LBFO_DISC_F_AUTH)
+		x.stamp = (uint64_t)get32(buf + LBFO_DISC_STAMP_OFF) << 32 |
+			  get32(buf + LBFO_DISC_STAMP_OFF + 4);
 	if (x.type < LBFO_DISC_ANNOUNCE || x.type > LBFO_DISC_ASSIGN)
 		return LBFO_DISC_E_TYPE;
 	if (!func_ok(x.type, x.func))
@@ -99,12 +103,14 @@ enum lbfo_disc_err lbfo_disc_check(const uint8_t *buf, size_t len,
 
 size_t lbfo_disc_encode(const struct lbfo_disc_msg *m, uint8_t *buf, size_t cap)
 {
-	if (cap < LBFO_DISC_LEN)
+	size_t len = (m->flags & LBFO_DISC_F_AUTH) ? LBFO_DISC_AUTH_LEN : LBFO_DISC_LEN;
+
+	if (cap < len)
 		return 0;
 	put32(buf, LBFO_DISC_MAGIC);
 	buf[4] = LBFO_DISC_VERSION;
 	buf[5] = m->flags;
-	put16(buf + 6, LBFO_DISC_LEN);
+	put16(buf + 6, (uint16_t)len);
 	put32(buf + 8, m->src_ip);
 	put32(buf + 12, m->dst_ip);
 	put16(buf + 16, m->priority);
@@ -115,7 +121,12 @@ size_t lbfo_disc_encode(const struct lbfo_disc_msg *m, uint8_t *buf, size_t cap)
 	put32(buf + 28, m->mgmt_ip);
 	put16(buf + 32, m->src_port);
 	put16(buf + 34, m->dst_port);
-	return LBFO_DISC_LEN;
+	if (len == LBFO_DISC_AUTH_LEN) {
+		put32(buf + LBFO_DISC_STAMP_OFF, (uint32_t)(m->stamp >> 32));
+		put32(buf + LBFO_DISC_STAMP_OFF + 4, (uint32_t)m->stamp);
+		memset(buf + LBFO_DISC_MAC_OFF, 0, LBFO_DISC_AUTH_LEN - LBFO_DISC_MAC_OFF);
+	}
+	return len;
 }
 
 static const char *const err_names[LBFO_DISC_E__MAX] = {
@@ -128,6 +139,8 @@ static const char *const err_names[LBFO_DISC_E__MAX] = {
 	[LBFO_DISC_E_FUNCTION] = "function",
 	[LBFO_DISC_E_CLUSTER] = "cluster",
 	[LBFO_DISC_E_SOURCE] = "source",
+	[LBFO_DISC_E_AUTH] = "auth",
+	[LBFO_DISC_E_REPLAY] = "replay",
 };
 
 const char *lbfo_disc_err_name(enum lbfo_disc_err e)

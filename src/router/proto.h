@@ -18,6 +18,9 @@
  *   28      4     management-node IPv4 address              FIG 9
  *   32      2     source port                               FIG 7 last word
  *   34      2     destination port
+ * and, with flag LBFO_DISC_F_AUTH (length 76):
+ *   36      8     stamp: the sender's wall clock in microseconds, rising
+ *   44     32     HMAC-SHA256 of bytes 0..43 under the shared key (auth.h)
  *
  * The parser is pure (bytes in, struct or error out) so that it can be
  * unit-tested and fuzzed on its own.
@@ -31,6 +34,10 @@
 #define LBFO_DISC_MAGIC 0x4C42464Fu /* "LBFO" */
 #define LBFO_DISC_VERSION 1
 #define LBFO_DISC_LEN 36
+#define LBFO_DISC_AUTH_LEN 76  /* with LBFO_DISC_F_AUTH: + stamp + MAC */
+#define LBFO_DISC_STAMP_OFF 36
+#define LBFO_DISC_MAC_OFF 44
+#define LBFO_DISC_F_AUTH 0x01  /* flags: a stamp and a MAC follow */
 
 /* Packet type (offset 20). */
 enum lbfo_disc_type {
@@ -58,6 +65,8 @@ enum lbfo_disc_err {
 	LBFO_DISC_E_FUNCTION, /* function not allowed for that packet type */
 	LBFO_DISC_E_CLUSTER,  /* another cluster's message (lbfo_disc_check) */
 	LBFO_DISC_E_SOURCE,   /* source field != the datagram's sender (router) */
+	LBFO_DISC_E_AUTH,     /* a key is set: no MAC, or a wrong one (auth.h) */
+	LBFO_DISC_E_REPLAY,   /* authenticated but stale: stamp too old, too new, or not rising */
 	LBFO_DISC_E__MAX
 };
 
@@ -75,6 +84,7 @@ struct lbfo_disc_msg {
 	uint32_t mgmt_ip;
 	uint16_t src_port;
 	uint16_t dst_port;
+	uint64_t stamp;   /* with LBFO_DISC_F_AUTH */
 };
 
 /* Parse len bytes. Returns LBFO_DISC_OK with *m filled, or the reason
@@ -82,7 +92,9 @@ struct lbfo_disc_msg {
 enum lbfo_disc_err lbfo_disc_parse(const uint8_t *buf, size_t len,
 				   struct lbfo_disc_msg *m);
 /* Serialise (version, length and magic are set here). Returns the number
- * of bytes written (LBFO_DISC_LEN) or 0 when cap is too small. */
+ * of bytes written (LBFO_DISC_LEN, or LBFO_DISC_AUTH_LEN with flag
+ * LBFO_DISC_F_AUTH: the stamp written, the MAC zero for the caller to
+ * fill) or 0 when cap is too small. */
 size_t lbfo_disc_encode(const struct lbfo_disc_msg *m, uint8_t *buf, size_t cap);
 /* Parse, then check the cluster ID. */
 enum lbfo_disc_err lbfo_disc_check(const uint8_t *buf, size_t len,

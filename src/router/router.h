@@ -61,6 +61,7 @@ struct rt_node {
 	uint32_t reply_src;      /* local address its announcements reach (network order) */
 	uint64_t hellos, joins, fails, leaves;
 	uint64_t agent_restarts; /* announcements from a new agent address or port */
+	uint64_t last_stamp;     /* authenticated discovery: its last message's stamp */
 };
 
 /* Per (service, member) counters next to the core's own. */
@@ -117,6 +118,7 @@ struct rt_disc {
 	int fd;                     /* -1: discovery off */
 	struct rt_ev ev;
 	uint64_t rx, ok, unknown, unexpected, tx;
+	uint64_t tx_stamp;          /* the last stamp sent (authenticated discovery) */
 	uint64_t drop[LBFO_DISC_E__MAX];
 };
 

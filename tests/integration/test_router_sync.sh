@@ -203,4 +203,67 @@ else
 	fail sync_split_brain_merge "first $first, B gave $other; now A says $na, B says $nb"
 fi
 
+# --- 7. authenticated discovery ([router] discovery_key_file, --key-file) -----
+RE=127.0.78.5
+head -c 32 /dev/urandom | base64 >"$T/dkey"; chmod 600 "$T/dkey"
+cat >"$T/e.ini" <<CFG
+[router]
+cluster_id = 9
+discovery = $RE:27401
+announce_interval = 100ms
+miss_limit = 5
+control = $T/e.sock
+discovery_key_file = $T/dkey
+
+[service web2]
+listen = $RE:28190
+allow = any
+nodes = n1, n2
+port = 28181
+
+[node n1]
+address = $N1
+[node n2]
+address = $N2
+CFG
+start_router e
+"$B/lbfo-node" --address $N1 --router $RE:27401 --cluster 9 --interval 100 \
+	--key-file "$T/dkey" --state "$T/n1.state" 2>>"$T/n1.agent.log" &
+PIDS+=($!)
+"$B/lbfo-node" --address $N2 --router $RE:27401 --cluster 9 --interval 100 \
+	--key-file "$T/other.key" 2>>"$T/n2.agent.log" &
+PIDS+=($!)
+node_state() { sj e ".nodes[] | select(.name == \"$1\") | .state" 2>/dev/null; }
+n1_up() { [ "$(node_state n1)" = up ]; }
+state_has_router() { grep -q "^router $RE" "$T/n1.state" 2>/dev/null; }
+auth_drops() { [ "$(sj e .discovery.dropped.auth 2>/dev/null)" -ge 3 ]; }
+if wait_for 50 n1_up && wait_for 30 state_has_router && wait_for 30 auth_drops &&
+   [ "$(node_state n2)" != up ]; then
+	pass disc_auth_key_and_wrong_key
+else
+	fail disc_auth_key_and_wrong_key "n1 $(node_state n1), n2 $(node_state n2), \
+dropped $(sj e ".discovery.dropped|tostring")"
+fi
+# A correctly signed announcement, sent twice: the copy is a replay.
+"$PY" - "$T/dkey" $N2 $RE <<'PY' 2>>"$T/py.log"
+import hmac, hashlib, socket, struct, sys, time
+key = open(sys.argv[1], "rb").read().rstrip(b"\n")
+src, dst = sys.argv[2], sys.argv[3]
+ip = lambda a: struct.unpack(">I", socket.inet_aton(a))[0]
+body = struct.pack(">IBBHIIHHHHIIHHQ", 0x4C42464F, 1, 1, 76, ip(src), ip(dst), 100, 9,
+                   1, 1, 0, 0, 0, 0, int(time.time() * 1e6))
+msg = body + hmac.new(key, body, hashlib.sha256).digest()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.sendto(msg, (dst, 27401))
+time.sleep(0.05)
+s.sendto(msg, (dst, 27401))
+PY
+replayed() { [ "$(sj e .discovery.dropped.replay 2>/dev/null)" -ge 1 ]; }
+if wait_for 20 replayed; then
+	pass disc_auth_replay_dropped
+else
+	fail disc_auth_replay_dropped "dropped $(sj e ".discovery.dropped|tostring")"
+fi
+
 exit $((FAILS > 0))

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "proto.h"
 #include "session.h"
 #include "syncproto.h"
 
@@ -243,6 +244,62 @@ static void test_key_file(void **state)
 	assert_non_null(strstr(why, "cannot open"));
 }
 
+/* Discovery with a key: signed, checked, replays and forgeries refused. */
+static void test_disc_auth(void **state)
+{
+	struct rt_key k = { .len = 16 }, other = { .len = 16 }, none = { .len = 0 };
+	struct lbfo_disc_msg m = { .src_ip = 0x7f000001, .priority = 5, .cluster = 7,
+				   .type = LBFO_DISC_ANNOUNCE, .func = LBFO_DISC_F_HELLO };
+	struct lbfo_disc_msg got;
+	uint8_t buf[LBFO_DISC_AUTH_LEN], plain[LBFO_DISC_LEN];
+	uint64_t last = 0, now = 1700000000000000ull, skew = 30000000ull;
+	size_t len;
+
+	(void)state;
+	memset(k.b, 'k', 16);
+	memset(other.b, 'o', 16);
+	assert_int_equal(lbfo_disc_encode(&m, plain, sizeof(plain)), LBFO_DISC_LEN);
+	m.flags = LBFO_DISC_F_AUTH;
+	m.stamp = now;
+	assert_int_equal(lbfo_disc_encode(&m, buf, sizeof(plain)), 0); /* too small */
+	len = lbfo_disc_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, LBFO_DISC_AUTH_LEN);
+	rt_disc_seal(&k, buf, len);
+	assert_int_equal(lbfo_disc_check(buf, len, 7, &got), LBFO_DISC_OK);
+	assert_int_equal(got.stamp, now);
+	assert_int_equal(rt_disc_verify(&k, buf, len, got.flags, got.stamp, now, skew, &last),
+			 LBFO_DISC_OK);
+	assert_int_equal(last, now);
+	/* the same message again: a replay */
+	assert_int_equal(rt_disc_verify(&k, buf, len, got.flags, got.stamp, now, skew, &last),
+			 LBFO_DISC_E_REPLAY);
+	/* too old or too new for the clock, even for an unknown sender */
+	assert_int_equal(rt_disc_verify(&k, buf, len, got.flags, got.stamp, now + skew + 1, skew,
+					 NULL), LBFO_DISC_E_REPLAY);
+	assert_int_equal(rt_disc_verify(&k, buf, len, got.flags, got.stamp, now - skew - 1, skew,
+					 NULL), LBFO_DISC_E_REPLAY);
+	/* another key; one bit changed; no MAC at all */
+	last = 0;
+	assert_int_equal(rt_disc_verify(&other, buf, len, got.flags, got.stamp, now, skew, &last),
+			 LBFO_DISC_E_AUTH);
+	buf[17] ^= 1; /* the priority */
+	assert_int_equal(rt_disc_verify(&k, buf, len, got.flags, got.stamp, now, skew, &last),
+			 LBFO_DISC_E_AUTH);
+	assert_int_equal(rt_disc_verify(&k, plain, LBFO_DISC_LEN, 0, 0, now, skew, &last),
+			 LBFO_DISC_E_AUTH);
+	/* no key: everything goes, signed or not */
+	assert_int_equal(rt_disc_verify(&none, plain, LBFO_DISC_LEN, 0, 0, now, skew, &last),
+			 LBFO_DISC_OK);
+	/* the flag and the length must agree */
+	plain[5] = LBFO_DISC_F_AUTH;
+	assert_int_equal(lbfo_disc_check(plain, LBFO_DISC_LEN, 7, &got), LBFO_DISC_E_LENGTH);
+	buf[5] = 0;
+	assert_int_equal(lbfo_disc_check(buf, LBFO_DISC_AUTH_LEN, 7, &got), LBFO_DISC_E_LENGTH);
+	/* stamps rise even when the clock does not */
+	last = UINT64_MAX - 5;
+	assert_int_equal(rt_disc_stamp(&last), UINT64_MAX - 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_journal),
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_disc_auth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

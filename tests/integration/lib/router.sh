@@ -21,7 +21,6 @@ PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 
 # shellcheck disable=SC2317  # run by the trap
 rt_cleanup() {
-	[ -n "${KEEP_LOGS:-}" ] && cp -r "$T" /tmp/keep-logs
 	local p
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
 	sleep 0.2
