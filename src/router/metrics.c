@@ -39,6 +39,22 @@ FAM(F_DISC_OK, "lbfo_router_discovery_accepted_total", COUNTER,
     "Valid announcements from known nodes.");
 FAM(F_DISC_DROP, "lbfo_router_discovery_dropped_total", COUNTER,
     "Discovery datagrams dropped, by reason.");
+FAM(F_SYNC_PEER_UP, "lbfo_router_sync_peer_up", GAUGE,
+    "1 when this router's connection to the sync peer is up (its table sent).");
+FAM(F_SYNC_TX, "lbfo_router_sync_sent_entries_total", COUNTER,
+    "Session entries sent to the sync peer.");
+FAM(F_SYNC_UNSENT, "lbfo_router_sync_unsent_bytes", GAUGE,
+    "Bytes queued for the sync peer and not yet written.");
+FAM(F_SYNC_RX, "lbfo_router_sync_received_entries_total", COUNTER,
+    "Session entries received from peers.");
+FAM(F_SYNC_INBOUND, "lbfo_router_sync_inbound_peers", GAUGE,
+    "Peers connected to this router and sending (after HELLO).");
+FAM(F_SYNC_REJECT, "lbfo_router_sync_rejected_total", COUNTER,
+    "Sync connections and messages refused, by reason.");
+FAM(F_SYNC_LAG, "lbfo_router_sync_lag_seconds", GAUGE,
+    "Receipt minus sending time of the last sync message (the peers' clocks).");
+FAM(F_SYNC_LAST, "lbfo_router_sync_last_message_age_seconds", GAUGE,
+    "Seconds since the last sync message arrived.");
 FAM(F_CTL_REQ, "lbfo_router_control_requests_total", COUNTER,
     "Control requests handled (lbfoctl).");
 FAM(F_CTL_ERR, "lbfo_router_control_errors_total", COUNTER,
@@ -186,6 +202,42 @@ static void node_metrics(struct router *r, struct lbfo_prom *p)
 	lbfo_prom_u64(p, r->disc.unexpected, "reason", "unexpected", NULL);
 }
 
+static void sync_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
+{
+	const struct rt_sync *y = &r->sync;
+	size_t i, in = 0;
+	int e;
+
+	if (!rt_sync_on(y))
+		return;
+	lbfo_prom_family(p, &F_SYNC_PEER_UP);
+	for (i = 0; i < (size_t)r->cfg->sync.npeer; i++)
+		lbfo_prom_u64(p, y->peer[i].st == RT_SYNC_UP, "peer", r->cfg->sync.peer_text[i], NULL);
+	lbfo_prom_family(p, &F_SYNC_TX);
+	for (i = 0; i < (size_t)r->cfg->sync.npeer; i++)
+		lbfo_prom_u64(p, y->peer[i].entries, "peer", r->cfg->sync.peer_text[i], NULL);
+	lbfo_prom_family(p, &F_SYNC_UNSENT);
+	for (i = 0; i < (size_t)r->cfg->sync.npeer; i++)
+		lbfo_prom_u64(p, y->peer[i].out_len - y->peer[i].out_off, "peer",
+			      r->cfg->sync.peer_text[i], NULL);
+	one(p, &F_SYNC_RX, y->rx_entries);
+	for (i = 0; i < RT_SYNC_MAX_IN; i++)
+		in += y->in[i] && y->in[i]->hello;
+	one(p, &F_SYNC_INBOUND, in);
+	lbfo_prom_family(p, &F_SYNC_REJECT);
+	lbfo_prom_u64(p, y->refused_foreign, "reason", "foreign", NULL);
+	lbfo_prom_u64(p, y->rejected_auth, "reason", "auth", NULL);
+	lbfo_prom_u64(p, y->rejected_order, "reason", "order", NULL);
+	for (e = LBFO_SYNC_E_MAGIC; e < LBFO_SYNC_E__MAX; e++)
+		lbfo_prom_u64(p, y->rejected[e], "reason", lbfo_sync_err_name(e), NULL);
+	lbfo_prom_family(p, &F_SYNC_LAG);
+	lbfo_prom_double(p, (double)y->lag_ms / 1000.0, NULL);
+	if (y->last_rx_ns) {
+		lbfo_prom_family(p, &F_SYNC_LAST);
+		lbfo_prom_double(p, (double)(now - y->last_rx_ns) / 1e9, NULL);
+	}
+}
+
 void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
 {
 	struct lbfo_prom p;
@@ -195,5 +247,6 @@ void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
 	service_metrics(r, &p);
 	member_metrics(r, &p);
 	node_metrics(r, &p);
+	sync_metrics(r, &p, now);
 	lbfo_prom_finish(&p);
 }

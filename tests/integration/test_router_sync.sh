@@ -114,6 +114,16 @@ echo "sync lag (last, max): $(sj b '"\(.sync.lag_ms) ms, \(.sync.lag_max_ms) ms"
 authenticated: $(sj b .sync.authenticated)"
 [ "$(sj b .sync.authenticated)" = true ] || fail sync_authenticated "B says not authenticated"
 
+# sync state in the metrics, valid for promtool
+ctl a metrics >"$T/metrics.txt"
+if grep -q '^lbfo_router_sync_peer_up{peer="127.0.78.2:27500"} 1$' "$T/metrics.txt" &&
+   grep -q '^lbfo_router_sync_sent_entries_total' "$T/metrics.txt" &&
+   promtool check metrics <"$T/metrics.txt" >"$T/promtool.txt" 2>&1; then
+	pass sync_metrics
+else
+	fail sync_metrics "$(grep sync "$T/metrics.txt" | head -3; head -3 "$T/promtool.txt")"
+fi
+
 # --- 2. through B each client lands on the node A gave it ---------------------
 moved=0
 for i in $(seq 1 $NCLIENT); do
