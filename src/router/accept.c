@@ -81,7 +81,7 @@ static int allocate(struct router *r, struct rt_conn *c, uint64_t now)
 	if (s->cfg->sticky == RT_STICKY_NONE)
 		return m;
 	if (se) {
-		se->node = s->member_node[m];
+		sess_set_node(&r->sessions, se, s->member_node[m], now);
 		sess_touch(&r->sessions, se, now);
 	} else {
 		struct sess ev;

@@ -123,7 +123,7 @@ static void conn_connect_failed(struct router *r, struct rt_conn *c, const char 
 		struct sess *se = sess_find(&r->sessions, &c->key);
 
 		if (se && se->handle == c->handle)
-			se->node = s->member_node[m];
+			sess_set_node(&r->sessions, se, s->member_node[m], now);
 	}
 	if (conn_connect(r, c, m, now) < 0)
 		conn_connect_failed(r, c, "socket", now);

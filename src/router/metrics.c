@@ -226,6 +226,7 @@ static void sync_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
 	one(p, &F_SYNC_INBOUND, in);
 	lbfo_prom_family(p, &F_SYNC_REJECT);
 	lbfo_prom_u64(p, y->refused_foreign, "reason", "foreign", NULL);
+	lbfo_prom_u64(p, y->refused_full, "reason", "full", NULL);
 	lbfo_prom_u64(p, y->rejected_auth, "reason", "auth", NULL);
 	lbfo_prom_u64(p, y->rejected_order, "reason", "order", NULL);
 	for (e = LBFO_SYNC_E_MAGIC; e < LBFO_SYNC_E__MAX; e++)

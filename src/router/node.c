@@ -392,8 +392,6 @@ static void receive(struct agent *g, int fd)
 
 	if (n <= 0 || lbfo_disc_check(buf, (size_t)n, (uint16_t)g->cluster, &m))
 		return;
-	if (g->key.len && !authentic(g, buf, (size_t)n, &m, &from))
-		return;
 	if (m.type != LBFO_DISC_REPLY && m.type != LBFO_DISC_ASSIGN)
 		return;
 	if (g->only_targets && !from_target(&from, g->to, g->nto)) {
@@ -404,6 +402,11 @@ static void receive(struct agent *g, int fd)
 				ntohs(from.sin_port));
 		return;
 	}
+	/* Only now, for a reply from a router it believes: a signed message
+	 * of another kind (its own announcement reflected back, another
+	 * agent's) must not move a router's last stamp. */
+	if (g->key.len && !authentic(g, buf, (size_t)n, &m, &from))
+		return;
 	learned(g, &m);
 }
 

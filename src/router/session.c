@@ -162,7 +162,7 @@ void sess_touch(struct sess_table *t, struct sess *s, uint64_t now)
 	}
 }
 
-void sess_remove(struct sess_table *t, struct sess *s)
+static void remove_entry(struct sess_table *t, struct sess *s, bool journal)
 {
 	struct sess **pp = &t->bucket[key_hash(&s->key) & (t->nbucket - 1)];
 
@@ -170,12 +170,29 @@ void sess_remove(struct sess_table *t, struct sess *s)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = s->hnext;
-	journal_push(t, &s->key);
+	if (journal)
+		journal_push(t, &s->key);
 	lru_unlink(t, s);
 	memset(s, 0, sizeof(*s));
 	s->hnext = t->free_list;
 	t->free_list = s;
 	t->n--;
+}
+
+void sess_remove(struct sess_table *t, struct sess *s)
+{
+	remove_entry(t, s, true);
+}
+
+void sess_set_node(struct sess_table *t, struct sess *s, int node, uint64_t now)
+{
+	if (s->node == node)
+		return;
+	s->node = node;
+	if (t->journal_cap) {
+		s->synced_ns = now;
+		journal_push(t, &s->key);
+	}
 }
 
 #define SESS_EVICT_SCAN 64
@@ -208,7 +225,7 @@ struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
 			*evicted = *v;
 		if (did_evict)
 			*did_evict = true;
-		sess_remove(t, v);
+		remove_entry(t, v, false);
 		t->evicted++;
 	}
 	s = t->free_list;
@@ -239,7 +256,7 @@ size_t sess_expire(struct sess_table *t, uint64_t now, uint64_t idle_ns)
 		if (now < s->last_ns || now - s->last_ns < idle_ns)
 			break;
 		if (s->conns == 0) {
-			sess_remove(t, s);
+			remove_entry(t, s, false);
 			t->expired++;
 			n++;
 		} else {

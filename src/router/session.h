@@ -34,6 +34,10 @@ struct sess {
 	uint32_t conns;     /* open connections */
 	uint64_t total;     /* connections it has carried */
 	uint64_t synced_ns; /* last_ns when the journal last took it */
+	uint64_t stamp_ms;  /* replication (sync.c): the wall-clock last use as sent or
+			     * received, fixed until the next use (stamp_ns = last_ns
+			     * then), so that two routers compare the same numbers */
+	uint64_t stamp_ns;
 	/* internal */
 	struct sess *hnext;
 	struct sess *lru_prev, *lru_next; /* head = most recent */
@@ -50,8 +54,10 @@ struct sess_table {
 	uint64_t next_handle;
 	uint64_t evicted, expired, inserted;
 	/* Change journal (off until sess_journal_init): the keys of entries
-	 * inserted, moved to another node, removed, or used again at least
-	 * journal_touch_ns after the last time the journal took them, for a
+	 * inserted, moved to another node (sess_set_node), removed by
+	 * sess_remove (not expired or evicted: every router does that on its
+	 * own), or used again at least journal_touch_ns after the last time
+	 * the journal took them, for a
 	 * replication module to read back (sess_journal_take) and send the
 	 * entry's state of that moment. A ring: when it is full the oldest
 	 * keys are lost and journal_lost says so (the reader then sends the
@@ -79,6 +85,8 @@ struct sess *sess_insert(struct sess_table *t, const struct sess_key *k,
 			 int node, uint64_t now, struct sess *evicted,
 			 bool *did_evict);
 void sess_remove(struct sess_table *t, struct sess *s);
+/* The client's session moves to another node (journaled at once). */
+void sess_set_node(struct sess_table *t, struct sess *s, int node, uint64_t now);
 /* Drop entries with no open connection unused for idle_ns or longer.
  * Walks from the LRU tail, so it stops at the first recent entry.
  * Returns the number expired. */

@@ -77,11 +77,23 @@ static int group_by_hash(const struct rt_sync *y, uint32_t h)
 	return -1;
 }
 
+/* A session's last use on the wall clock, fixed until it is used again:
+ * what we send is what we compare with (apply), so that two routers
+ * deciding a conflict compare the same two numbers. */
+static uint64_t stamp_of(struct sess *s, uint64_t now, uint64_t wall)
+{
+	if (!s->stamp_ms || s->stamp_ns != s->last_ns) {
+		s->stamp_ms = wall - (now > s->last_ns ? (now - s->last_ns) / LBFO_NS_PER_MS : 0);
+		s->stamp_ns = s->last_ns;
+	}
+	return s->stamp_ms;
+}
+
 /* The wire form of a key's state now: set (node, last use) or, when the
- * table no longer has it, delete. False for sessions not replicated: a
- * per-connection session (sticky = address+port) ends with its connection,
- * which a takeover ends anyway. */
-static bool entry_of(const struct rt_sync *y, const struct sess_key *k, const struct sess *s,
+ * table no longer has it (sess_remove), delete. False for sessions not
+ * replicated: a per-connection session (sticky = address+port) ends with
+ * its connection, which a takeover ends anyway. */
+static bool entry_of(const struct rt_sync *y, const struct sess_key *k, struct sess *s,
 		     uint64_t now, uint64_t wall, struct lbfo_sync_entry *e)
 {
 	if (k->port || k->group >= RT_MAX_SERVICES)
@@ -96,15 +108,17 @@ static bool entry_of(const struct rt_sync *y, const struct sess_key *k, const st
 	}
 	e->op = LBFO_SYNC_SET;
 	e->node_ip = node_ip(y, s->node);
-	e->last_ms = wall - (now > s->last_ns ? (now - s->last_ns) / LBFO_NS_PER_MS : 0);
+	e->last_ms = stamp_of(s, now, wall);
 	return true;
 }
 
 /* A peer's entry meets ours. Sets and deletes are applied with the journal
  * muted, so that nothing is echoed back. When both have the client on
  * different nodes (a split brain, or two routers that both served it), the
- * more recent use wins, and on a tie the lower node address: every router
- * ends with the same choice whichever order the entries come in. */
+ * more recent use wins, and on a tie the lower node address
+ * (lbfo_sync_theirs_wins): every router ends with the same choice whichever
+ * order the entries come in. A delete removes only an entry not used after
+ * it and with no connection open here. */
 static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t now, uint64_t wall)
 {
 	struct sess_table *t = y->t;
@@ -125,31 +139,35 @@ static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t n
 	t->journal_mute = true;
 	s = sess_find(t, &k);
 	if (e->op == LBFO_SYNC_DEL) {
-		if (s && s->conns == 0)
+		if (s && s->conns == 0 && stamp_of(s, now, wall) <= e->last_ms)
 			sess_remove(t, s);
-	} else if (!s) {
-		s = sess_insert(t, &k, n, now, NULL, NULL);
-		s->last_ns = last_ns;
-	} else if (s->node == n) {
-		if (last_ns > s->last_ns)
-			sess_touch(t, s, last_ns);
-	} else {
-		uint64_t mine = wall - (now > s->last_ns ? (now - s->last_ns) / LBFO_NS_PER_MS : 0);
-
-		if (e->last_ms > mine || (e->last_ms == mine && e->node_ip < node_ip(y, s->node))) {
+	} else if (!s || s->node == n ||
+		   lbfo_sync_theirs_wins(stamp_of(s, now, wall), node_ip(y, s->node), e->last_ms,
+					 e->node_ip)) {
+		if (!s) {
+			s = sess_insert(t, &k, n, now, NULL, NULL);
+			s->last_ns = last_ns;
+		} else {
+			if (s->node != n)
+				y->rx_taken++;
 			s->node = n;
 			if (last_ns > s->last_ns)
 				sess_touch(t, s, last_ns);
-			y->rx_taken++;
-		} else {
-			y->rx_kept++;
 		}
+		if (s->last_ns <= last_ns) {
+			s->stamp_ms = e->last_ms;
+			s->stamp_ns = s->last_ns;
+		}
+	} else {
+		y->rx_kept++;
 	}
 	t->journal_mute = false;
 	y->rx_applied++;
 }
 
 /* ---- sending ------------------------------------------------------------------- */
+
+static void in_close(struct rt_sync *y, struct rt_sync_in *c, const char *why);
 
 static void peer_down(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now, const char *why)
 {
@@ -169,11 +187,12 @@ static void peer_down(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now, c
 	p->out_len = p->out_off = p->in_len = 0;
 	p->dumping = p->want_out = false;
 	/* Again soon; but a peer that keeps ending the connection at once
-	 * (another key, say) is retried less and less often, up to 8 s. */
+	 * (another key, say) is retried less and less often, up to 4 s. A
+	 * peer that connects to us is connected to at once (rt_sync_in). */
 	if (p->st_was_up_ns && now - p->st_was_up_ns > 4 * RETRY_NS)
 		p->retry_ns = 0;
-	p->retry_ns = p->retry_ns ? (p->retry_ns * 2 > 16 * RETRY_NS ? 16 * RETRY_NS
-								    : p->retry_ns * 2) : RETRY_NS;
+	p->retry_ns = p->retry_ns ? (p->retry_ns * 2 > 8 * RETRY_NS ? 8 * RETRY_NS
+								   : p->retry_ns * 2) : RETRY_NS;
 	p->st_was_up_ns = 0;
 	p->next_try_ns = now + p->retry_ns;
 }
@@ -264,8 +283,14 @@ static int dump_more(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
 	return 0;
 }
 
+/* Write what is queued; while the whole table is being sent, at most 1 MiB
+ * of it per call, then back to the loop (EPOLLOUT brings us back), so a
+ * large table does not hold up the clients' traffic. */
 static void pump(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
 {
+	int refills = 0;
+	bool want;
+
 	if (dump_more(y, p, now) < 0) {
 		peer_down(y, p, now, "out of memory");
 		return;
@@ -286,7 +311,8 @@ static void pump(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
 		}
 		p->out_off += (size_t)w;
 		p->last_tx_ns = now;
-		if (p->out_off == p->out_len && dump_more(y, p, now) < 0) {
+		if (p->out_off == p->out_len && p->dumping && ++refills < 4 &&
+		    dump_more(y, p, now) < 0) {
 			peer_down(y, p, now, "out of memory");
 			return;
 		}
@@ -295,10 +321,24 @@ static void pump(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
 		peer_down(y, p, now, "peer too slow: 16 MiB unsent");
 		return;
 	}
-	if ((p->out_off < p->out_len) != p->want_out) {
-		p->want_out = !p->want_out;
-		ep_set(y, p->fd, &p->ev, EPOLLIN | (p->want_out ? EPOLLOUT : 0), EPOLL_CTL_MOD);
+	want = p->out_off < p->out_len || p->dumping;
+	if (want != p->want_out) {
+		p->want_out = want;
+		ep_set(y, p->fd, &p->ev, EPOLLIN | (want ? EPOLLOUT : 0), EPOLL_CTL_MOD);
 	}
+}
+
+/* A peer that vanishes (its host died, a partition ate the FIN) is found
+ * by TCP keepalive within about 11 s; unsent data gives up after 10 s. */
+static void keepalive(int fd)
+{
+	int one = 1, idle = 5, intvl = 2, cnt = 3, uto = 10000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 }
 
 static void peer_connect(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
@@ -312,6 +352,7 @@ static void peer_connect(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive(fd);
 	/* From our own [sync] listen address: that is how the peer knows us. */
 	if (a->ss_family == y->cfg->sync.listen.ss_family) {
 		struct sockaddr_storage src = y->cfg->sync.listen;
@@ -433,11 +474,16 @@ void rt_sync_flush(struct rt_sync *y, uint64_t now)
 
 	if (!rt_sync_on(y))
 		return;
+	for (j = 0; j < RT_SYNC_MAX_IN; j++)
+		if (y->in[j] && y->in[j]->replaced)
+			in_close(y, y->in[j], "replaced by the peer's new connection");
 	if (y->t->journal_lost != y->journal_lost_seen) {
 		/* Changes were lost: send everything again. */
 		y->journal_lost_seen = y->t->journal_lost;
 		for (j = 0; j < y->cfg->sync.npeer; j++)
-			if (y->peer[j].st == RT_SYNC_UP && !y->peer[j].dumping) {
+			if (y->peer[j].st == RT_SYNC_UP) {
+				/* also one in the middle of a walk: what
+				 * changed behind its cursor was lost */
 				y->peer[j].dumping = true;
 				y->peer[j].dump_cursor = 0;
 			}
@@ -476,9 +522,22 @@ static void in_close(struct rt_sync *y, struct rt_sync_in *c, const char *why)
 	free(c);
 }
 
-static int peer_of(const struct rt_sync *y, const struct sockaddr_storage *ss)
+static int peer_of(const struct rt_sync *y, const struct sockaddr_storage *in)
 {
+	struct sockaddr_storage v4;
+	const struct sockaddr_storage *ss = in;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)in;
 	int i;
+
+	/* A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d. */
+	if (in->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&v4;
+
+		memset(&v4, 0, sizeof(v4));
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		ss = &v4;
+	}
 
 	for (i = 0; i < y->cfg->sync.npeer; i++) {
 		const struct sockaddr_storage *p = &y->cfg->sync.peer[i];
@@ -524,8 +583,14 @@ static void in_open(struct rt_sync *y, int fd, const struct sockaddr_storage *ss
 			free(c->buf);
 		free(c);
 		close(fd);
+		y->refused_full++;
+		if ((y->refused_full & (y->refused_full - 1)) == 0)
+			lbfo_events_add(y->events, LOG_WARNING, "sync: refused a peer's connection: "
+					"%d connections open already, or out of memory (%llu so far)",
+					RT_SYNC_MAX_IN, (unsigned long long)y->refused_full);
 		return;
 	}
+	keepalive(fd);
 	c->fd = fd;
 	c->peer = peer_of(y, ss);
 	c->since_ns = now;
@@ -572,6 +637,28 @@ void rt_sync_accept(struct rt_sync *y, uint64_t now)
 	}
 }
 
+/* A peer said HELLO on a new connection: its older ones are dead (it would
+ * not open a second one otherwise), and if it is back after a while, our
+ * own connection to it need not wait for its back-off. */
+static void hello_from(struct rt_sync *y, struct rt_sync_in *c, uint64_t now)
+{
+	struct rt_sync_peer *p;
+	int i;
+
+	/* Closed after this batch of events (rt_sync_flush): one of them may
+	 * still be for that connection. */
+	for (i = 0; i < RT_SYNC_MAX_IN; i++)
+		if (y->in[i] && y->in[i] != c && y->in[i]->peer == c->peer)
+			y->in[i]->replaced = true;
+	if (c->peer < 0)
+		return;
+	p = &y->peer[c->peer];
+	if (p->st == RT_SYNC_IDLE) {
+		p->retry_ns = 0;
+		peer_connect(y, p, now);
+	}
+}
+
 /* One whole message at c->buf. Returns 0, or -1 with why (drop the
  * connection: a stream that went wrong cannot be trusted further). */
 static int in_message(struct rt_sync *y, struct rt_sync_in *c, const struct lbfo_sync_hdr *h,
@@ -609,6 +696,7 @@ static int in_message(struct rt_sync *y, struct rt_sync_in *c, const struct lbfo
 				c->name[i] = '?';
 		lbfo_events_add(y->events, LOG_NOTICE, "sync: peer %s (%s) connected%s", c->from,
 				c->name, keyed(y) ? " (authenticated)" : "");
+		hello_from(y, c, now);
 		return 0;
 	}
 	if (h->type != LBFO_SYNC_ENTRIES) {
@@ -628,7 +716,11 @@ static int in_message(struct rt_sync *y, struct rt_sync_in *c, const struct lbfo
 
 void rt_sync_in_event(struct rt_sync *y, struct rt_sync_in *c, uint64_t now)
 {
-	for (;;) {
+	int reads;
+
+	/* At most 16 reads (1 MiB) per event: the loop comes back (EPOLLIN is
+	 * level-triggered), and the clients' traffic is served in between. */
+	for (reads = 0; reads < 16; reads++) {
 		struct lbfo_sync_hdr h;
 		enum lbfo_sync_err e;
 		const char *why = NULL;
@@ -729,6 +821,8 @@ void rt_sync_close(struct rt_sync *y)
 {
 	int i;
 
+	if (!y->cfg)
+		return; /* never opened */
 	for (i = 0; i < RT_SYNC_MAX_IN; i++)
 		if (y->in[i])
 			in_close(y, y->in[i], NULL);
@@ -767,20 +861,6 @@ void rt_sync_tick(struct rt_sync *y, uint64_t now)
 			in_close(y, y->in[i], "no HELLO within 2 s");
 }
 
-bool rt_sync_busy(const struct rt_sync *y)
-{
-	int i;
-
-	if (!rt_sync_on(y))
-		return false;
-	if (y->t->journal_n)
-		return true;
-	for (i = 0; i < y->cfg->sync.npeer; i++)
-		if (y->peer[i].dumping)
-			return true;
-	return false;
-}
-
 /* ---- status ----------------------------------------------------------------------- */
 
 static const char *const state_names[] = { "down", "connecting", "connecting", "up" };
@@ -810,8 +890,9 @@ void rt_sync_text(const struct rt_sync *y, FILE *f, uint64_t now)
 		(unsigned long long)y->rx_applied, (unsigned long long)y->rx_unknown,
 		(unsigned long long)y->rx_kept, (unsigned long long)y->rx_taken,
 		(long long)y->lag_ms, (long long)y->lag_max_ms);
-	fprintf(f, "  rejected: foreign %llu  auth %llu  order %llu  malformed %llu\n",
-		(unsigned long long)y->refused_foreign, (unsigned long long)y->rejected_auth,
+	fprintf(f, "  rejected: foreign %llu  full %llu  auth %llu  order %llu  malformed %llu\n",
+		(unsigned long long)y->refused_foreign, (unsigned long long)y->refused_full,
+		(unsigned long long)y->rejected_auth,
 		(unsigned long long)y->rejected_order, (unsigned long long)(
 		y->rejected[LBFO_SYNC_E_MAGIC] + y->rejected[LBFO_SYNC_E_VERSION] +
 		y->rejected[LBFO_SYNC_E_LENGTH] + y->rejected[LBFO_SYNC_E_TYPE] +
@@ -858,6 +939,7 @@ void rt_sync_json(const struct rt_sync *y, struct lbfo_json *j, uint64_t now)
 	lbfo_json_key(j, "rejected");
 	lbfo_json_obj(j);
 	lbfo_json_kv_uint(j, "foreign", y->refused_foreign);
+	lbfo_json_kv_uint(j, "full", y->refused_full);
 	lbfo_json_kv_uint(j, "auth", y->rejected_auth);
 	lbfo_json_kv_uint(j, "order", y->rejected_order);
 	for (i = LBFO_SYNC_E_MAGIC; i < LBFO_SYNC_E__MAX; i++)

@@ -67,6 +67,7 @@ struct rt_sync_in {
 	uint8_t *buf;
 	size_t len;
 	uint64_t since_ns;
+	bool replaced;             /* the peer opened a new one: close after the batch */
 };
 
 struct rt_sync {
@@ -83,6 +84,7 @@ struct rt_sync {
 	/* what came in */
 	uint64_t rx_msgs, rx_entries, rx_applied, rx_unknown, rx_kept, rx_taken;
 	uint64_t refused_foreign;  /* connections from no peer's address */
+	uint64_t refused_full;     /* RT_SYNC_MAX_IN open already (or no memory) */
 	uint64_t rejected[LBFO_SYNC_E__MAX]; /* malformed messages, by reason */
 	uint64_t rejected_auth, rejected_order;
 	uint64_t last_rx_ns;
@@ -106,8 +108,6 @@ void rt_sync_in_event(struct rt_sync *y, struct rt_sync_in *c, uint64_t now);
 void rt_sync_flush(struct rt_sync *y, uint64_t now);
 /* Reconnect peers that are down; continue whole-table sends. */
 void rt_sync_tick(struct rt_sync *y, uint64_t now);
-/* True while there is something to send soon (the loop then waits less). */
-bool rt_sync_busy(const struct rt_sync *y);
 /* Status: text and JSON (an object's members, after "sync":). */
 void rt_sync_text(const struct rt_sync *y, FILE *f, uint64_t now);
 void rt_sync_json(const struct rt_sync *y, struct lbfo_json *j, uint64_t now);

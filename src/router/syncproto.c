@@ -141,6 +141,14 @@ size_t lbfo_sync_hdr_put(uint8_t *p, const struct lbfo_sync_hdr *h, size_t blen)
 	return LBFO_SYNC_HDR;
 }
 
+bool lbfo_sync_theirs_wins(uint64_t mine_ms, uint32_t mine_ip, uint64_t theirs_ms,
+			   uint32_t theirs_ip)
+{
+	if (theirs_ms != mine_ms)
+		return theirs_ms > mine_ms;
+	return theirs_ip < mine_ip;
+}
+
 uint32_t lbfo_sync_group_hash(const char *name)
 {
 	uint32_t h = 2166136261u;

@@ -101,6 +101,12 @@ void lbfo_sync_entry_put(uint8_t *p, const struct lbfo_sync_entry *e);
 /* Write a header for a body of body_len bytes (+ a MAC when flags say);
  * returns LBFO_SYNC_HDR, or 0 when the message would exceed LBFO_SYNC_MAX. */
 size_t lbfo_sync_hdr_put(uint8_t *p, const struct lbfo_sync_hdr *h, size_t body_len);
+/* The merge rule (docs/sync.md): true when a peer's entry (last use
+ * theirs_ms on node theirs_ip) replaces ours for the same client on
+ * another node: the more recent use wins, on a tie the lower node address.
+ * Antisymmetric, so two routers that swap their entries agree. */
+bool lbfo_sync_theirs_wins(uint64_t mine_ms, uint32_t mine_ip, uint64_t theirs_ms,
+			   uint32_t theirs_ip);
 /* FNV-1a 32 of a session group's name (the group field). */
 uint32_t lbfo_sync_group_hash(const char *name);
 const char *lbfo_sync_err_name(enum lbfo_sync_err e);

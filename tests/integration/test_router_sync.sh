@@ -9,8 +9,8 @@
 #   - a peer with another key: every message refused (auth), nothing applied;
 #   - a connection from an address that is no peer: refused, counted;
 #   - malformed bytes from a peer's address: counted, dropped, nothing applied;
-#   - a split brain: each router gave a client another node; after they meet,
-#     both agree on the same node (the more recent use).
+#   - a split brain (the sync link cut, both routers running): each gives a
+#     client another node; once the link heals both agree on the newer one.
 # Only loopback; every loop bounded; everything started is killed on exit.
 set -u
 cd "$(dirname "$0")/../.."
@@ -190,27 +190,69 @@ else
 fi
 
 # --- 6. split brain: both routers serve one client, on different nodes --------
-# Cut the link (stop B), let A give client 50 a node, then B (alone: A stopped)
-# a different one later; when both run again they agree on B's, the newer.
-kill "$ROUTER_b"; wait "$ROUTER_b" 2>/dev/null
-first=$(via $RA 50)
-kill "$ROUTER_a"; wait "$ROUTER_a" 2>/dev/null
-start_router b
-other=""
-for _ in $(seq 1 12); do     # B picks by weighted round robin: find another node
-	ctl b sessions --json >/dev/null
-	other=$(via $RB 50)
-	[ "$other" != "$first" ] && break
-	# make B forget the client so that it allocates afresh
-	ctl b node fail "$other" >/dev/null 2>&1; ctl b node restore "$other" >/dev/null 2>&1
-done
+# The routers' sync links go through relays (A -> .32 -> B from .31, B -> .31
+# -> A from .32), so the link can be cut and healed with both routers running.
+cat >"$T/relay.py" <<'PY'
+import socket, sys, threading
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+def serve(listen, target, source):
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(listen); ls.listen(8)
+    while True:
+        c, _ = ls.accept()
+        t = socket.socket(); t.bind((source, 0))
+        try:
+            t.connect(target)
+        except OSError:
+            c.close(); continue
+        for x, y in ((c, t), (t, c)):
+            threading.Thread(target=pipe, args=(x, y), daemon=True).start()
+A, B = sys.argv[1], sys.argv[2]
+threading.Thread(target=serve, args=(("127.0.78.32", 27501), (B, 27500), "127.0.78.31"),
+                 daemon=True).start()
+serve(("127.0.78.31", 27501), (A, 27500), "127.0.78.32")
+PY
+start_relay() { "$PY" "$T/relay.py" $RA $RB 2>>"$T/relay.log" & RELAY=$!; PIDS+=($RELAY); }
+kill "$ROUTER_a" "$ROUTER_b"; wait "$ROUTER_a" "$ROUTER_b" 2>/dev/null
+sed "s/^peers = .*/peers = 127.0.78.32:27501/" "$T/a.ini" >"$T/a3.ini"
+sed "s/^peers = .*/peers = 127.0.78.31:27501/" "$T/b.ini" >"$T/b3.ini"
+cp "$T/a3.ini" "$T/a.ini"; cp "$T/b3.ini" "$T/b.ini"
+start_relay
 start_router a
-sleep 1
-na=$(table a | awk '$1 == "127.0.84.60" {print $2}'); nb=$(table b | awk '$1 == "127.0.84.60" {print $2}')
-if [ -n "$other" ] && [ "$other" != "$first" ] && [ "$na" = "$other" ] && [ "$nb" = "$other" ]; then
-	pass sync_split_brain_merge
+start_router b
+both_up() { peer_up a && peer_up b; }
+peer_down() { [ "$(sj "$1" '.sync.peers[0].state' 2>/dev/null)" != up ]; }
+wait_for 80 both_up || fail sync_split_brain_merge "no sync through the relays: $(sj a .sync.peers[0].error)"
+kill $RELAY; wait $RELAY 2>/dev/null
+wait_for 30 peer_down a; wait_for 30 peer_down b
+C=70; CA=127.0.84.$((10 + C))
+first=$(via $RA $C)                          # A alone gives it a node
+ctl b node fail "$first" >/dev/null          # B alone, later, another one
+other=$(via $RB $C)
+ctl b node restore "$first" >/dev/null
+start_relay                                  # the link heals
+node_of() { table "$1" | awk -v c="$CA" '$1 == c {print $2}'; }
+agree() { [ "$(node_of a)" = "$other" ] && [ "$(node_of b)" = "$other" ]; }
+if [ -n "$other" ] && [ "$other" != "$first" ] && wait_for 100 agree &&
+   [ "$(sj a .sync.conflicts_taken)" -ge 1 ] &&
+   [ "$(via $RA $C)" = "$other" ]; then
+	pass "sync_split_brain_merge (A gave $first, B later $other: both now say $other)"
 else
-	fail sync_split_brain_merge "first $first, B gave $other; now A says $na, B says $nb"
+	fail sync_split_brain_merge "A gave $first, B $other; now A says $(node_of a), B says \
+$(node_of b); A taken $(sj a .sync.conflicts_taken), B kept $(sj b .sync.conflicts_kept)"
 fi
 
 # --- 7. authenticated discovery ([router] discovery_key_file, --key-file) -----

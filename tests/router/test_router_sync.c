@@ -183,12 +183,68 @@ static void test_journal(void **state)
 	assert_int_equal(t.journal_lost, 2);
 	assert_int_equal(sess_journal_take(&t, got, 8), 4);
 	/* the slot walk sees every live entry once */
-	for (i = 0, s = NULL; i < t.cap; i++)
-		if (sess_slot(&t, i))
-			s = sess_slot(&t, i);
-	assert_non_null(s);
-	assert_null(sess_slot(&t, t.cap));
+	{
+		size_t live = 0, j;
+
+		for (i = 0; i < t.cap; i++) {
+			if (!sess_slot(&t, i))
+				continue;
+			live++;
+			for (j = 0; j < i; j++)
+				if (sess_slot(&t, j))
+					assert_memory_not_equal(&sess_slot(&t, j)->key,
+								&sess_slot(&t, i)->key, sizeof(k1));
+		}
+		assert_int_equal(live, t.n);
+		assert_int_equal(live, 2);
+		assert_null(sess_slot(&t, t.cap));
+	}
+	/* a move is journaled at once, whatever the refresh */
+	s = sess_find(&t, &k1);
+	sess_set_node(&t, s, 9, 1200);
+	assert_int_equal(sess_journal_take(&t, got, 8), 1);
+	assert_memory_equal(&got[0], &k1, sizeof(k1));
+	sess_set_node(&t, s, 9, 1300); /* no move, nothing */
+	assert_int_equal(sess_journal_take(&t, got, 8), 0);
+	/* expiry and eviction are each router's own: not journaled */
+	assert_int_equal(sess_expire(&t, 100000, 1000), 2);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(sess_journal_take(&t, got, 8), 0);
+	for (i = 0; i < 5; i++) {
+		struct sess_key kk = key((uint8_t)(10 + i));
+
+		sess_insert(&t, &kk, 1, 200000 + i, NULL, NULL);
+	}
+	assert_int_equal(t.evicted, 1);
+	assert_int_equal(sess_journal_take(&t, got, 8), 4); /* 5 inserts, ring of 4 */
 	sess_table_destroy(&t);
+}
+
+/* The merge rule: newer wins, ties to the lower node address, and it is
+ * antisymmetric (two routers comparing the same pair decide alike). */
+static void test_merge_rule(void **state)
+{
+	static const uint64_t ms[] = { 0, 1, 1000, 1000, 1001, UINT64_MAX };
+	static const uint32_t ip[] = { 0x7f000001u, 0x7f000002u, 0xc6120001u };
+	size_t a, b, c, d;
+
+	(void)state;
+	assert_true(lbfo_sync_theirs_wins(1000, 0x7f000002u, 1001, 0x7f000009u));
+	assert_false(lbfo_sync_theirs_wins(1001, 0x7f000002u, 1000, 0x7f000001u));
+	assert_true(lbfo_sync_theirs_wins(1000, 0x7f000002u, 1000, 0x7f000001u));
+	assert_false(lbfo_sync_theirs_wins(1000, 0x7f000001u, 1000, 0x7f000002u));
+	for (a = 0; a < 6; a++)
+		for (b = 0; b < 3; b++)
+			for (c = 0; c < 6; c++)
+				for (d = 0; d < 3; d++) {
+					bool x = lbfo_sync_theirs_wins(ms[a], ip[b], ms[c], ip[d]);
+					bool y = lbfo_sync_theirs_wins(ms[c], ip[d], ms[a], ip[b]);
+
+					if (ms[a] == ms[c] && ip[b] == ip[d])
+						assert_false(x || y);
+					else
+						assert_true(x != y);
+				}
 }
 
 /* RFC 4231 test case 2: key "Jefe". */
@@ -307,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_merge_rule),
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_disc_auth),
