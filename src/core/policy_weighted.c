@@ -39,13 +39,13 @@
  * implementation reset its credits.
  *
  * Members excluded for one select (lbfo_team_select_excluding) are popped
- * into a side list and pushed back unchanged: they keep their place and
- * are not charged. If every released member is excluded, the non-excluded
- * member released soonest takes the pick early; the counts of such a
- * cycle no longer add up to the weights at t = W, so a cycle ends when t
- * reaches W, each count less its weight (a member that got more keeps the
- * surplus into the next cycle; one owed picks is forgiven rather than
- * given them in a burst).
+ * and pushed back unchanged: they keep their place and are not charged.
+ * If every released member is excluded, the cycle skips ahead to the next
+ * release of a member that is not (as if the excluded ones had taken the
+ * picks between), or, when every other member has had its whole weight,
+ * a new cycle starts. So under a lasting exclusion (an ALUA mask) the
+ * others still get their exact weights in each cycle; the excluded ones'
+ * missed picks are forgiven, not paid back in a burst.
  *
  * weights=W1,W2,... sets the weights by member index (up to
  * LBFO_MAX_MEMBERS); otherwise each member's own weight is used (default 1).
@@ -56,18 +56,38 @@
 
 #include "lbfo/policy.h"
 
+/*
+ * Heap entries are 64-bit keys, compared as plain integers, with the
+ * member index in the low 8 bits (LBFO_MAX_MEMBERS is 256):
+ *
+ *   ready:   D << 18 | w << 8 | index,  D = floor((n + 1) * 2^20 / w)
+ *   waiting: r << 8 | index,            r = floor(n * W / w), the release
+ *
+ * D orders the deadlines (n + 1) / w exactly: two different fractions of
+ * denominators <= 1000 differ by at least 1 / 10^6 > 2^-20, so their
+ * floors differ, and equal fractions have equal floors. Between equal
+ * deadlines the earlier release n / w = (n + 1) / w - 1 / w is the smaller
+ * weight: hence w next, then the index. n stays below 2^18 (at most a
+ * cycle, W <= 256000, plus one cycle's surplus), so D < 2^38 and the key
+ * < 2^56; r < 2^36.
+ */
+#define IDX_BITS 8
+#define IDX_MASK ((1u << IDX_BITS) - 1)
+#define D_SHIFT 20
+_Static_assert(LBFO_MAX_MEMBERS <= (1 << IDX_BITS), "a member index fits a heap key");
+_Static_assert(LBFO_WEIGHT_MAX < (1 << 10), "a weight fits a heap key");
+
 struct wrr {
 	uint32_t *pw;  /* weights= by index (npw of them), or NULL */
 	int npw;
 	int cap;       /* of the per-member arrays below */
 	/* Per member index: */
 	uint64_t *n;   /* picks in this cycle */
-	uint64_t *rel; /* release (pick number) of its next pick, when waiting */
 	uint32_t *w;   /* weight in this cycle (0: not in it) */
-	/* Heaps of member indices. */
-	int *ready, nready;
-	int *wait, nwait;
-	int *side;     /* excluded members popped for one select */
+	/* Heaps of keys (above). */
+	uint64_t *ready, *wait;
+	int nready, nwait;
+	uint64_t *side; /* keys of excluded members popped for one select */
 	uint64_t t;    /* picks in this cycle */
 	uint64_t W;    /* sum of the cycle's weights */
 };
@@ -115,7 +135,6 @@ static void wrr_destroy(void *priv)
 		return;
 	free(s->pw);
 	free(s->n);
-	free(s->rel);
 	free(s->w);
 	free(s->ready);
 	free(s->wait);
@@ -135,7 +154,6 @@ static int wrr_grow(struct lbfo_team *t, void *priv, int cap)
 	} while (0)
 	(void)t;
 	GROW(s->n);
-	GROW(s->rel);
 	GROW(s->w);
 	GROW(s->ready);
 	GROW(s->wait);
@@ -168,58 +186,47 @@ static uint32_t weight_of(const struct lbfo_team *t, const struct wrr *s, int i)
 	return t->m[i].weight ? t->m[i].weight : 1;
 }
 
-/* Ready order: a's deadline (n_a + 1) / w_a before b's, then the earlier
- * release n / w, then the lower index. Cross-multiplied: n <= 2 * W <=
- * 2 * 256 * 1000, w <= 1000, far from overflow. */
-static bool ready_before(const struct wrr *s, int a, int b)
+static uint64_t ready_key(const struct wrr *s, int m)
 {
-	uint64_t da = (s->n[a] + 1) * s->w[b], db = (s->n[b] + 1) * s->w[a];
-	uint64_t ra = s->n[a] * s->w[b], rb = s->n[b] * s->w[a];
-
-	if (da != db)
-		return da < db;
-	if (ra != rb)
-		return ra < rb;
-	return a < b;
+	return (((s->n[m] + 1) << D_SHIFT) / s->w[m]) << 18 | (uint64_t)s->w[m] << IDX_BITS |
+	       (unsigned)m;
 }
 
-/* Waiting order: the earlier release, then as ready. */
-static bool wait_before(const struct wrr *s, int a, int b)
+/* Released for pick t when n * W < (t + 1) * w, i.e. from pick
+ * floor(n * W / w) on. */
+static uint64_t release(const struct wrr *s, int m)
 {
-	if (s->rel[a] != s->rel[b])
-		return s->rel[a] < s->rel[b];
-	return ready_before(s, a, b);
+	return s->n[m] * s->W / s->w[m];
 }
 
-typedef bool (*before_fn)(const struct wrr *s, int a, int b);
-
-static void heap_push(const struct wrr *s, int *h, int *nh, int m, before_fn before)
+static void heap_push(uint64_t *h, int *nh, uint64_t key)
 {
 	int i = (*nh)++;
 
 	while (i > 0) {
 		int parent = (i - 1) / 2;
 
-		if (!before(s, m, h[parent]))
+		if (h[parent] <= key)
 			break;
 		h[i] = h[parent];
 		i = parent;
 	}
-	h[i] = m;
+	h[i] = key;
 }
 
-static int heap_pop(const struct wrr *s, int *h, int *nh, before_fn before)
+static uint64_t heap_pop(uint64_t *h, int *nh)
 {
-	int top = h[0], last = h[--*nh], i = 0;
+	uint64_t top = h[0], last = h[--*nh];
+	int i = 0;
 
 	for (;;) {
 		int c = 2 * i + 1;
 
 		if (c >= *nh)
 			break;
-		if (c + 1 < *nh && before(s, h[c + 1], h[c]))
+		if (c + 1 < *nh && h[c + 1] < h[c])
 			c++;
-		if (!before(s, h[c], last))
+		if (last <= h[c])
 			break;
 		h[i] = h[c];
 		i = c;
@@ -232,13 +239,12 @@ static int heap_pop(const struct wrr *s, int *h, int *nh, before_fn before)
 /* Member m, n[m] picks into the cycle, into the heap its release puts it. */
 static void place(struct wrr *s, int m)
 {
-	/* Released for pick t when n * W < (t + 1) * w, i.e. from pick
-	 * floor(n * W / w) on. */
-	s->rel[m] = s->n[m] * s->W / s->w[m];
-	if (s->rel[m] <= s->t)
-		heap_push(s, s->ready, &s->nready, m, ready_before);
+	uint64_t r = release(s, m);
+
+	if (r <= s->t)
+		heap_push(s->ready, &s->nready, ready_key(s, m));
 	else
-		heap_push(s, s->wait, &s->nwait, m, wait_before);
+		heap_push(s->wait, &s->nwait, r << IDX_BITS | (unsigned)m);
 }
 
 /* A new cycle over the ACTIVE members with the counts in n[] (members not
@@ -274,46 +280,68 @@ static bool excluded(const struct lbfo_team *t, int m)
 	return t->exclude && lbfo_mask_has(t->exclude, m);
 }
 
-/* The first member of heap h that is not excluded, popped; excluded ones
- * popped on the way go to the side list (*nside). -1 when none. */
-static int pop_allowed(struct lbfo_team *t, struct wrr *s, int *h, int *nh,
-		       before_fn before, int *nside)
+/* The first key of heap h whose member is not excluded, popped; the keys
+ * of excluded ones popped on the way are pushed back. -1 when none. */
+static int pop_allowed(struct lbfo_team *t, struct wrr *s, uint64_t *h, int *nh)
 {
-	while (*nh > 0) {
-		int m = heap_pop(s, h, nh, before);
+	int nside = 0, m = -1, i;
 
-		if (!excluded(t, m))
-			return m;
-		s->side[(*nside)++] = m;
+	while (*nh > 0) {
+		uint64_t key = heap_pop(h, nh);
+
+		if (!excluded(t, (int)(key & IDX_MASK))) {
+			m = (int)(key & IDX_MASK);
+			break;
+		}
+		s->side[nside++] = key;
 	}
-	return -1;
+	/* Back where they were, unchanged: not charged, keeping their place. */
+	for (i = 0; i < nside; i++)
+		heap_push(h, nh, s->side[i]);
+	return m;
 }
 
 static int wrr_select(struct lbfo_team *t, void *priv, enum lbfo_dir dir,
 		      uint64_t bytes, uint64_t now)
 {
 	struct wrr *s = priv;
-	int pick, nside = 0, i;
+	int pick;
 
 	(void)dir, (void)bytes, (void)now;
 	/* Members whose next pick is released by now. */
-	while (s->nwait > 0 && s->rel[s->wait[0]] <= s->t)
-		heap_push(s, s->ready, &s->nready,
-			  heap_pop(s, s->wait, &s->nwait, wait_before), ready_before);
-	pick = pop_allowed(t, s, s->ready, &s->nready, ready_before, &nside);
-	/* Excluded members go back where they were, unchanged (a waiting
-	 * one's release has not come: it goes back to waiting). */
-	for (i = 0; i < nside; i++)
-		heap_push(s, s->ready, &s->nready, s->side[i], ready_before);
-	if (pick < 0) {
-		/* Every released member is excluded: the one released soonest
-		 * of the rest takes this pick early. */
-		nside = 0;
-		pick = pop_allowed(t, s, s->wait, &s->nwait, wait_before, &nside);
-		for (i = 0; i < nside; i++)
-			heap_push(s, s->wait, &s->nwait, s->side[i], wait_before);
-		if (pick < 0)
-			return -1; /* the team said a member is usable: not reached */
+	while (s->nwait > 0 && s->wait[0] >> IDX_BITS <= s->t)
+		heap_push(s->ready, &s->nready,
+			  ready_key(s, (int)(heap_pop(s->wait, &s->nwait) & IDX_MASK)));
+	if (t->exclude) {
+		pick = pop_allowed(t, s, s->ready, &s->nready);
+		if (pick < 0) {
+			/* Every released member is excluded: the cycle skips
+			 * ahead to the next release of another member, as if
+			 * the excluded ones had taken the picks between. */
+			int m = pop_allowed(t, s, s->wait, &s->nwait);
+
+			if (m < 0)
+				return -1; /* the team said a member is usable */
+			if (release(s, m) >= s->W) {
+				/* They all had their whole weight: a new cycle. */
+				memset(s->n, 0, (size_t)s->cap * sizeof(*s->n));
+				rebuild(t, s);
+			} else {
+				s->t = release(s, m);
+				heap_push(s->ready, &s->nready, ready_key(s, m));
+				while (s->nwait > 0 && s->wait[0] >> IDX_BITS <= s->t)
+					heap_push(s->ready, &s->nready,
+						  ready_key(s, (int)(heap_pop(s->wait, &s->nwait) &
+								     IDX_MASK)));
+			}
+			pick = pop_allowed(t, s, s->ready, &s->nready);
+			if (pick < 0)
+				return -1; /* not reached: m is released now */
+		}
+	} else {
+		if (s->nready == 0)
+			return -1; /* someone is always released: not reached */
+		pick = (int)(heap_pop(s->ready, &s->nready) & IDX_MASK);
 	}
 	s->n[pick]++;
 	s->t++;
@@ -321,10 +349,9 @@ static int wrr_select(struct lbfo_team *t, void *priv, enum lbfo_dir dir,
 		place(s, pick);
 		return pick;
 	}
-	/* The end of a cycle: every count is its weight (less after early
-	 * picks: see the top of the file). The next starts from the rest. */
-	for (i = 0; i < t->n && i < s->cap; i++)
-		s->n[i] = s->n[i] > s->w[i] ? s->n[i] - s->w[i] : 0;
+	/* The end of a cycle: every count is its weight (or less, for the
+	 * picks an exclusion skipped). The next starts from zero. */
+	memset(s->n, 0, (size_t)s->cap * sizeof(*s->n));
 	rebuild(t, s);
 	return pick;
 }
