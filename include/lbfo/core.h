@@ -30,7 +30,12 @@
 extern "C" {
 #endif
 
-#define LBFO_MAX_MEMBERS 16
+/* Members of one team: a router service's nodes. A team's arrays (and its
+ * policy's) are sized by the members it has, not by this. */
+#define LBFO_MAX_MEMBERS 256
+/* Paths of one multipath LU (src/mpio, src/san, lbfo-sim): an LU embeds
+ * per-path state, so its limit stays small and apart from the team's. */
+#define LBFO_MAX_PATHS 16
 /* Largest member weight (lbfo_team_set_weight, config files). */
 #define LBFO_WEIGHT_MAX 1000
 #define LBFO_NAME_MAX 32
@@ -192,6 +197,25 @@ struct lbfo_member {
 	int restore_suggested;         /* member named by the restore, or -1 */
 };
 
+/*
+ * A set of members by index, one bit each (LBFO_MAX_MEMBERS bits, 32
+ * bytes). Zero-initialise for the empty set.
+ */
+struct lbfo_mask {
+	uint64_t w[(LBFO_MAX_MEMBERS + 63) / 64];
+};
+
+static inline void lbfo_mask_add(struct lbfo_mask *s, int m)
+{
+	if (m >= 0 && m < LBFO_MAX_MEMBERS)
+		s->w[m >> 6] |= 1ull << (m & 63);
+}
+
+static inline bool lbfo_mask_has(const struct lbfo_mask *s, int m)
+{
+	return m >= 0 && m < LBFO_MAX_MEMBERS && (s->w[m >> 6] >> (m & 63)) & 1;
+}
+
 struct lbfo_policy_ops;
 
 struct lbfo_team_config {
@@ -217,7 +241,13 @@ struct lbfo_team {
 	uint64_t failovers;      /* member_failed events that moved I/O */
 	uint64_t select_calls;
 	uint64_t rotor;          /* tie-breaker state, advances on select */
-	uint32_t exclude;        /* members (bit per index) this select skips */
+	/* Members this select skips (lbfo_team_select_excluding), NULL when
+	 * none; set only for the duration of that call. */
+	const struct lbfo_mask *exclude;
+	/* Counts by state, kept by every state change (team_recompute), so
+	 * that select need not walk the members: ACTIVE ones, healthy ones
+	 * (ACTIVE or STANDBY), ones configured with a 100 % share. */
+	int nactive, nhealthy, nfull;
 	char err[LBFO_ERR_MAX];
 };
 
@@ -262,13 +292,14 @@ int lbfo_team_set_shares(struct lbfo_team *t, int m, uint32_t read_bp,
  * member index, LBFO_SELECT_NO_PATH or LBFO_SELECT_LU_FULL. */
 int lbfo_team_select(struct lbfo_team *t, enum lbfo_dir dir, uint64_t bytes,
 		     uint64_t now);
-/* As lbfo_team_select(), skipping the members whose bit (1u << index) is
- * set in `exclude`: a caller retrying elsewhere (the router after a
- * refused connect) asks the same policy for its next-best member. The
- * policy's own ordering is kept; if it still answers an excluded member
- * the first usable other member by order is taken. */
+/* As lbfo_team_select(), skipping the members in `exclude` (NULL: none):
+ * a caller retrying elsewhere (the router after a refused connect) asks
+ * the same policy for its next-best member. The policy's own ordering is
+ * kept; if it still answers an excluded member the first usable other
+ * member by order is taken. */
 int lbfo_team_select_excluding(struct lbfo_team *t, enum lbfo_dir dir,
-			       uint64_t bytes, uint64_t now, uint32_t exclude);
+			       uint64_t bytes, uint64_t now,
+			       const struct lbfo_mask *exclude);
 void lbfo_team_start(struct lbfo_team *t, struct lbfo_cmd *c, int m,
 		     enum lbfo_dir dir, uint64_t bytes, uint64_t now);
 /* Returns 0, or -1 if the command was not in flight (already handed back

@@ -105,7 +105,7 @@ struct lbfo_lu_config {
 	uint32_t flap_window_ms;       /* failing again within this = flapping */
 	uint32_t flap_hold_max_ms;     /* longest hold-down of a flapping path */
 
-	struct lbfo_path_config paths[LBFO_MAX_MEMBERS];
+	struct lbfo_path_config paths[LBFO_MAX_PATHS];
 	int npaths;
 
 	/* Control socket for lbfoctl ("none": no socket). control_set: the
@@ -190,7 +190,7 @@ struct lbfo_tgt;
  * (docs/failover.md "Is the fence real?"), per portal of the target
  * (indexed as the target's portals).
  */
-#define LBFO_MAX_PORTALS LBFO_MAX_MEMBERS
+#define LBFO_MAX_PORTALS LBFO_MAX_PATHS
 struct lbfo_tgt_check {
 	bool reachable[LBFO_MAX_PORTALS];
 	int tpgt[LBFO_MAX_PORTALS];     /* portal group from the login, -1 unknown */

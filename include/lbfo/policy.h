@@ -34,11 +34,18 @@ struct lbfo_policy_ops {
 	bool failover_only;
 
 	/* Parse parameters and allocate state into *priv. Called with the
-	 * members the team has now (possibly none). Return 0, or -1 with a
-	 * message in err that names the key at fault. */
+	 * members the team has now (possibly none): per-member state is
+	 * sized for t->cap members and grown by grow(). Return 0, or -1 with
+	 * a message in err that names the key at fault. */
 	int (*create)(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 		      void **priv, char *err, size_t errlen);
 	void (*destroy)(void *priv);
+	/* Optional; required of a policy with per-member state. The team is
+	 * about to grow its members' array to cap (cap > every earlier cap;
+	 * t->n members exist): grow per-member state to cap entries, the new
+	 * ones zero. The only hook besides create() that may allocate. Return
+	 * 0, or -1 when out of memory (the member is then not added). */
+	int (*grow)(struct lbfo_team *t, void *priv, int cap);
 
 	/* Pick a member among the ACTIVE ones (at least one exists) for a
 	 * command of `bytes` in direction `dir`. O(members), no allocation.
@@ -115,6 +122,10 @@ bool lbfo_period_due(struct lbfo_team *t, struct lbfo_period *p, uint64_t now,
  * than min_bytes in the interval keeps its speed. */
 void lbfo_speeds_update(const struct lbfo_team *t, double *speed, double alpha,
 			uint64_t min_bytes);
+/* For create() and grow(): p (an array of oldcap elements of elem bytes,
+ * or NULL) reallocated to newcap elements, the new ones zero. Returns the
+ * new array, or NULL (p untouched) when out of memory. */
+void *lbfo_policy_array(void *p, size_t elem, int oldcap, int newcap);
 /* A policy moved shares itself: restart FIG 4's byte epoch. */
 void lbfo_team_shares_changed(struct lbfo_team *t);
 /* Set member shares from per-member weights (any unit), largest

@@ -99,8 +99,15 @@ static struct seen *push_seen(struct loader *l, const char *hdr, int line)
 		int cap = l->cap_seen ? 2 * l->cap_seen : 16;
 		struct seen *n = realloc(l->seen, (size_t)cap * sizeof(*n));
 
+		int i;
+
 		if (!n)
 			return NULL;
+		/* A named section's name points into its own hdr, which has
+		 * just moved: point it there again. */
+		for (i = 0; i < l->nseen; i++)
+			if (n[i].name)
+				n[i].name = n[i].hdr + strcspn(n[i].hdr, " ") + 1;
 		l->seen = n;
 		l->cap_seen = cap;
 	}

@@ -14,7 +14,7 @@
 bool lbfo_member_usable(const struct lbfo_team *t, int m)
 {
 	return m >= 0 && m < t->n && t->m[m].state == LBFO_MS_ACTIVE &&
-	       !(t->exclude & (1u << m));
+	       !(t->exclude && lbfo_mask_has(t->exclude, m));
 }
 
 int lbfo_team_count(const struct lbfo_team *t, enum lbfo_member_state s)
@@ -130,6 +130,14 @@ void team_recompute(struct lbfo_team *t, int changed, uint64_t now)
 		for (i = 0; i < t->n; i++)
 			if (t->m[i].state == LBFO_MS_STANDBY)
 				team_set_state(&t->m[i], LBFO_MS_ACTIVE, now);
+	}
+
+	/* The counts select reads instead of walking the members. */
+	t->nactive = t->nhealthy = t->nfull = 0;
+	for (i = 0; i < t->n; i++) {
+		t->nactive += t->m[i].state == LBFO_MS_ACTIVE;
+		t->nhealthy += healthy(&t->m[i]);
+		t->nfull += full_share(&t->m[i]);
 	}
 
 	lbfo_team_reset_shares(t);

@@ -145,6 +145,20 @@ int lbfo_param_double(const char *policy, const struct lbfo_kv *kv, size_t nkv,
 	return 0;
 }
 
+void *lbfo_policy_array(void *p, size_t elem, int oldcap, int newcap)
+{
+	size_t n = newcap > 0 ? (size_t)newcap : 1;
+	char *a = realloc(p, n * elem);
+
+	if (!a)
+		return NULL;
+	if (!p)
+		oldcap = 0;
+	if ((size_t)oldcap < n)
+		memset(a + (size_t)oldcap * elem, 0, (n - (size_t)oldcap) * elem);
+	return a;
+}
+
 /* The member selected least recently wins (lbfo_team_select() stamps
  * last_pick), then the lower index: round-robin among equals. */
 bool lbfo_tie_prefer(const struct lbfo_team *t, int a, int b)

@@ -48,10 +48,62 @@ struct dyn {
 	uint32_t min_bp;
 	uint64_t min_bytes; /* an interval with less traffic tells nothing */
 	struct lbfo_period period;
-	uint32_t base[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* configured, renormalised */
-	uint64_t own_mark[LBFO_DIR__MAX][LBFO_MAX_MEMBERS]; /* st.bytes at last fire */
 	uint64_t rounds, cuts;
+	/* Per member, cap of each (dyn_grow): */
+	uint32_t *base[LBFO_DIR__MAX];     /* configured, renormalised */
+	uint64_t *own_mark[LBFO_DIR__MAX]; /* st.bytes at last fire */
+	/* dyn_tick's and relax()'s scratch, here rather than on the stack: */
+	uint64_t *own[LBFO_DIR__MAX];
+	double *path[LBFO_DIR__MAX], *foreign, *actual, *diff, *w;
+	int cap;
 };
+
+static int dyn_grow(struct lbfo_team *t, void *priv, int cap)
+{
+	struct dyn *s = priv;
+	int d;
+
+#define GROW(f) do {								\
+		void *p_ = lbfo_policy_array((f), sizeof(*(f)), s->cap, cap);	\
+		if (!p_)							\
+			return -1;						\
+		(f) = p_;							\
+	} while (0)
+	(void)t;
+	for (d = 0; d < LBFO_DIR__MAX; d++) {
+		GROW(s->base[d]);
+		GROW(s->own_mark[d]);
+		GROW(s->own[d]);
+		GROW(s->path[d]);
+	}
+	GROW(s->foreign);
+	GROW(s->actual);
+	GROW(s->diff);
+	GROW(s->w);
+#undef GROW
+	s->cap = cap;
+	return 0;
+}
+
+static void dyn_destroy(void *priv)
+{
+	struct dyn *s = priv;
+	int d;
+
+	if (!s)
+		return;
+	for (d = 0; d < LBFO_DIR__MAX; d++) {
+		free(s->base[d]);
+		free(s->own_mark[d]);
+		free(s->own[d]);
+		free(s->path[d]);
+	}
+	free(s->foreign);
+	free(s->actual);
+	free(s->diff);
+	free(s->w);
+	free(s);
+}
 
 static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 		      void **priv, char *err, size_t errlen)
@@ -62,7 +114,6 @@ static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	uint64_t minb;
 	const char *p = "dynamic-share";
 
-	(void)t;
 	if (lbfo_param_u64(p, kv, nkv, "interval_ms", 1000, 10, 3600000, &ms, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "change_threshold", 5, 0, 100, &thr, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "lb_change", 5, 0.01, 100, &chg, err, errlen) < 0 ||
@@ -73,6 +124,10 @@ static int dyn_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -1;
+	if (dyn_grow(t, s, t->cap) < 0) {
+		dyn_destroy(s);
+		return -1;
+	}
 	s->interval_ns = ms * LBFO_NS_PER_MS;
 	s->threshold_bp = thr * 100;
 	s->change_bp = (uint32_t)(chg * 100 + 0.5);
@@ -141,7 +196,7 @@ static int adjust(struct lbfo_team *t, struct dyn *s, enum lbfo_dir d,
 
 static void relax(struct lbfo_team *t, struct dyn *s, enum lbfo_dir d)
 {
-	double w[LBFO_MAX_MEMBERS];
+	double *w = s->w;
 	bool moved = false;
 	int i;
 
@@ -172,9 +227,9 @@ static uint64_t own_dir_bytes(const struct lbfo_team *t, struct dyn *s, int d, i
 static void dyn_tick(struct lbfo_team *t, void *priv, uint64_t now)
 {
 	struct dyn *s = priv;
-	double actual[LBFO_MAX_MEMBERS], diff[LBFO_MAX_MEMBERS];
-	double path[LBFO_DIR__MAX][LBFO_MAX_MEMBERS], foreign[LBFO_MAX_MEMBERS];
-	uint64_t own[LBFO_DIR__MAX][LBFO_MAX_MEMBERS];
+	double *actual = s->actual, *diff = s->diff, *foreign = s->foreign;
+	double *const *path = s->path;
+	uint64_t *const *own = s->own;
 	double own_dir[LBFO_DIR__MAX] = { 0, 0 }, own_all, total;
 	int d, i, cuts = 0;
 
@@ -259,7 +314,8 @@ const struct lbfo_policy_ops lbfo_policy_dynamic_share = {
 	.summary = "FIG 5: cut the share of a member whose adapter carries more than its share",
 	.params = dyn_params,
 	.create = dyn_create,
-	.destroy = free,
+	.destroy = dyn_destroy,
+	.grow = dyn_grow,
 	.select = dyn_select,
 	.on_tick = dyn_tick,
 	.on_member_change = dyn_change,

@@ -21,8 +21,31 @@ struct qrr {
 	uint64_t max_cmds;
 	int cur;
 	uint64_t sent_bytes, sent_cmds; /* this turn */
-	uint64_t mean_len[LBFO_MAX_MEMBERS]; /* bytes, 0 = none yet */
+	uint64_t *mean_len; /* per member (cap of them): bytes, 0 = none yet */
+	int cap;
 };
+
+static int qrr_grow(struct lbfo_team *t, void *priv, int cap)
+{
+	struct qrr *s = priv;
+	uint64_t *ml = lbfo_policy_array(s->mean_len, sizeof(*ml), s->cap, cap);
+
+	(void)t;
+	if (!ml)
+		return -1;
+	s->mean_len = ml;
+	s->cap = cap;
+	return 0;
+}
+
+static void qrr_destroy(void *priv)
+{
+	struct qrr *s = priv;
+
+	if (s)
+		free(s->mean_len);
+	free(s);
+}
 
 static int qrr_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 		      void **priv, char *err, size_t errlen)
@@ -35,8 +58,10 @@ static int qrr_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 			   1, 65536, &max, err, errlen) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || qrr_grow(t, s, t->cap) < 0) {
+		free(s);
 		return -1;
+	}
 	s->max_cmds = max;
 	s->cur = -1;
 	*priv = s;
@@ -103,7 +128,8 @@ const struct lbfo_policy_ops lbfo_policy_quota_rr = {
 	.summary = "claims 11-13: round-robin, staying on a member until its data quota or max commands",
 	.params = qrr_params,
 	.create = qrr_create,
-	.destroy = free,
+	.destroy = qrr_destroy,
+	.grow = qrr_grow,
 	.select = qrr_select,
 	.on_start = qrr_start,
 };

@@ -25,8 +25,31 @@ struct st {
 	uint64_t period_ns;
 	double alpha;
 	struct lbfo_period period;
-	double thr[LBFO_MAX_MEMBERS]; /* bytes per ns, 0 = not measured */
+	double *thr; /* per member (cap of them): bytes per ns, 0 = not measured */
+	int cap;
 };
+
+static int st_grow(struct lbfo_team *t, void *priv, int cap)
+{
+	struct st *s = priv;
+	double *thr = lbfo_policy_array(s->thr, sizeof(*thr), s->cap, cap);
+
+	(void)t;
+	if (!thr)
+		return -1;
+	s->thr = thr;
+	s->cap = cap;
+	return 0;
+}
+
+static void st_destroy(void *priv)
+{
+	struct st *s = priv;
+
+	if (s)
+		free(s->thr);
+	free(s);
+}
 
 static int st_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 		     void **priv, char *err, size_t errlen)
@@ -37,7 +60,6 @@ static int st_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	const char *mode = lbfo_kv_get(kv, nkv, "throughput");
 	const char *p = "service-time";
 
-	(void)t;
 	if (mode && strcmp(mode, "auto") && strcmp(mode, "weight")) {
 		snprintf(err, errlen, "%s: invalid value '%s' for 'throughput': "
 			 "expected 'auto' or 'weight'", p, mode);
@@ -47,8 +69,10 @@ static int st_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	    lbfo_param_double(p, kv, nkv, "smoothing", 0.3, 0.01, 1, &alpha, err, errlen) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || st_grow(t, s, t->cap) < 0) {
+		free(s);
 		return -1;
+	}
 	s->automatic = !mode || !strcmp(mode, "auto");
 	s->period_ns = ms * LBFO_NS_PER_MS;
 	s->alpha = alpha;
@@ -144,7 +168,8 @@ const struct lbfo_policy_ops lbfo_policy_service_time = {
 	.summary = "shortest expected completion: (bytes in flight + this) / throughput",
 	.params = st_params,
 	.create = st_create,
-	.destroy = free,
+	.destroy = st_destroy,
+	.grow = st_grow,
 	.select = st_select,
 	.on_tick = st_tick,
 	.on_member_change = st_change,

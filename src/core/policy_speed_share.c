@@ -20,8 +20,38 @@ struct spd {
 	double alpha;
 	double min_frac;
 	struct lbfo_period period;
-	double speed[LBFO_MAX_MEMBERS]; /* bytes per ns, 0 = not measured */
+	double *speed; /* per member (cap of them): bytes per ns, 0 = not measured */
+	double *w;     /* scratch for spd_apply, cap of them */
+	int cap;
 };
+
+static int spd_grow(struct lbfo_team *t, void *priv, int cap)
+{
+	struct spd *s = priv;
+	double *sp = lbfo_policy_array(s->speed, sizeof(*sp), s->cap, cap), *w;
+
+	(void)t;
+	if (!sp)
+		return -1;
+	s->speed = sp;
+	w = lbfo_policy_array(s->w, sizeof(*w), s->cap, cap);
+	if (!w)
+		return -1;
+	s->w = w;
+	s->cap = cap;
+	return 0;
+}
+
+static void spd_destroy(void *priv)
+{
+	struct spd *s = priv;
+
+	if (s) {
+		free(s->speed);
+		free(s->w);
+	}
+	free(s);
+}
 
 static int spd_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 		      void **priv, char *err, size_t errlen)
@@ -31,14 +61,16 @@ static int spd_create(struct lbfo_team *t, const struct lbfo_kv *kv, size_t nkv,
 	double alpha, minsh;
 	const char *p = "speed-share";
 
-	(void)t;
 	if (lbfo_param_u64(p, kv, nkv, "period_ms", 500, 10, 3600000, &ms, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "smoothing", 0.5, 0.01, 1, &alpha, err, errlen) < 0 ||
 	    lbfo_param_double(p, kv, nkv, "min_share", 2, 0, 50, &minsh, err, errlen) < 0)
 		return -1;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || spd_grow(t, s, t->cap) < 0) {
+		if (s)
+			spd_destroy(s);
 		return -1;
+	}
 	s->period_ns = ms * LBFO_NS_PER_MS;
 	s->alpha = alpha;
 	s->min_frac = minsh / 100;
@@ -55,7 +87,7 @@ static int spd_select(struct lbfo_team *t, void *priv, enum lbfo_dir dir,
 
 static void spd_apply(struct lbfo_team *t, struct spd *s)
 {
-	double w[LBFO_MAX_MEMBERS], sum = 0, known = 0;
+	double *w = s->w, sum = 0, known = 0;
 	int i, nknown = 0, d;
 
 	for (i = 0; i < t->n; i++)
@@ -110,7 +142,8 @@ const struct lbfo_policy_ops lbfo_policy_speed_share = {
 	.summary = "claims 14-16: shares follow each member's measured bytes / busy time",
 	.params = spd_params,
 	.create = spd_create,
-	.destroy = free,
+	.destroy = spd_destroy,
+	.grow = spd_grow,
 	.select = spd_select,
 	.on_tick = spd_tick,
 	.on_member_change = spd_change,

@@ -189,8 +189,17 @@ int lbfo_team_add_member(struct lbfo_team *t, const char *name,
 	 * serving many LUs of two paths each keeps two). */
 	if (t->n == t->cap) {
 		int cap = t->cap ? 2 * t->cap : 2;
-		struct lbfo_member *nm = realloc(t->m, (size_t)cap * sizeof(*nm));
+		struct lbfo_member *nm;
 
+		if (cap > LBFO_MAX_MEMBERS)
+			cap = LBFO_MAX_MEMBERS;
+		/* The policy's per-member state first: grown and unused is
+		 * harmless, the other way round it would be short. */
+		if (t->ops->grow && t->ops->grow(t, t->priv, cap) < 0) {
+			snprintf(t->err, sizeof(t->err), "team '%s': out of memory", t->name);
+			return -1;
+		}
+		nm = realloc(t->m, (size_t)cap * sizeof(*nm));
 		if (!nm) {
 			snprintf(t->err, sizeof(t->err), "team '%s': out of memory", t->name);
 			return -1;

@@ -337,8 +337,8 @@ struct lbfo_path_config *lbfo_lu_config_add_path(struct lbfo_lu_config *c,
 	char why[LBFO_ERR_MAX];
 	int i;
 
-	if (c->npaths >= LBFO_MAX_MEMBERS) {
-		snprintf(err, errlen, "too many paths (at most %d)", LBFO_MAX_MEMBERS);
+	if (c->npaths >= LBFO_MAX_PATHS) {
+		snprintf(err, errlen, "too many paths (at most %d)", LBFO_MAX_PATHS);
 		return NULL;
 	}
 	p = &c->paths[c->npaths];

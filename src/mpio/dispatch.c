@@ -166,7 +166,12 @@ static int pick(struct lbfo_lu *lu, const struct lu_cmd *c, uint32_t mask, uint6
 	int tries, m = -1;
 
 	for (tries = 0; tries <= lu->npaths; tries++) {
-		m = lbfo_team_select_excluding(&lu->team, cmd_dir(c), c->bytes, now, mask);
+		/* A path is a member of the same index; paths fit a word. */
+		struct lbfo_mask ex = { { mask } };
+
+		_Static_assert(LBFO_MAX_PATHS <= 32, "an LU's path mask is a uint32_t");
+		m = lbfo_team_select_excluding(&lu->team, cmd_dir(c), c->bytes, now,
+					       mask ? &ex : NULL);
 		if (m == LBFO_SELECT_NO_PATH)
 			m = last_resort(lu);
 		if (m < 0 || !lu_path_ready(&lu->paths[m]))

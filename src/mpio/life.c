@@ -188,8 +188,8 @@ struct lbfo_lu *lbfo_lu_create(const struct lbfo_lu_config *c, const struct lbfo
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (nps < 1 || nps > LBFO_MAX_MEMBERS) {
-		snprintf(err, errlen, "LU %s: %d paths (1 to %d)", id->id, nps, LBFO_MAX_MEMBERS);
+	if (nps < 1 || nps > LBFO_MAX_PATHS) {
+		snprintf(err, errlen, "LU %s: %d paths (1 to %d)", id->id, nps, LBFO_MAX_PATHS);
 		free(lu);
 		return NULL;
 	}

@@ -182,7 +182,7 @@ struct lu_fence {
 	enum lbfo_fence_method method;   /* in use (never AUTO) */
 	char why[LBFO_STR_MAX];          /* why this method, or none */
 	bool reinstate_own;
-	bool reinstate_cross[LBFO_MAX_MEMBERS];
+	bool reinstate_cross[LBFO_MAX_PATHS];
 	uint64_t key_prefix;             /* reservation keys: upper 48 bits */
 	bool pr_checked;                 /* reservation state read at start */
 	uint64_t stale_keys[8];          /* a predecessor's keys to preempt */
@@ -235,7 +235,7 @@ struct lbfo_lu {
 	bool ticking;                    /* the team's timers or rates need the tick */
 	uint64_t tick_bytes;             /* bytes moved, at the last tick */
 
-	struct lbfo_adapter adapters[LBFO_MAX_MEMBERS];
+	struct lbfo_adapter adapters[LBFO_MAX_PATHS];
 	int nadapters;
 	uint64_t adapters_read_ns;
 

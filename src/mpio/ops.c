@@ -132,8 +132,8 @@ static int parse_rw(const char *v, uint32_t *rd, uint32_t *wr)
 int lbfo_lu_op_shares(struct lbfo_lu *lu, int n, char **set_args, FILE *out, char *err,
 		      size_t errlen)
 {
-	uint32_t rd[LBFO_MAX_MEMBERS], wr[LBFO_MAX_MEMBERS];
-	bool set[LBFO_MAX_MEMBERS] = { false };
+	uint32_t rd[LBFO_MAX_PATHS], wr[LBFO_MAX_PATHS];
+	bool set[LBFO_MAX_PATHS] = { false };
 	int i;
 
 	/* Parse all first: a bad one changes nothing. */

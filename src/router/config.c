@@ -192,7 +192,9 @@ static struct rt_node_cfg *node_named(struct rt_config *c, const char *name)
 	return &c->node[c->nnode++];
 }
 
-/* nodes: NAME[:WEIGHT], one item. */
+/* nodes: NAME[:WEIGHT], one item. The key may be given on several lines
+ * of the section (a line holds at most 198 characters, 256 nodes do not
+ * fit one): each adds to the list. */
 static int p_nodes(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
 		   size_t len)
 {
@@ -204,8 +206,10 @@ static int p_nodes(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, cha
 	struct rt_node_cfg *n;
 	int i;
 
-	if (ctx->index == 0)
-		s->nnodes = 0;
+	if (s->nnodes >= LBFO_MAX_MEMBERS) {
+		snprintf(why, len, "too many nodes for one service (max %d)", LBFO_MAX_MEMBERS);
+		return -1;
+	}
 	snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - v) : (int)strlen(v), v);
 	if (colon && lbfo_cfg_parse_uint(colon + 1, 1, LBFO_WEIGHT_MAX, &w, why, len) < 0)
 		return -1;
@@ -224,6 +228,7 @@ static int p_nodes(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, cha
 			return -1;
 		}
 	s->nodes[s->nnodes].node = (int)(n - c->node);
+	s->nodes[s->nnodes].line = ctx->line;
 	s->nodes[s->nnodes++].weight = (uint32_t)w;
 	s->nodes_line = ctx->line;
 	return 0;
@@ -500,10 +505,13 @@ static const struct lbfo_cfg_key service_keys[] = {
 		 "open a service. A client outside the list is closed at once, counted "
 		 "(`refused acl`) and never reaches a node" },
 	{ .key = "nodes", .type = LBFO_CFG_LIST, .parse = p_nodes, .max = LBFO_MAX_MEMBERS,
-	  .syntax = "NAME[:WEIGHT], ..", .flags = LBFO_CFG_REQUIRED,
+	  .syntax = "NAME[:WEIGHT], ..", .flags = LBFO_CFG_REQUIRED | LBFO_CFG_REPEAT,
 	  .missing = "NAME[:WEIGHT], ...",
 	  .doc = "the nodes serving it, each with a weight 1..1000 (default 1); each needs a "
-		 "`[node NAME]` section" },
+		 "`[node NAME]` section. Up to 256 nodes (1024 in the whole file). A line "
+		 "holds at most 198 characters, so a long list is given on several `nodes` "
+		 "lines of the section, each adding to it (`nodes = n1:2, n2, ...` then "
+		 "`nodes = n17, ...`); a node listed twice is an error" },
 	{ .key = "port", .type = LBFO_CFG_UINT, S(node_port), .min = 1, .max = 65535,
 	  .def_doc = "the listen port", .doc = "the port on the nodes" },
 	{ .key = "connect_timeout", .alias = "connect_timeout_ms", .type = LBFO_CFG_DURATION,

@@ -22,7 +22,8 @@
 #include "auth.h"
 
 #define RT_MAX_SERVICES 32
-#define RT_MAX_NODES 64
+/* Nodes in all (a service has up to LBFO_MAX_MEMBERS of them). */
+#define RT_MAX_NODES 1024
 #define RT_MAX_ACL 32
 #define RT_STR_MAX 256
 #define RT_MAX_PEERS 8
@@ -46,6 +47,7 @@ extern const char *const rt_policy_names[];
 struct rt_service_node {
 	int node;        /* index into cfg->nodes */
 	uint32_t weight; /* "allocate twice" = 2 */
+	int line;        /* the `nodes` line that lists it */
 };
 
 struct rt_service_cfg {
@@ -66,7 +68,8 @@ struct rt_service_cfg {
 	int sticky;              /* enum rt_sticky */
 	char group[LBFO_NAME_MAX]; /* session group (default: the service) */
 	int group_id;
-	int listen_line, nodes_line; /* where those keys were set (0 = not) */
+	int listen_line, nodes_line; /* where those keys were set (0 = not; nodes:
+				      * the last of its lines) */
 };
 
 /* A port.SERVICE key, kept by name until every [service] is known. */

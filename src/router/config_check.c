@@ -78,7 +78,7 @@ static void check_service(struct lbfo_cfg_checker *chk, struct rt_config *c,
 	snprintf(hdr, sizeof(hdr), "service %s", s->name);
 	for (j = 0; j < s->nnodes; j++)
 		if (!c->node[s->nodes[j].node].declared)
-			lbfo_cfg_found(chk, s->nodes_line, hdr, "nodes", "no [node %s] section",
+			lbfo_cfg_found(chk, s->nodes[j].line, hdr, "nodes", "no [node %s] section",
 				       c->node[s->nodes[j].node].name);
 	for (j = 0; j < c->nsvc && s->listen_len; j++)
 		if (c->svc[j].listen_len && c->svc[j].listen_line < s->listen_line &&

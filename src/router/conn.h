@@ -27,7 +27,7 @@ struct rt_conn {
 	bool c_reg, b_reg;             /* fd is in the epoll set */
 	uint64_t deadline_ns;
 	int member;
-	uint32_t tried;       /* members tried for this connection */
+	struct lbfo_mask tried; /* members tried for this connection */
 	struct lbfo_cmd cmd;  /* the connection in the core's accounting */
 	struct sess_key key;
 	uint64_t handle;      /* session handle, 0 = no session */
@@ -66,8 +66,9 @@ void rt_client_put(struct router *r, struct rt_client *c);
 void rt_clients_free(struct router *r);
 
 /* ---- connect.c ---- */
-/* A member for a new session, avoiding those tried (-1: none). */
-int rt_pick_member(struct rt_service *s, uint32_t tried, uint64_t now);
+/* A member for a new session, avoiding those tried (NULL: none; -1: no
+ * member). */
+int rt_pick_member(struct rt_service *s, const struct lbfo_mask *tried, uint64_t now);
 /* Start connecting to member m; a failure moves on to another member. */
 void rt_conn_start(struct router *r, struct rt_conn *c, int m, uint64_t now);
 /* A connection's socket is ready (e: its client's or backend's). */

@@ -42,7 +42,7 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 	int fd;
 
 	c->member = m;
-	c->tried |= 1u << m;
+	lbfo_mask_add(&c->tried, m);
 	lbfo_team_start(&s->team, &c->cmd, m, LBFO_READ, 0, now);
 	c->started = true;
 	s->ms[m].active++;
@@ -70,7 +70,7 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 
 /* A member for a new session, avoiding the ones already tried: the
  * policy's next best (weights and least connections still apply). */
-int rt_pick_member(struct rt_service *s, uint32_t tried, uint64_t now)
+int rt_pick_member(struct rt_service *s, const struct lbfo_mask *tried, uint64_t now)
 {
 	int m = lbfo_team_select_excluding(&s->team, LBFO_READ, 0, now, tried);
 
@@ -95,7 +95,7 @@ static void conn_connect_failed(struct router *r, struct rt_conn *c, const char 
 		rt_event(r, LOG_WARNING, "service %s: node %s: %s (%llu so far); trying another node",
 			 s->cfg->name, s->team.m[old].name, why,
 			 (unsigned long long)s->ms[old].connect_fail);
-	m = rt_pick_member(s, c->tried, now);
+	m = rt_pick_member(s, &c->tried, now);
 	if (m < 0) {
 		s->failed_connect++;
 		if (c->new_session) {

@@ -157,7 +157,7 @@ static int pathspecs(const struct lbfo_host *h, const struct lbfo_san *san,
 static bool pathspecs_any(const struct lbfo_host *h, const struct lbfo_san *san,
 			  const struct san_lu *sl)
 {
-	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	struct lbfo_lu_pathspec ps[LBFO_MAX_PATHS];
 	int expect;
 
 	return pathspecs(h, san, sl, ps, &expect) > 0;
@@ -166,7 +166,7 @@ static bool pathspecs_any(const struct lbfo_host *h, const struct lbfo_san *san,
 struct host_lu *host_make_lu(struct lbfo_host *h, const struct lbfo_san *san,
 			     const struct san_lu *sl, uint64_t now, char *err, size_t errlen)
 {
-	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
+	struct lbfo_lu_pathspec ps[LBFO_MAX_PATHS];
 	struct host_lu *hl = calloc(1, sizeof(*hl));
 	struct lbfo_lu_config *c;
 	int n;

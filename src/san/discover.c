@@ -28,8 +28,8 @@ struct disc {
 	const struct lbfo_host_config *hc;
 	const struct lbfo_lu_config *c;
 	const struct lbfo_lu_env *env;
-	char portals[LBFO_MAX_MEMBERS][LBFO_STR_MAX];
-	char why[LBFO_MAX_MEMBERS][LBFO_ERR_MAX];   /* a portal's discovery failure */
+	char portals[LBFO_MAX_PATHS][LBFO_STR_MAX];
+	char why[LBFO_MAX_PATHS][LBFO_ERR_MAX];   /* a portal's discovery failure */
 	struct lbfo_san *san;
 	struct probe *probes;                       /* per target, per its path */
 	int *first;                                 /* target t's probes: probes + first[t] */
@@ -231,7 +231,7 @@ static bool lu_has_path(const struct san_lu *l, int target, int tpath)
 
 static void lu_add_path(struct san_lu *l, int target, int tpath, int lun)
 {
-	if (l->npaths < LBFO_MAX_MEMBERS && !lu_has_path(l, target, tpath))
+	if (l->npaths < LBFO_MAX_PATHS && !lu_has_path(l, target, tpath))
 		l->paths[l->npaths++] = (struct san_path){ target, tpath, lun };
 }
 
@@ -544,7 +544,7 @@ int san_reports(const struct lbfo_san *s, const char *iqn, int cfg, int lun)
 	}
 	/* The target is not offered through that portal any more, if the
 	 * portal answered SendTargets at all. */
-	return cfg >= 0 && cfg < LBFO_MAX_MEMBERS && s->portal_answered[cfg] ? 0 : -1;
+	return cfg >= 0 && cfg < LBFO_MAX_PATHS && s->portal_answered[cfg] ? 0 : -1;
 }
 
 void lbfo_san_free(struct lbfo_san *s)

@@ -96,7 +96,7 @@ struct san_path {
 
 struct san_lu {
 	struct lbfo_lu_ident id;
-	struct san_path paths[LBFO_MAX_MEMBERS];
+	struct san_path paths[LBFO_MAX_PATHS];
 	int npaths;
 	int seen;                         /* paths whose probe read it */
 };
@@ -106,7 +106,7 @@ struct lbfo_san {
 	int ntargets;
 	struct san_lu *lus;
 	int nlus;
-	bool portal_answered[LBFO_MAX_MEMBERS]; /* SendTargets (or the target configured) */
+	bool portal_answered[LBFO_MAX_PATHS]; /* SendTargets (or the target configured) */
 };
 
 /* A rescan: targets already known are not checked again; finding no LU

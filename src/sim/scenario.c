@@ -393,9 +393,9 @@ static struct sim_path_cfg *find_path(struct sim_scenario *sc, const char *name,
 			      LBFO_NAME_MAX - 1);
 		return NULL;
 	}
-	if (sc->npaths >= LBFO_MAX_MEMBERS) {
+	if (sc->npaths >= LBFO_MAX_PATHS) {
 		scenario_errf(err, errlen, section, "too many paths (at most %d)",
-			      LBFO_MAX_MEMBERS);
+			      LBFO_MAX_PATHS);
 		return NULL;
 	}
 	path_defaults(&sc->path[sc->npaths], name, line);

@@ -435,7 +435,7 @@ out:
 		lbfo_team_destroy(s->t);
 		free(s->t);
 	}
-	for (i = 0; i < LBFO_MAX_MEMBERS; i++)
+	for (i = 0; i < LBFO_MAX_PATHS; i++)
 		free(s->p[i].xfer);
 	free(s->cmds);
 	free(s->h.v);

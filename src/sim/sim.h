@@ -92,7 +92,7 @@ struct sim_scenario {
 	uint64_t failback_stable_ns;
 	bool adapter_counters;
 	/* [path NAME] */
-	struct sim_path_cfg path[LBFO_MAX_MEMBERS];
+	struct sim_path_cfg path[LBFO_MAX_PATHS];
 	int npaths;
 	/* [policy NAME] */
 	struct sim_param param[SIM_MAX_PARAMS];
@@ -126,14 +126,14 @@ int sim_scenario_add_param(struct sim_scenario *sc, const char *arg,
 struct sim_second {
 	double mbps;        /* completed, MB/s (10^6 B/s) */
 	double ideal_mbps;  /* available to the team */
-	uint64_t bytes[LBFO_MAX_MEMBERS];
-	double policy_share[LBFO_MAX_MEMBERS]; /* core's read share at the end, % */
+	uint64_t bytes[LBFO_MAX_PATHS];
+	double policy_share[LBFO_MAX_PATHS]; /* core's read share at the end, % */
 };
 
 struct sim_result {
 	char policy[LBFO_NAME_MAX];
 	int npaths;
-	char path_name[LBFO_MAX_MEMBERS][LBFO_NAME_MAX];
+	char path_name[LBFO_MAX_PATHS][LBFO_NAME_MAX];
 	double duration_s;
 	uint64_t bytes;         /* completed bytes */
 	double ideal_bytes;     /* integral of available goodput */
@@ -149,7 +149,7 @@ struct sim_result {
 	uint64_t core_bytes;    /* completed bytes by the core's member stats */
 	double max_gap_ms;      /* longest time with no completion (after the first) */
 	double failover_gap_ms; /* longest such gap around a failure; 0 if none */
-	uint64_t path_bytes[LBFO_MAX_MEMBERS];
+	uint64_t path_bytes[LBFO_MAX_PATHS];
 	uint64_t events;
 	int nsec;
 	struct sim_second *sec;

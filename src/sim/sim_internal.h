@@ -127,7 +127,7 @@ struct fail_win {
 struct sim {
 	const struct sim_scenario *sc;
 	struct lbfo_team *t;
-	struct spath p[LBFO_MAX_MEMBERS];
+	struct spath p[LBFO_MAX_PATHS];
 	int np;
 	struct scmd *cmds;
 	struct list q; /* the team's queue: waiting for a member */
@@ -151,7 +151,7 @@ struct sim {
 	/* gaps */
 	bool any_completion;
 	uint64_t last_completion;
-	struct fail_win fw[LBFO_MAX_MEMBERS];
+	struct fail_win fw[LBFO_MAX_PATHS];
 	int nfw;
 
 	uint64_t *lat;

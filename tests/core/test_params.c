@@ -70,9 +70,9 @@ static void test_bad_numbers(void **state)
 	expect_refused("service-time", "period_ms", "1e3",
 		       "service-time: invalid value '1e3' for 'period_ms': not a whole number");
 	expect_refused("weighted", "weights", "2,x",
-		       "weighted: invalid value '2,x' for 'weights': expected a comma-separated list of 1..1000, at most 16");
+		       "weighted: invalid value '2,x' for 'weights': expected a comma-separated list of 1..1000, at most 256");
 	expect_refused("weighted", "weights", "0,1",
-		       "weighted: invalid value '0,1' for 'weights': expected a comma-separated list of 1..1000, at most 16");
+		       "weighted: invalid value '0,1' for 'weights': expected a comma-separated list of 1..1000, at most 256");
 
 	expect_accepted("dynamic-share", "interval_ms", "10");
 	expect_accepted("dynamic-share", "change_threshold", "2.5");

@@ -53,6 +53,68 @@ static void test_add_member_refusals(void **state)
 	lbfo_team_destroy(&t);
 }
 
+/* A team of LBFO_MAX_MEMBERS (256) under every policy: each member is
+ * reachable, members past the first 32 are excluded and failed by index
+ * like the first ones, and the 257th is refused. */
+static void test_max_members_every_policy(void **state)
+{
+	size_t npol, i;
+	const struct lbfo_policy_ops *const *tab = lbfo_policy_table(&npol);
+
+	(void)state;
+	assert_int_equal(LBFO_MAX_MEMBERS, 256);
+	for (i = 0; i < npol; i++) {
+		struct lbfo_team t;
+		struct lbfo_mask ex = { { 0 } };
+		struct lbfo_cmd *retry;
+		int k, m;
+
+		team_make(&t, NULL, tab[i]->name, NULL, 0, LBFO_MAX_MEMBERS, NULL, NULL);
+		assert_int_equal(t.n, LBFO_MAX_MEMBERS);
+		assert_int_equal(lbfo_team_add_member(&t, "p256", 0, 0, 0), -1);
+		assert_non_null(strstr(lbfo_team_error(&t), "is full (256 members)"));
+		assert_shares_full(&t);
+		/* Exclude all but 200 and 255: only they may answer. */
+		for (k = 0; k < LBFO_MAX_MEMBERS; k++)
+			if (k != 200 && k != 255)
+				lbfo_mask_add(&ex, k);
+		for (k = 0; k < 64; k++) {
+			m = lbfo_team_select_excluding(&t, LBFO_READ, 4096, 0, &ex);
+			if (m != 200 && m != 255)
+				fail_msg("%s: got member %d", tab[i]->name, m);
+		}
+		assert_null(t.exclude);
+		/* 255 fails: excluding everything else leaves 200 (or, in
+		 * failover mode, the next healthy by order: also 200). */
+		lbfo_team_member_failed(&t, 255, -1, 1, &retry);
+		for (k = 0; k < 8; k++)
+			assert_int_equal(lbfo_team_select_excluding(&t, LBFO_READ, 4096, 1, &ex), 200);
+		lbfo_mask_add(&ex, 200);
+		assert_int_equal(lbfo_team_select_excluding(&t, LBFO_READ, 4096, 1, &ex),
+				 LBFO_SELECT_NO_PATH);
+		lbfo_team_destroy(&t);
+	}
+}
+
+/* Round-robin over 256: every member once per 256 picks. */
+static void test_max_members_round_robin_reaches_all(void **state)
+{
+	struct lbfo_team t;
+	int hits[LBFO_MAX_MEMBERS] = { 0 }, k;
+
+	(void)state;
+	team_make(&t, NULL, "round-robin", NULL, 0, LBFO_MAX_MEMBERS, NULL, NULL);
+	for (k = 0; k < 2 * LBFO_MAX_MEMBERS; k++) {
+		int m = lbfo_team_select(&t, LBFO_READ, 4096, 0);
+
+		assert_in_range(m, 0, LBFO_MAX_MEMBERS - 1);
+		hits[m]++;
+	}
+	for (k = 0; k < LBFO_MAX_MEMBERS; k++)
+		assert_int_equal(hits[k], 2);
+	lbfo_team_destroy(&t);
+}
+
 /* A configured 0 is "not set": the unset members split what the set ones
  * leave of 100 % evenly. */
 static void test_unset_shares_take_the_rest(void **state)
@@ -646,8 +708,10 @@ static void test_select_excluding_every_policy(void **state)
 		team_make(&t, NULL, tab[i]->name, NULL, 0, 4, NULL, NULL);
 		assert_int_equal(lbfo_team_member_failed(&t, 3, -1, 0, &(struct lbfo_cmd *){ NULL }), 0);
 		for (mask = 0; mask < 16; mask++) {
+			struct lbfo_mask ex = { { mask } };
+
 			for (k = 0; k < 8; k++) {
-				int m = lbfo_team_select_excluding(&t, LBFO_READ, 4096, 0, mask);
+				int m = lbfo_team_select_excluding(&t, LBFO_READ, 4096, 0, &ex);
 				uint32_t left = ~mask & 7u; /* members 0..2 are up */
 
 				if (!left) {
@@ -660,7 +724,7 @@ static void test_select_excluding_every_policy(void **state)
 					fail_msg("%s: mask %#x: got member %d", tab[i]->name, mask, m);
 			}
 		}
-		assert_int_equal(t.exclude, 0);
+		assert_null(t.exclude);
 		/* An unrestricted select still reaches every usable member. */
 		assert_true(lbfo_member_usable(&t, 0));
 		lbfo_team_destroy(&t);
@@ -679,7 +743,8 @@ static void test_select_excluding_keeps_weights(void **state)
 	assert_int_equal(lbfo_team_set_weight(&t, 0, 3, 0), 0);
 	assert_int_equal(lbfo_team_set_weight(&t, 1, 2, 0), 0);
 	for (k = 0; k < 300; k++) {
-		int m = lbfo_team_select_excluding(&t, LBFO_READ, 0, 0, 1u << 0);
+		struct lbfo_mask ex = { { 1u << 0 } };
+		int m = lbfo_team_select_excluding(&t, LBFO_READ, 0, 0, &ex);
 
 		assert_in_range(m, 1, 2);
 		hits[m]++;
@@ -721,6 +786,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_member_is_primary),
 		cmocka_unit_test(test_add_member_refusals),
+		cmocka_unit_test(test_max_members_every_policy),
+		cmocka_unit_test(test_max_members_round_robin_reaches_all),
 		cmocka_unit_test(test_unset_shares_take_the_rest),
 		cmocka_unit_test(test_balance_failure_renormalises),
 		cmocka_unit_test(test_failover_uses_primary_then_secondary),

@@ -109,8 +109,8 @@ static inline struct fx *fx_new(int npaths)
 static inline void fx_start(struct fx *x)
 {
 	struct lbfo_lu_env env = { .xops = &ft_xport_ops, .xenv = x->t };
-	struct lbfo_lu_pathspec ps[LBFO_MAX_MEMBERS];
-	int paths[LBFO_MAX_MEMBERS], i;
+	struct lbfo_lu_pathspec ps[LBFO_MAX_PATHS];
+	int paths[LBFO_MAX_PATHS], i;
 	char err[512];
 
 	for (i = 0; i < x->cfg.npaths; i++) {

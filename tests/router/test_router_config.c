@@ -226,6 +226,84 @@ static void test_long_line(void **state)
 	expect_err(text, ":3: [router]: cluster_id: invalid value '70000'");
 }
 
+/* A service of 256 nodes (LBFO_MAX_MEMBERS). One `nodes =` line cannot
+ * hold them (lines stop at 198 characters: the INI reader's buffer), so
+ * `nodes` may be given on several lines of the section, each adding to
+ * the list; 1024 nodes in all (RT_MAX_NODES). */
+static void test_many_nodes(void **state)
+{
+	struct rt_config *c = calloc(1, sizeof(*c));
+	size_t cap = 256 * 1024, len = 0;
+	char *text = malloc(cap), err[512] = "";
+	int i, svc;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(text);
+	assert_true(RT_MAX_NODES >= 1024);
+	/* One line of 256 names: too long, and the error says so. */
+	len = (size_t)snprintf(text, cap, "[service big]\nlisten = 127.0.0.1:9000\nallow = any\n"
+			       "nodes = ");
+	for (i = 0; i < 256; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%sn%d:%d", i ? ", " : "", i,
+					1 + i % 1000);
+	snprintf(text + len, cap - len, "\n");
+	assert_int_equal(load(text, c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":4: line too long (at most 198 characters)"));
+
+	/* Four services of 256 nodes each, 16 per `nodes` line. */
+	len = (size_t)snprintf(text, cap, "[router]\ncontrol = none\n");
+	for (svc = 0; svc < 4; svc++) {
+		len += (size_t)snprintf(text + len, cap - len,
+					"[service s%d]\nlisten = 127.0.0.1:%d\nallow = any\n",
+					svc, 9000 + svc);
+		for (i = 0; i < 256; i++)
+			len += (size_t)snprintf(text + len, cap - len, "%s%sn%d:%d%s",
+						i % 16 ? "" : "nodes = ", i % 16 ? ", " : "",
+						svc * 256 + i, 1 + (svc * 256 + i) % 1000,
+						i % 16 == 15 ? "\n" : "");
+	}
+	for (i = 0; i < 1024; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"[node n%d]\naddress = 127.1.%d.%d\n", i, i / 250, 1 + i % 250);
+	if (load(text, c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c->nsvc, 4);
+	assert_int_equal(c->nnode, 1024);
+	for (svc = 0; svc < 4; svc++) {
+		assert_int_equal(c->svc[svc].nnodes, 256);
+		for (i = 0; i < 256; i++) {
+			const struct rt_service_node *sn = &c->svc[svc].nodes[i];
+			char want[16];
+
+			snprintf(want, sizeof(want), "n%d", svc * 256 + i);
+			assert_string_equal(c->node[sn->node].name, want);
+			assert_int_equal(sn->weight, 1 + (svc * 256 + i) % 1000);
+		}
+	}
+
+	/* A 257th node of one service; a node listed twice over two lines;
+	 * a missing [node] section named on the line that lists it. */
+	len = (size_t)snprintf(text, cap, "[router]\ncontrol = none\n[service s]\n"
+			       "listen = 127.0.0.1:9000\nallow = any\n");
+	for (i = 0; i < 257; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s%sn%d%s",
+					i % 16 ? "" : "nodes = ", i % 16 ? ", " : "", i,
+					i % 16 == 15 || i == 256 ? "\n" : "");
+	assert_int_equal(load(text, c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":22: [service s]: nodes: too many nodes for one service "
+			       "(max 256)"));
+	assert_int_equal(load("[service s]\nlisten = 127.0.0.1:9000\nallow = any\n"
+			      "nodes = a, b\nnodes = c, a\n", c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":5: [service s]: nodes: node 'a' listed twice"));
+	assert_int_equal(load("[service s]\nlisten = 127.0.0.1:9000\nallow = any\n"
+			      "nodes = a\nnodes = b\n[node a]\naddress = 127.0.0.2\n",
+			      c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":5: [service s]: nodes: no [node b] section"));
+	free(text);
+	free(c);
+}
+
 /* Accepted before, wrong at run time (review finding 3). */
 static void test_duplicates(void **state)
 {
@@ -443,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_port_key),
 		cmocka_unit_test(test_missing_node),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_many_nodes),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_multicast),
 		cmocka_unit_test(test_multicast_errors),
