@@ -22,7 +22,7 @@ ip tc iptables ss pgrep flock timeout truncate cmp sha256sum
 losetup mkfs.ext4 e2fsck mount umount
 jq bc python3 valgrind gnuplot promtool nm
 man systemd-analyze unshare numfmt
-iperf3 wrk haproxy curl clang"
+iperf3 wrk haproxy keepalived curl clang"
 
 # The package list as scripts/setup installs it.
 pkgs=" $(sed -n '/^PKGS="/,/^"/p' scripts/setup | tr -d '"' | sed 's/^PKGS=//' | tr '\n' ' ') "
