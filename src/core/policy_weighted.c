@@ -45,7 +45,10 @@
  * picks between), or, when every other member has had its whole weight,
  * a new cycle starts. So under a lasting exclusion (an ALUA mask) the
  * others still get their exact weights in each cycle; the excluded ones'
- * missed picks are forgiven, not paid back in a burst.
+ * missed picks are forgiven, not paid back in a burst. The lag bound above
+ * holds for selects without exclusions: while a member is excluded the
+ * others take its picks (weights 999:2 with the first excluded for three
+ * selects give the second three picks in a row, and that cycle ends early).
  *
  * weights=W1,W2,... sets the weights by member index (up to
  * LBFO_MAX_MEMBERS); otherwise each member's own weight is used (default 1).

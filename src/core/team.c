@@ -195,7 +195,7 @@ int lbfo_team_add_member(struct lbfo_team *t, const char *name,
 			cap = LBFO_MAX_MEMBERS;
 		/* The policy's per-member state first: grown and unused is
 		 * harmless, the other way round it would be short. */
-		if (t->ops->grow && t->ops->grow(t, t->priv, cap) < 0) {
+		if (t->ops && t->ops->grow && t->ops->grow(t, t->priv, cap) < 0) {
 			snprintf(t->err, sizeof(t->err), "team '%s': out of memory", t->name);
 			return -1;
 		}
