@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The services: their teams and listening sockets, and each new client
- * connection: eligibility (the service's ACL), the limits, its session
- * (FIG 6) or a node allocated by the service's lbfo_team (FIG 5's
- * weights), then connect.c takes it to the node.
+ * The services: their teams (a worker's, or the main thread's copy) and a
+ * worker's listening sockets (steer.c opens them), node states applied to
+ * one team, and each new client connection: eligibility (the service's
+ * ACL), the limits, its session (FIG 6, in the shared table: the shard's
+ * lock held while it is looked up and made) or a node allocated by the
+ * worker's lbfo_team (FIG 5's weights), then connect.c takes it to the node.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -201,7 +201,6 @@ struct rt_worker {
 	pthread_t th;
 	bool started;
 	int ep;
-	uint64_t now;               /* of its loop's current round */
 	bool stop;
 	struct rt_service svc[RT_MAX_SERVICES];
 	int nsvc;
@@ -332,8 +331,6 @@ void rt_group_drain(struct router *r, int i, int wi);
  * Unless forced, not while connections are queued on it: -1, accept them
  * first. */
 int rt_group_leave(struct router *r, int i, int wi, bool force);
-/* Connections queued on a listening socket, not yet accepted. */
-int rt_listen_queued(int fd);
 void rt_groups_init(struct router *r);
 void rt_groups_free(struct router *r);
 

@@ -127,6 +127,17 @@ void rt_group_drain(struct router *r, int i, int wi)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* A listening socket's tcpi_unacked is its accept queue's length. */
+static int listen_queued(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return 0;
+	return (int)ti.tcpi_unacked;
+}
+
 int rt_group_leave(struct router *r, int i, int wi, bool force)
 {
 	struct rt_group *g = &r->group[i];
@@ -138,7 +149,7 @@ int rt_group_leave(struct router *r, int i, int wi, bool force)
 			break;
 	/* Checked under the lock, just before the close: a connection
 	 * queued since the worker's last accept is accepted first. */
-	if (j < g->n && !force && rt_listen_queued(g->fd[j]) > 0) {
+	if (j < g->n && !force && listen_queued(g->fd[j]) > 0) {
 		rc = -1;
 	} else if (j < g->n) {
 		close(g->fd[j]);
@@ -151,17 +162,6 @@ int rt_group_leave(struct router *r, int i, int wi, bool force)
 	}
 	pthread_mutex_unlock(&g->lock);
 	return rc;
-}
-
-/* A listening socket's tcpi_unacked is its accept queue's length. */
-int rt_listen_queued(int fd)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-		return 0;
-	return (int)ti.tcpi_unacked;
 }
 
 void rt_groups_init(struct router *r)

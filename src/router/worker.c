@@ -307,7 +307,6 @@ static void *worker_main(void *arg)
 				 strerror(errno));
 			break;
 		}
-		w->now = now;
 		for (i = 0; i < n; i++)
 			dispatch(w, evs[i].data.ptr, evs[i].events, now);
 		rt_conn_reap(w);
