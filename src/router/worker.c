@@ -136,8 +136,14 @@ void rt_worker_post(struct router *r, int wi, const struct rt_msg *m)
 		}
 		*c = *m;
 		c->next = NULL;
-		c->seq = ++w->seq_sent;
 		pthread_mutex_lock(&w->lock);
+		if (w->seq_done == UINT64_MAX) {
+			/* Its thread has ended: nobody would read it. */
+			pthread_mutex_unlock(&w->lock);
+			free(c);
+			continue;
+		}
+		c->seq = ++w->seq_sent;
 		if (w->mq_tail)
 			w->mq_tail->next = c;
 		else
