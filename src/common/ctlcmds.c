@@ -55,6 +55,10 @@ const struct lbfo_ctl_desc lbfo_router_commands[LBFO_RT_CMD__MAX] = {
 	[LBFO_RT_WEIGHT_SET] = { "weight set", "SERVICE NODE N",
 		"allocate N times (1..1000) to NODE in SERVICE from now on; sessions keep "
 		"their node" },
+	[LBFO_RT_WORKER_STOP] = { "worker stop", "N",
+		"stop worker thread N without losing a connection: new ones go to the other "
+		"workers, it accepts what is queued on its sockets, closes them, and ends when "
+		"its connections have" },
 };
 
 const struct lbfo_ctl_desc *lbfo_ctl_find(const struct lbfo_ctl_desc *table, size_t n,

@@ -58,6 +58,7 @@ enum lbfo_router_cmd {
 	LBFO_RT_PATH_FAIL,
 	LBFO_RT_PATH_RESTORE,
 	LBFO_RT_WEIGHT_SET,
+	LBFO_RT_WORKER_STOP,
 	LBFO_RT_CMD__MAX
 };
 extern const struct lbfo_ctl_desc lbfo_router_commands[LBFO_RT_CMD__MAX];

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The services: their teams and listening sockets, and each new client
- * connection: eligibility (the service's ACL), the limits, its session
- * (FIG 6) or a node allocated by the service's lbfo_team (FIG 5's
- * weights), then connect.c takes it to the node.
+ * The services: their teams (a worker's, or the main thread's copy) and a
+ * worker's listening sockets (steer.c opens them), node states applied to
+ * one team, and each new client connection: eligibility (the service's
+ * ACL), the limits, its session (FIG 6, in the shared table: the shard's
+ * lock held while it is looked up and made) or a node allocated by the
+ * worker's lbfo_team (FIG 5's weights), then connect.c takes it to the node.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,82 +30,151 @@ static void make_key(const struct rt_service *s, const struct rt_addr *a, uint16
 }
 
 /* Say what is evicted, without flooding the log. */
-static void log_eviction(struct router *r, const struct sess *ev)
+static void log_eviction(struct router *r, unsigned shard, const struct sess *ev)
 {
+	uint64_t n = atomic_fetch_add_explicit(&r->evictions, 1, memory_order_relaxed) + 1;
 	char a[INET6_ADDRSTRLEN];
 	struct rt_addr ea;
 
-	if (r->sessions.evicted > 10 && r->sessions.evicted % 10000 != 0)
+	if (n > 10 && n % 10000 != 0)
 		return;
 	memcpy(ea.b, ev->key.addr, sizeof(ea.b));
 	rt_addr_text(&ea, a, sizeof(a));
 	rt_event(r, LOG_WARNING, "session table full (%zu): evicted session %llu (%s port %u -> "
 		 "node %s, %u open connections); %llu evictions so far", r->sessions.cap,
-		 (unsigned long long)ev->handle, a, ev->key.port, r->cfg->node[ev->node].name,
-		 ev->conns, (unsigned long long)r->sessions.evicted);
+		 (unsigned long long)rt_sessions_handle(&r->sessions, shard, ev->handle),
+		 a, ev->key.port, r->cfg->node[ev->node].name, ev->conns, (unsigned long long)n);
+}
+
+/* The client's session node while it is usable for this service (a
+ * sticky hit, counted on the session), or -1. Shard locked. */
+static int sticky_member(struct rt_service *s, struct sess_table *t, struct sess *se,
+			 int nnode, struct rt_conn *c, uint64_t now)
+{
+	int m;
+
+	if (!se || se->node < 0 || se->node >= nnode)
+		return -1;
+	m = s->node_member[se->node];
+	/* A draining node (priority 0) takes no new sessions but keeps its
+	 * clients: an FTP data connection must follow its control connection. */
+	if (m >= 0 && (lbfo_member_usable(&s->team, m) ||
+		       s->team.m[m].state == LBFO_MS_DRAINING)) {
+		s->st.sticky_hits++;
+		se->conns++;
+		se->total++;
+		sess_touch(t, se, now);
+		c->handle = se->handle;
+		return m;
+	}
+	s->st.moved++; /* its node is gone: the session moves */
+	return -1;
 }
 
 /* Choose the member for a new connection: the client's session node while
- * it is usable for this service, else a fresh allocation. Returns the
- * member or -1. */
-static int allocate(struct router *r, struct rt_conn *c, uint64_t now)
+ * it is usable for this service, else a fresh allocation. The session's
+ * shard is locked throughout, so two workers' connections of one new
+ * client make one session. Returns the member or -1. */
+static int allocate(struct rt_worker *w, struct rt_conn *c, uint64_t now)
 {
+	struct router *r = w->r;
 	struct rt_service *s = c->svc;
-	struct sess *se = NULL;
+	struct sess_table *t;
+	struct sess *se, ev;
+	unsigned sh;
+	bool evicted;
 	int m;
 
-	if (s->cfg->sticky != RT_STICKY_NONE) {
-		make_key(s, &c->caddr, c->cport, &c->key);
-		se = sess_find(&r->sessions, &c->key);
-		if (se && se->node >= 0 && se->node < r->nnode) {
-			m = s->node_member[se->node];
-			/* A draining node (priority 0) takes no new sessions but
-			 * keeps its clients: an FTP data connection must follow
-			 * its control connection. */
-			if (m >= 0 && (lbfo_member_usable(&s->team, m) ||
-				       s->team.m[m].state == LBFO_MS_DRAINING)) {
-				s->sticky_hits++;
-				se->conns++;
-				se->total++;
-				sess_touch(&r->sessions, se, now);
-				c->handle = se->handle;
-				return m;
-			}
-			s->moved++; /* its node is gone: the session moves */
+	if (s->cfg->sticky == RT_STICKY_NONE) {
+		m = rt_pick_member(s, 0, now);
+		if (m >= 0) {
+			s->st.new_sessions++;
+			s->st.ms[m].sessions++;
+			c->new_session = true;
 		}
+		return m;
 	}
+	make_key(s, &c->caddr, c->cport, &c->key);
+	t = rt_sessions_lock_key(&r->sessions, &c->key, &sh);
+	se = sess_find(t, &c->key);
+	m = sticky_member(s, t, se, r->nnode, c, now);
+	if (m >= 0)
+		goto out;
 	m = rt_pick_member(s, 0, now);
 	if (m < 0)
-		return -1;
-	s->new_sessions++;
-	s->ms[m].sessions++;
+		goto out;
+	s->st.new_sessions++;
+	s->st.ms[m].sessions++;
 	c->new_session = true;
-	if (s->cfg->sticky == RT_STICKY_NONE)
-		return m;
 	if (se) {
-		sess_set_node(&r->sessions, se, s->member_node[m], now);
-		sess_touch(&r->sessions, se, now);
+		sess_set_node(t, se, s->member_node[m], now);
+		sess_touch(t, se, now);
 	} else {
-		struct sess ev;
-		bool evicted;
-
-		se = sess_insert(&r->sessions, &c->key, s->member_node[m], now, &ev, &evicted);
+		se = sess_insert(t, &c->key, s->member_node[m], now, &ev, &evicted);
 		if (evicted)
-			log_eviction(r, &ev);
+			log_eviction(r, sh, &ev);
 	}
 	se->conns++;
 	se->total++;
 	c->handle = se->handle;
+out:
+	rt_sessions_unlock(&r->sessions, sh);
 	return m;
 }
 
-static void accept_one(struct router *r, struct rt_service *s, int fd,
+/* The router's and the service's connection limits (max_conns): counted
+ * over every worker, only when one is set. False: over a limit. */
+static bool within_limits(struct router *r, struct rt_service *s, struct rt_conn *c)
+{
+	unsigned all, mine;
+
+	if (!r->cfg->max_conns && !s->cfg->max_conns)
+		return true;
+	all = atomic_fetch_add_explicit(&r->nconns, 1, memory_order_relaxed);
+	mine = atomic_fetch_add_explicit(&r->svc_active[s->idx], 1, memory_order_relaxed);
+	c->counted = true;
+	if ((r->cfg->max_conns && all >= r->cfg->max_conns) ||
+	    (s->cfg->max_conns && mine >= s->cfg->max_conns)) {
+		atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&r->svc_active[s->idx], 1, memory_order_relaxed);
+		c->counted = false;
+		return false;
+	}
+	return true;
+}
+
+static void unlimit(struct router *r, struct rt_conn *c)
+{
+	if (!c->counted)
+		return;
+	atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->svc_active[c->svc->idx], 1, memory_order_relaxed);
+	c->counted = false;
+}
+
+/* Undo what allocate() did for a connection refused after it. */
+static void unallocate(struct router *r, struct rt_conn *c)
+{
+	unsigned sh;
+	struct sess *se;
+
+	if (!c->handle)
+		return;
+	se = rt_conn_session(r, c, &sh);
+	if (se && se->conns)
+		se->conns--;
+	rt_sessions_unlock(&r->sessions, sh);
+}
+
+static void accept_one(struct rt_worker *w, struct rt_service *s, int fd,
 		       const struct sockaddr_storage *peer, uint64_t now)
 {
+	struct router *r = w->r;
 	struct rt_conn *c;
-	int m, si = (int)(s - r->svc);
+	bool over;
+	int m;
 
-	s->accepted++;
+	s->st.accepted++;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -116,61 +187,57 @@ static void accept_one(struct router *r, struct rt_service *s, int fd,
 	rt_addr_from_sockaddr((const struct sockaddr *)peer, &c->caddr, &c->cport);
 	/* Eligibility (FIG 5): a client the ACL refuses never reaches a node. */
 	if (!rt_service_allows(s->cfg, &c->caddr)) {
-		s->refused_acl++;
+		s->st.refused_acl++;
 		goto refuse;
 	}
-	if ((r->cfg->max_conns && r->nconns >= r->cfg->max_conns) ||
-	    (s->cfg->max_conns && s->active >= s->cfg->max_conns)) {
-		s->refused_limit++;
+	if (!within_limits(r, s, c)) {
+		s->st.refused_limit++;
 		goto refuse;
 	}
-	c->client = rt_client_get(r, si, &c->caddr);
-	if (!c->client)
-		goto refuse;
-	if (s->cfg->max_conns_per_client && c->client->conns >= s->cfg->max_conns_per_client) {
-		s->refused_client_limit++;
-		rt_client_put(r, (c->client->conns++, c->client));
-		goto refuse;
+	if (s->cfg->max_conns_per_client) {
+		c->client = rt_client_acquire(r, s->idx, &c->caddr, s->cfg->max_conns_per_client,
+					      &over);
+		if (!c->client) {
+			if (over)
+				s->st.refused_client_limit++;
+			goto refuse;
+		}
 	}
-	m = allocate(r, c, now);
+	m = allocate(w, c, now);
 	if (m < 0) {
-		s->refused_no_node++;
-		rt_client_put(r, (c->client->conns++, c->client));
+		s->st.refused_no_node++;
 		goto refuse;
 	}
-	c->client->conns++;
-	c->cap_up = rt_pipe_get(r, c->p_up);
-	c->cap_down = c->cap_up ? rt_pipe_get(r, c->p_down) : 0;
+	c->cap_up = rt_pipe_get(w, c->p_up);
+	c->cap_down = c->cap_up ? rt_pipe_get(w, c->p_down) : 0;
 	if (!c->cap_up || !c->cap_down) {
 		/* Out of descriptors: undo and refuse. */
-		rt_pipe_put(r, c->p_up, 1, 0);
-		rt_pipe_put(r, c->p_down, 1, 0);
-		s->refused_limit++;
-		rt_client_put(r, c->client);
-		if (c->handle) {
-			struct sess *se = sess_find(&r->sessions, &c->key);
-
-			if (se && se->handle == c->handle && se->conns)
-				se->conns--;
-		}
+		rt_pipe_put(w, c->p_up, 1, 0);
+		rt_pipe_put(w, c->p_down, 1, 0);
+		s->st.refused_limit++;
+		unallocate(r, c);
 		goto refuse;
 	}
 	rt_tune_socket(fd);
 	c->cev.kind = RT_EV_CLIENT;
 	c->cev.ptr = c;
-	s->active++;
-	r->nconns++;
-	rt_conn_push(&r->conns, c);
+	s->st.active++;
+	w->nconns++;
+	rt_conn_push(&w->conns, c);
 	/* The client joins the epoll set once its node has answered. */
-	rt_conn_start(r, c, m, now);
+	rt_conn_start(w, c, m, now);
 	return;
 refuse:
+	rt_client_release(r, c->client);
+	unlimit(r, c);
 	close(fd);
 	free(c);
 }
 
-void rt_accept_all(struct router *r, struct rt_service *s, uint64_t now)
+void rt_accept_all(struct rt_worker *w, struct rt_service *s, uint64_t now)
 {
+	if (s->fd < 0)
+		return;
 	for (;;) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
@@ -185,101 +252,163 @@ void rt_accept_all(struct router *r, struct rt_service *s, uint64_t now)
 				 * queued would wait for the next arrival. Try again
 				 * on the next tick, when connections may have closed. */
 				if (!s->accept_retry)
-					rt_event(r, LOG_WARNING, "service %s: accept: %s; retrying every tick",
-						 s->cfg->name, strerror(errno));
+					rt_event(w->r, LOG_WARNING, "service %s: accept: %s; retrying "
+						 "every tick", s->cfg->name, strerror(errno));
 				s->accept_retry = true;
-				s->refused_limit++;
+				s->st.refused_limit++;
 				return;
 			}
 			s->accept_retry = false;
 			return;
 		}
-		accept_one(r, s, fd, &peer, now);
+		accept_one(w, s, fd, &peer, now);
 	}
 }
 
-static int open_service(struct router *r, int i, char *err, size_t errlen)
+int rt_service_init(struct router *r, struct rt_service *s, int i, char *err, size_t errlen)
 {
-	struct rt_service *s = &r->svc[i];
 	struct rt_service_cfg *sc = &r->cfg->svc[i];
 	struct lbfo_team_config tc = { .failback = LBFO_FAILBACK_IMMEDIATE };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
 	uint64_t now = rt_now_ns();
-	int j, one = 1;
+	int j;
 
 	s->cfg = sc;
+	s->idx = i;
 	s->fd = -1;
 	for (j = 0; j < RT_MAX_NODES; j++)
 		s->node_member[j] = -1;
-	if (lbfo_team_init(&s->team, sc->name, &tc, rt_policy_names[sc->policy], NULL, 0) < 0) {
-		snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
-		return -1;
-	}
+	if (lbfo_team_init(&s->team, sc->name, &tc, rt_policy_names[sc->policy], NULL, 0) < 0)
+		goto fail;
 	for (j = 0; j < sc->nnodes; j++) {
 		int ni = sc->nodes[j].node;
 		int m = lbfo_team_add_member(&s->team, r->cfg->node[ni].name, 0, 0, now);
 
-		if (m < 0) {
-			snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
-			return -1;
-		}
 		/* FIG 5's "allocate twice" is the member's weight. */
-		if (lbfo_team_set_weight(&s->team, m, sc->nodes[j].weight, now) < 0) {
-			snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
-			return -1;
-		}
+		if (m < 0 || lbfo_team_set_weight(&s->team, m, sc->nodes[j].weight, now) < 0)
+			goto fail;
 		s->member_node[m] = ni;
 		s->node_member[ni] = m;
 	}
 	lbfo_team_reset_shares(&s->team);
-	s->fd = socket(sc->listen.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
-		goto sys;
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->fd, (struct sockaddr *)&sc->listen, sc->listen_len) < 0 ||
-	    listen(s->fd, 4096) < 0)
-		goto sys;
-	s->ev.kind = RT_EV_LISTEN;
-	s->ev.ptr = s;
-	ev.data.ptr = &s->ev;
-	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
-		goto sys;
 	return 0;
-sys:
-	snprintf(err, errlen, "[service %s]: listen %s: %s", sc->name, sc->listen_text,
-		 strerror(errno));
+fail:
+	snprintf(err, errlen, "[service %s]: %s", sc->name, lbfo_team_error(&s->team));
 	return -1;
 }
 
-int rt_services_open(struct router *r, char *err, size_t errlen)
+void rt_service_destroy(struct rt_service *s)
+{
+	if (s->cfg)
+		lbfo_team_destroy(&s->team);
+	s->cfg = NULL;
+}
+
+/* A worker's copy of a service: the team as the router's is now (node
+ * states, weights), and its listening socket. */
+static int open_service(struct rt_worker *w, int i, char *err, size_t errlen)
+{
+	struct router *r = w->r;
+	struct rt_service *s = &w->svc[i];
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = &s->ev };
+	uint64_t now = rt_now_ns();
+	int m;
+
+	if (rt_service_init(r, s, i, err, errlen) < 0)
+		return -1;
+	for (m = 0; m < s->team.n; m++) {
+		const struct rt_node *n = &r->node[s->member_node[m]];
+
+		lbfo_team_set_weight(&s->team, m, r->svc[i].team.m[m].weight, now);
+		if (n->state != RT_NODE_UP)
+			rt_svc_node_down(s, s->member_node[m], now);
+		else
+			rt_svc_node_priority(s, s->member_node[m], n->priority, now);
+	}
+	s->fd = rt_listen_open(r, i, w->id, err, errlen);
+	if (s->fd < 0)
+		return -1;
+	s->ev.kind = RT_EV_LISTEN;
+	s->ev.ptr = s;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		snprintf(err, errlen, "[service %s]: epoll: %s", s->cfg->name, strerror(errno));
+		return -1;
+	}
+	w->listening++;
+	return 0;
+}
+
+int rt_services_open(struct rt_worker *w, char *err, size_t errlen)
 {
 	int i;
 
-	for (i = 0; i < r->cfg->nsvc; i++) {
-		r->nsvc = i + 1;
-		if (open_service(r, i, err, errlen) < 0)
+	for (i = 0; i < w->r->cfg->nsvc; i++) {
+		w->nsvc = i + 1;
+		if (open_service(w, i, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-void rt_services_close(struct router *r)
+void rt_services_close(struct rt_worker *w)
 {
 	int k;
 
-	for (k = 0; k < r->nsvc; k++) {
-		if (r->svc[k].fd >= 0)
-			close(r->svc[k].fd);
-		lbfo_team_destroy(&r->svc[k].team);
+	for (k = 0; k < w->nsvc; k++) {
+		if (w->svc[k].fd >= 0)
+			rt_group_leave(w->r, k, w->id, true);
+		w->svc[k].fd = -1;
+		rt_service_destroy(&w->svc[k]);
 	}
-	r->nsvc = 0;
+	w->nsvc = 0;
 }
 
-void rt_accept_retry(struct router *r, uint64_t now)
+void rt_accept_retry(struct rt_worker *w, uint64_t now)
 {
 	int i;
 
-	for (i = 0; i < r->nsvc; i++)
-		if (r->svc[i].accept_retry)
-			rt_accept_all(r, &r->svc[i], now);
+	for (i = 0; i < w->nsvc; i++)
+		if (w->svc[i].accept_retry)
+			rt_accept_all(w, &w->svc[i], now);
+}
+
+/* ---- node states on one service's team ------------------------------------------- */
+
+void rt_svc_node_up(struct rt_service *s, int ni, uint16_t prio, uint64_t now)
+{
+	int m = s->node_member[ni];
+
+	if (m < 0)
+		return;
+	lbfo_team_member_restored(&s->team, m, -1, now);
+	/* A node that announces again is back: no probation beyond the
+	 * announcement itself (failback immediate). */
+	if (s->team.m[m].state == LBFO_MS_PROBING)
+		lbfo_team_member_reinstate(&s->team, m, now);
+	rt_svc_node_priority(s, ni, prio, now);
+}
+
+void rt_svc_node_down(struct rt_service *s, int ni, uint64_t now)
+{
+	struct lbfo_cmd *retry = NULL;
+	int m = s->node_member[ni];
+
+	if (m < 0 || s->team.m[m].state == LBFO_MS_FAILED)
+		return;
+	/* Connections in flight keep running (the node may only have lost
+	 * its agent); the core hands their commands back, so their
+	 * completion is ignored (lbfo_team_complete() < 0). */
+	lbfo_team_member_failed(&s->team, m, -1, now, &retry);
+}
+
+/* Priority 0 asks for no new sessions (drain); > 0 is eligible. */
+void rt_svc_node_priority(struct rt_service *s, int ni, uint16_t prio, uint64_t now)
+{
+	int m = s->node_member[ni];
+
+	if (m < 0)
+		return;
+	if (prio == 0 && s->team.m[m].state == LBFO_MS_ACTIVE)
+		lbfo_team_member_drain(&s->team, m, now);
+	else if (prio > 0 && s->team.m[m].state == LBFO_MS_DRAINING)
+		lbfo_team_member_reinstate(&s->team, m, now);
 }

@@ -21,6 +21,7 @@ static int cmd_status(void *app, int argc, char **argv, FILE *out, char *err, si
 
 	if (json < 0)
 		return -1;
+	rt_workers_collect(r);
 	if (json)
 		rt_status_json(r, out, r->now);
 	else
@@ -35,6 +36,7 @@ static int cmd_services(void *app, int argc, char **argv, FILE *out, char *err, 
 
 	if (json < 0)
 		return -1;
+	rt_workers_collect(r);
 	if (json)
 		rt_services_json(r, out);
 	else
@@ -49,6 +51,7 @@ static int cmd_nodes(void *app, int argc, char **argv, FILE *out, char *err, siz
 
 	if (json < 0)
 		return -1;
+	rt_workers_collect(r);
 	if (json)
 		rt_nodes_json(r, out, r->now);
 	else
@@ -74,13 +77,18 @@ static int cmd_sessions(void *app, int argc, char **argv, FILE *out, char *err, 
 static int cmd_events(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	struct router *r = app;
+	int rc;
 
-	return lbfo_ctl_events(&r->events, argc, argv, out, err, errlen);
+	pthread_mutex_lock(&r->events_lock);
+	rc = lbfo_ctl_events(&r->events, argc, argv, out, err, errlen);
+	pthread_mutex_unlock(&r->events_lock);
+	return rc;
 }
 
 static int cmd_metrics(void *app, int argc, char **argv, FILE *out, char *err, size_t errlen)
 {
 	(void)argc, (void)argv, (void)err, (void)errlen;
+	rt_workers_collect(app);
 	rt_metrics_text(app, out, ((struct router *)app)->now);
 	return 0;
 }
@@ -105,6 +113,7 @@ static int cmd_fail(void *app, int argc, char **argv, FILE *out, char *err, size
 	if (ni < 0)
 		return -1;
 	rt_node_down(r, ni, RT_NODE_ADMIN_DOWN, "operator", r->now);
+	rt_workers_sync(r, 1000); /* answered once every worker knows */
 	fprintf(out, "node %s down\n", argv[1]);
 	return 0;
 }
@@ -118,6 +127,7 @@ static int cmd_restore(void *app, int argc, char **argv, FILE *out, char *err, s
 	if (ni < 0)
 		return -1;
 	rt_node_restore(r, ni, out, r->now);
+	rt_workers_sync(r, 1000);
 	return 0;
 }
 
@@ -128,6 +138,7 @@ static int cmd_weight(void *app, int argc, char **argv, FILE *out, char *err, si
 {
 	struct router *r = app;
 	struct rt_service *s = NULL;
+	struct rt_msg msg = { .kind = RT_MSG_WEIGHT };
 	unsigned long w;
 	char *end;
 	int i, ni, m;
@@ -154,10 +165,33 @@ static int cmd_weight(void *app, int argc, char **argv, FILE *out, char *err, si
 			 LBFO_WEIGHT_MAX);
 		return -1;
 	}
+	msg.svc = (int)(s - r->svc);
+	msg.member = m;
+	msg.weight = (uint32_t)w;
+	rt_worker_post(r, -1, &msg);
+	rt_workers_sync(r, 1000);
 	rt_event(r, LOG_NOTICE, "service %s: node %s weight set to %lu by operator", argv[1],
 		 argv[2], w);
 	fprintf(out, "service %s: node %s weight %lu\n", argv[1], argv[2], w);
 	return 0;
+}
+
+/* worker stop N: drain worker N (worker.c), with no connection lost. */
+static int cmd_worker_stop(void *app, int argc, char **argv, FILE *out, char *err,
+			   size_t errlen)
+{
+	struct router *r = app;
+	unsigned long n;
+	char *end;
+
+	(void)argc;
+	errno = 0;
+	n = strtoul(argv[1], &end, 10);
+	if (errno || *end || end == argv[1] || argv[1][0] == '-' || n >= (unsigned long)r->nworker) {
+		snprintf(err, errlen, "no worker '%s' (0..%d)", argv[1], r->nworker - 1);
+		return -1;
+	}
+	return rt_worker_drain(r, (int)n, out, err, errlen);
 }
 
 const lbfo_ctl_run_fn rt_ctl_handlers[LBFO_RT_CMD__MAX] = {
@@ -172,4 +206,5 @@ const lbfo_ctl_run_fn rt_ctl_handlers[LBFO_RT_CMD__MAX] = {
 	[LBFO_RT_PATH_FAIL] = cmd_fail,
 	[LBFO_RT_PATH_RESTORE] = cmd_restore,
 	[LBFO_RT_WEIGHT_SET] = cmd_weight,
+	[LBFO_RT_WORKER_STOP] = cmd_worker_stop,
 };

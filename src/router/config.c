@@ -441,6 +441,13 @@ static const struct lbfo_cfg_key router_keys[] = {
 		 "never grow. Growths and refusals (the kernel's per-user pipe-pages limit) "
 		 "are counted in `lbfo_router_pipes_grown_total` / "
 		 "`lbfo_router_pipe_grow_refused_total`" },
+	{ .key = "threads", .type = LBFO_CFG_UINT, R(threads), .min = 1, .max = 64,
+	  .def_doc = "the number of cores",
+	  .doc = "worker threads, each accepting on its own `SO_REUSEPORT` socket per service "
+		 "with its own event loop, connections and copy of every service's team; the "
+		 "session table is shared (a client keeps its node whichever worker accepts "
+		 "it). Control, discovery and signals run on the main thread. "
+		 "`lbfoctl worker stop N` drains one (see Threads)" },
 	{ .key = "control", .type = LBFO_CFG_STRING, R(control), .def = "/run/lbfo/router.sock",
 	  .syntax = "PATH or none", .doc = "control socket (mode 0600), `none` = off" },
 	{ .key = "discovery_key_file", .type = LBFO_CFG_CUSTOM, .parse = p_disc_key,

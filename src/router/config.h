@@ -121,6 +121,7 @@ struct rt_config {
 	uint32_t session_table_size;
 	uint32_t max_conns;              /* whole router, 0 = unlimited */
 	uint32_t pipe_size;              /* splice pipe, bytes */
+	uint32_t threads;                /* workers; 0 = one per core */
 	char control[RT_STR_MAX];        /* unix socket, "none" = off */
 	char disc_key_file[RT_STR_MAX];  /* discovery_key_file ("" = none) */
 	struct rt_key disc_key;          /* len 0: discovery is not authenticated */

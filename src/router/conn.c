@@ -22,7 +22,7 @@
 /* Bytes a direction carries before its pipe grows to pipe_size (pipes.c). */
 #define RT_BULK_BYTES (1u << 20)
 
-static struct rt_client **client_slot(struct router *r, int svc, const struct rt_addr *a)
+static size_t client_slot(int svc, const struct rt_addr *a)
 {
 	uint32_t h = 2166136261u;
 	size_t i;
@@ -30,38 +30,65 @@ static struct rt_client **client_slot(struct router *r, int svc, const struct rt
 	for (i = 0; i < sizeof(a->b); i++)
 		h = (h ^ a->b[i]) * 16777619u;
 	h ^= (uint32_t)svc * 2654435761u;
-	return &r->clients[h % (sizeof(r->clients) / sizeof(r->clients[0]))];
+	return h % RT_CLIENT_SLOTS;
 }
 
-struct rt_client *rt_client_get(struct router *r, int svc, const struct rt_addr *a)
+struct rt_client *rt_client_acquire(struct router *r, int svc, const struct rt_addr *a,
+				    uint32_t limit, bool *over)
 {
-	struct rt_client **slot = client_slot(r, svc, a), *c;
+	size_t slot = client_slot(svc, a);
+	pthread_mutex_t *lock = &r->client_lock[slot % RT_CLIENT_LOCKS];
+	struct rt_client *c;
 
-	for (c = *slot; c; c = c->next)
+	*over = false;
+	pthread_mutex_lock(lock);
+	for (c = r->clients[slot]; c; c = c->next)
 		if (c->svc == svc && !memcmp(&c->addr, a, sizeof(*a)))
-			return c;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->svc = svc;
-	c->addr = *a;
-	c->next = *slot;
-	*slot = c;
+			break;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (c) {
+			c->svc = svc;
+			c->addr = *a;
+			c->next = r->clients[slot];
+			r->clients[slot] = c;
+		}
+	}
+	if (c && limit && c->conns >= limit) {
+		*over = true; /* it has connections: the entry stays */
+		c = NULL;
+	} else if (c) {
+		c->conns++;
+	}
+	pthread_mutex_unlock(lock);
 	return c;
 }
 
-void rt_client_put(struct router *r, struct rt_client *c)
+void rt_client_release(struct router *r, struct rt_client *c)
 {
+	size_t slot;
 	struct rt_client **pp;
 
-	if (!c || --c->conns > 0)
+	if (!c)
 		return;
-	for (pp = client_slot(r, c->svc, &c->addr); *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			free(c);
-			return;
-		}
+	slot = client_slot(c->svc, &c->addr);
+	pthread_mutex_lock(&r->client_lock[slot % RT_CLIENT_LOCKS]);
+	if (--c->conns == 0)
+		for (pp = &r->clients[slot]; *pp; pp = &(*pp)->next)
+			if (*pp == c) {
+				*pp = c->next;
+				free(c);
+				break;
+			}
+	pthread_mutex_unlock(&r->client_lock[slot % RT_CLIENT_LOCKS]);
+}
+
+struct sess *rt_conn_session(struct router *r, struct rt_conn *c, unsigned *shard)
+{
+	struct sess_table *t = rt_sessions_lock_key(&r->sessions, &c->key, shard);
+	struct sess *se = sess_find(t, &c->key);
+
+	return se && se->handle == c->handle ? se : NULL;
 }
 
 static void conn_unlink(struct rt_conn **head, struct rt_conn *c)
@@ -77,23 +104,23 @@ static void conn_unlink(struct rt_conn **head, struct rt_conn *c)
 
 /* The connecting list: only its members have a connect deadline, so the
  * tick checks them and not every connection. */
-void rt_conn_set_connecting(struct router *r, struct rt_conn *c, bool on)
+void rt_conn_set_connecting(struct rt_worker *w, struct rt_conn *c, bool on)
 {
 	if (on == c->connecting)
 		return;
 	c->connecting = on;
 	if (on) {
 		c->kprev = NULL;
-		c->knext = r->connecting;
-		if (r->connecting)
-			r->connecting->kprev = c;
-		r->connecting = c;
+		c->knext = w->connecting;
+		if (w->connecting)
+			w->connecting->kprev = c;
+		w->connecting = c;
 		return;
 	}
 	if (c->kprev)
 		c->kprev->knext = c->knext;
 	else
-		r->connecting = c->knext;
+		w->connecting = c->knext;
 	if (c->knext)
 		c->knext->kprev = c->kprev;
 	c->kprev = c->knext = NULL;
@@ -115,48 +142,55 @@ void rt_conn_release_member(struct rt_conn *c, uint64_t now)
 	if (!c->started)
 		return;
 	lbfo_team_complete(&s->team, &c->cmd, now); /* < 0: member failed meanwhile */
-	s->ms[c->member].active--;
+	s->st.ms[c->member].active--;
 	c->started = false;
 }
 
-void rt_conn_close(struct router *r, struct rt_conn *c, uint64_t now)
+void rt_conn_close(struct rt_worker *w, struct rt_conn *c, uint64_t now)
 {
+	struct router *r = w->r;
 	struct rt_service *s = c->svc;
 
 	if (c->dead)
 		return;
 	c->dead = true;
-	rt_conn_set_connecting(r, c, false);
+	rt_conn_set_connecting(w, c, false);
 	rt_conn_release_member(c, now);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->bfd >= 0)
 		close(c->bfd);
 	c->cfd = c->bfd = -1;
-	rt_pipe_put(r, c->p_up, c->in_up, c->cap_up);
-	rt_pipe_put(r, c->p_down, c->in_down, c->cap_down);
+	rt_pipe_put(w, c->p_up, c->in_up, c->cap_up);
+	rt_pipe_put(w, c->p_down, c->in_down, c->cap_down);
 	if (c->handle) {
-		struct sess *se = sess_find(&r->sessions, &c->key);
+		unsigned sh;
+		struct sess *se = rt_conn_session(r, c, &sh);
 
-		if (se && se->handle == c->handle) {
+		if (se) {
 			if (se->conns)
 				se->conns--;
-			sess_touch(&r->sessions, se, now);
+			sess_touch(&r->sessions.shard[sh].t, se, now);
 		}
+		rt_sessions_unlock(&r->sessions, sh);
 	}
-	rt_client_put(r, c->client);
-	s->active--;
-	r->nconns--;
-	conn_unlink(&r->conns, c);
-	rt_conn_push(&r->dead, c);
+	rt_client_release(r, c->client);
+	if (c->counted) {
+		atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&r->svc_active[s->idx], 1, memory_order_relaxed);
+	}
+	s->st.active--;
+	w->nconns--;
+	conn_unlink(&w->conns, c);
+	rt_conn_push(&w->dead, c);
 }
 
-void rt_conn_reap(struct router *r)
+void rt_conn_reap(struct rt_worker *w)
 {
-	while (r->dead) {
-		struct rt_conn *c = r->dead;
+	while (w->dead) {
+		struct rt_conn *c = w->dead;
 
-		r->dead = c->next;
+		w->dead = c->next;
 		free(c);
 	}
 }
@@ -167,11 +201,11 @@ void rt_conn_reap(struct router *r)
  * comes back, count them on it again, so that least connections sees the
  * node's real load rather than an empty node (and piles new ones onto it).
  */
-void rt_conn_recount(struct router *r, int ni, uint64_t now)
+void rt_conn_recount(struct rt_worker *w, int ni, uint64_t now)
 {
 	struct rt_conn *c;
 
-	for (c = r->conns; c; c = c->next) {
+	for (c = w->conns; c; c = c->next) {
 		struct rt_service *s = c->svc;
 
 		if (c->started && c->cmd.state == LBFO_CMD_RETURNED &&
@@ -298,34 +332,34 @@ static int pump(int src, int dst, int p[2], size_t cap, size_t *inpipe, bool *sr
 /* Register, change or drop one socket's interest. A socket that waits
  * for nothing leaves the set: level-triggered epoll would otherwise keep
  * reporting a hang-up that nobody can act on. */
-static int set_interest(struct router *r, int fd, struct rt_ev *ev, bool *reg,
+static int set_interest(struct rt_worker *w, int fd, struct rt_ev *ev, bool *reg,
 			uint32_t *cur, uint32_t want, bool done)
 {
 	struct epoll_event e = { .events = want, .data.ptr = ev };
 
 	if (done || want == 0) {
-		if (*reg && epoll_ctl(r->ep, EPOLL_CTL_DEL, fd, NULL) < 0)
+		if (*reg && epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL) < 0)
 			return -1;
 		*reg = false;
 		return 0;
 	}
 	if (*reg && want == *cur)
 		return 0;
-	if (epoll_ctl(r->ep, *reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e) < 0)
+	if (epoll_ctl(w->ep, *reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e) < 0)
 		return -1;
 	*reg = true;
 	*cur = want;
 	return 0;
 }
 
-int rt_conn_interest(struct router *r, struct rt_conn *c)
+int rt_conn_interest(struct rt_worker *w, struct rt_conn *c)
 {
 	uint32_t cm = 0, bm = 0;
 
 	if (c->connecting) {
 		/* Nothing moves until the node answers; the client's data
 		 * waits in its socket. */
-		return set_interest(r, c->bfd, &c->bev, &c->b_reg, &c->b_mask, EPOLLOUT, false);
+		return set_interest(w, c->bfd, &c->bev, &c->b_reg, &c->b_mask, EPOLLOUT, false);
 	}
 	if (!c->c_eof && c->in_up == 0)
 		cm |= EPOLLIN;
@@ -335,15 +369,15 @@ int rt_conn_interest(struct router *r, struct rt_conn *c)
 		bm |= EPOLLIN;
 	if (c->in_up > 0)
 		bm |= EPOLLOUT;
-	if (set_interest(r, c->cfd, &c->cev, &c->c_reg, &c->c_mask, cm, c->c_eof && c->c_shut) < 0 ||
-	    set_interest(r, c->bfd, &c->bev, &c->b_reg, &c->b_mask, bm, c->b_eof && c->b_shut) < 0)
+	if (set_interest(w, c->cfd, &c->cev, &c->c_reg, &c->c_mask, cm, c->c_eof && c->c_shut) < 0 ||
+	    set_interest(w, c->bfd, &c->bev, &c->b_reg, &c->b_mask, bm, c->b_eof && c->b_shut) < 0)
 		return -1;
 	return 0;
 }
 
-void rt_conn_pump(struct router *r, struct rt_conn *c, unsigned dirs, uint64_t now)
+void rt_conn_pump(struct rt_worker *w, struct rt_conn *c, unsigned dirs, uint64_t now)
 {
-	struct rt_member_stats *ms = &c->svc->ms[c->member];
+	struct rt_member_stats *ms = &c->svc->st.ms[c->member];
 
 	if (c->dead || c->connecting)
 		return;
@@ -355,17 +389,17 @@ void rt_conn_pump(struct router *r, struct rt_conn *c, unsigned dirs, uint64_t n
 	    ((dirs & RT_PUMP_DOWN) &&
 	     pump(c->bfd, c->cfd, c->p_down, c->cap_down, &c->in_down, &c->b_eof, &c->c_shut,
 		  &ms->bytes_out, &c->bulk_down) < 0)) {
-		rt_conn_close(r, c, now);
+		rt_conn_close(w, c, now);
 		return;
 	}
 	c->moved_up += ms->bytes_in - up0;
 	c->moved_down += ms->bytes_out - down0;
 	if (c->moved_up >= RT_BULK_BYTES && !c->grow_up)
-		rt_pipe_grow(r, c->p_up, &c->cap_up, &c->grow_up);
+		rt_pipe_grow(w, c->p_up, &c->cap_up, &c->grow_up);
 	if (c->moved_down >= RT_BULK_BYTES && !c->grow_down)
-		rt_pipe_grow(r, c->p_down, &c->cap_down, &c->grow_down);
-	if ((c->c_eof && c->b_eof && c->b_shut && c->c_shut) || rt_conn_interest(r, c) < 0)
-		rt_conn_close(r, c, now);
+		rt_pipe_grow(w, c->p_down, &c->cap_down, &c->grow_down);
+	if ((c->c_eof && c->b_eof && c->b_shut && c->c_shut) || rt_conn_interest(w, c) < 0)
+		rt_conn_close(w, c, now);
 }
 
 /* Which directions an event on one side can move: readable -> from it;
@@ -407,20 +441,20 @@ void rt_tune_socket(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
-void rt_conns_free(struct router *r)
+void rt_conns_free(struct rt_worker *w)
 {
 	uint64_t now = rt_now_ns();
 
-	while (r->conns)
-		rt_conn_close(r, r->conns, now);
-	rt_conn_reap(r);
+	while (w->conns)
+		rt_conn_close(w, w->conns, now);
+	rt_conn_reap(w);
 }
 
 void rt_clients_free(struct router *r)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(r->clients) / sizeof(r->clients[0]); i++)
+	for (i = 0; i < RT_CLIENT_SLOTS; i++)
 		while (r->clients[i]) {
 			struct rt_client *c = r->clients[i];
 

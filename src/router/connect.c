@@ -18,11 +18,12 @@
 #include "lbfo/policy.h"
 #include "conn.h"
 
-static struct sockaddr_in node_sockaddr(struct router *r, struct rt_service *s, int m)
+static struct sockaddr_in node_sockaddr(const struct rt_config *cfg, struct rt_service *s,
+				       int m)
 {
 	int ni = s->member_node[m];
-	const struct rt_node_cfg *nc = &r->cfg->node[ni];
-	int si = (int)(s - r->svc);
+	const struct rt_node_cfg *nc = &cfg->node[ni];
+	int si = s->idx;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 
 	sa.sin_addr = nc->addr;
@@ -30,22 +31,22 @@ static struct sockaddr_in node_sockaddr(struct router *r, struct rt_service *s, 
 	return sa;
 }
 
-static void conn_connect_failed(struct router *r, struct rt_conn *c, const char *why,
+static void conn_connect_failed(struct rt_worker *w, struct rt_conn *c, const char *why,
 				uint64_t now);
 
 /* Start a connection to member m. Returns 0 (connecting or connected),
  * -1 when the socket could not even be made. */
-static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now)
+static int conn_connect(struct rt_worker *w, struct rt_conn *c, int m, uint64_t now)
 {
 	struct rt_service *s = c->svc;
-	struct sockaddr_in sa = node_sockaddr(r, s, m);
+	struct sockaddr_in sa = node_sockaddr(w->r->cfg, s, m);
 	int fd;
 
 	c->member = m;
 	lbfo_mask_add(&c->tried, m);
 	lbfo_team_start(&s->team, &c->cmd, m, LBFO_READ, 0, now);
 	c->started = true;
-	s->ms[m].active++;
+	s->st.ms[m].active++;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -54,15 +55,15 @@ static int conn_connect(struct router *r, struct rt_conn *c, int m, uint64_t now
 	c->bev.kind = RT_EV_BACKEND;
 	c->bev.ptr = c;
 	c->b_reg = false;
-	rt_conn_set_connecting(r, c, true);
-	if (rt_conn_interest(r, c) < 0)
+	rt_conn_set_connecting(w, c, true);
+	if (rt_conn_interest(w, c) < 0)
 		return -1;
 	c->deadline_ns = now + (uint64_t)s->cfg->connect_timeout_ms * LBFO_NS_PER_MS;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
-		conn_connect_failed(r, c, why, now);
+		conn_connect_failed(w, c, why, now);
 		return 0;
 	}
 	return 0;
@@ -77,59 +78,73 @@ int rt_pick_member(struct rt_service *s, const struct lbfo_mask *tried, uint64_t
 	return m >= 0 ? m : -1;
 }
 
-static void conn_connect_failed(struct router *r, struct rt_conn *c, const char *why,
+/* A new session no node took was never one: undo it. */
+static void session_undo(struct rt_worker *w, struct rt_conn *c, int old)
+{
+	struct rt_service *s = c->svc;
+	struct router *r = w->r;
+	unsigned sh;
+	struct sess *se;
+
+	s->st.ms[old].sessions--;
+	s->st.new_sessions--;
+	if (!c->handle)
+		return;
+	se = rt_conn_session(r, c, &sh);
+	if (se && se->total <= 1) {
+		sess_remove(&r->sessions.shard[sh].t, se);
+		c->handle = 0;
+	}
+	rt_sessions_unlock(&r->sessions, sh);
+}
+
+static void conn_connect_failed(struct rt_worker *w, struct rt_conn *c, const char *why,
 				uint64_t now)
 {
 	struct rt_service *s = c->svc;
+	struct rt_member_stats *ms = &s->st.ms[c->member];
 	int old = c->member, m;
 
-	s->ms[old].connect_fail++;
+	ms->connect_fail++;
 	if (c->bfd >= 0) {
 		close(c->bfd); /* also leaves the epoll set */
 		c->bfd = -1;
 	}
 	c->b_reg = false;
-	rt_conn_set_connecting(r, c, false);
+	rt_conn_set_connecting(w, c, false);
 	rt_conn_release_member(c, now);
-	if (s->ms[old].connect_fail <= 3 || s->ms[old].connect_fail % 1000 == 0)
-		rt_event(r, LOG_WARNING, "service %s: node %s: %s (%llu so far); trying another node",
-			 s->cfg->name, s->team.m[old].name, why,
-			 (unsigned long long)s->ms[old].connect_fail);
+	if (ms->connect_fail <= 3 || ms->connect_fail % 1000 == 0)
+		rt_event(w->r, LOG_WARNING, "service %s: node %s: %s (%llu so far on worker %d); "
+			 "trying another node", s->cfg->name, s->team.m[old].name, why,
+			 (unsigned long long)ms->connect_fail, w->id);
 	m = rt_pick_member(s, &c->tried, now);
 	if (m < 0) {
-		s->failed_connect++;
-		if (c->new_session) {
-			/* No node took it: it was never a session. */
-			struct sess *se = c->handle ? sess_find(&r->sessions, &c->key) : NULL;
-
-			s->ms[old].sessions--;
-			s->new_sessions--;
-			if (se && se->handle == c->handle && se->total <= 1) {
-				sess_remove(&r->sessions, se);
-				c->handle = 0;
-			}
-		}
-		rt_conn_close(r, c, now);
+		s->st.failed_connect++;
+		if (c->new_session)
+			session_undo(w, c, old);
+		rt_conn_close(w, c, now);
 		return;
 	}
-	s->retries++;
+	s->st.retries++;
 	if (c->new_session) {
 		/* The new session is counted where it lands. */
-		s->ms[old].sessions--;
-		s->ms[m].sessions++;
+		ms->sessions--;
+		s->st.ms[m].sessions++;
 	}
 	if (c->handle) {
 		/* The session moves with the connection. */
-		struct sess *se = sess_find(&r->sessions, &c->key);
+		unsigned sh;
+		struct sess *se = rt_conn_session(w->r, c, &sh);
 
-		if (se && se->handle == c->handle)
-			sess_set_node(&r->sessions, se, s->member_node[m], now);
+		if (se)
+			sess_set_node(&w->r->sessions.shard[sh].t, se, s->member_node[m], now);
+		rt_sessions_unlock(&w->r->sessions, sh);
 	}
-	if (conn_connect(r, c, m, now) < 0)
-		conn_connect_failed(r, c, "socket", now);
+	if (conn_connect(w, c, m, now) < 0)
+		conn_connect_failed(w, c, "socket", now);
 }
 
-static void conn_connected(struct router *r, struct rt_conn *c, uint64_t now)
+static void conn_connected(struct rt_worker *w, struct rt_conn *c, uint64_t now)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -140,43 +155,43 @@ static void conn_connected(struct router *r, struct rt_conn *c, uint64_t now)
 		char why[96];
 
 		snprintf(why, sizeof(why), "connect: %s", strerror(err));
-		conn_connect_failed(r, c, why, now);
+		conn_connect_failed(w, c, why, now);
 		return;
 	}
-	rt_conn_set_connecting(r, c, false);
-	c->svc->ms[c->member].conns++;
-	rt_conn_pump(r, c, RT_PUMP_UP | RT_PUMP_DOWN, now);
+	rt_conn_set_connecting(w, c, false);
+	c->svc->st.ms[c->member].conns++;
+	rt_conn_pump(w, c, RT_PUMP_UP | RT_PUMP_DOWN, now);
 }
 
-void rt_connect_deadlines(struct router *r, uint64_t now)
+void rt_connect_deadlines(struct rt_worker *w, uint64_t now)
 {
 	struct rt_conn *c, *next;
 
-	for (c = r->connecting; c; c = next) {
+	for (c = w->connecting; c; c = next) {
 		next = c->knext;
 		if (now >= c->deadline_ns)
-			conn_connect_failed(r, c, "connect timed out", now);
+			conn_connect_failed(w, c, "connect timed out", now);
 	}
 }
 
-void rt_conn_start(struct router *r, struct rt_conn *c, int m, uint64_t now)
+void rt_conn_start(struct rt_worker *w, struct rt_conn *c, int m, uint64_t now)
 {
-	if (conn_connect(r, c, m, now) < 0)
-		conn_connect_failed(r, c, "socket", now);
+	if (conn_connect(w, c, m, now) < 0)
+		conn_connect_failed(w, c, "socket", now);
 }
 
-void rt_conn_event(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now)
+void rt_conn_event(struct rt_worker *w, struct rt_ev *e, uint32_t events, uint64_t now)
 {
 	struct rt_conn *c = e->ptr;
 
 	if (e->kind == RT_EV_CLIENT) {
-		rt_conn_pump(r, c, rt_conn_event_dirs(events, true), now);
+		rt_conn_pump(w, c, rt_conn_event_dirs(events, true), now);
 		return;
 	}
 	if (c->dead)
 		return;
 	if (c->connecting)
-		conn_connected(r, c, now);
+		conn_connected(w, c, now);
 	else
-		rt_conn_pump(r, c, rt_conn_event_dirs(events, false), now);
+		rt_conn_pump(w, c, rt_conn_event_dirs(events, false), now);
 }

@@ -20,6 +20,7 @@
  * applies it to the services' teams); this file knows no team.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -32,6 +33,19 @@
 #include "router.h"
 
 /* Join the discovery group; on failure say which group, where and why. */
+/* An event in the router's ring, which the workers write too. */
+__attribute__((format(printf, 3, 4)))
+static void disc_event(struct rt_disc *d, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pthread_mutex_lock(d->events_lock);
+	lbfo_events_vadd(d->events, level, fmt, ap);
+	pthread_mutex_unlock(d->events_lock);
+	va_end(ap);
+}
+
 static int join_group(struct rt_disc *d, char *err, size_t errlen)
 {
 	struct ip_mreqn mr = { .imr_address = d->cfg->disc_iface };
@@ -59,7 +73,7 @@ static int join_group(struct rt_disc *d, char *err, size_t errlen)
 			 g, strerror(errno));
 		return -1;
 	}
-	lbfo_events_add(d->events, LOG_INFO, "discovery: joined multicast group %s:%u on "
+	disc_event(d, LOG_INFO, "discovery: joined multicast group %s:%u on "
 			"interface %s", g, ntohs(d->cfg->disc_listen.sin_port), i);
 	return 0;
 }
@@ -187,7 +201,7 @@ static void agent_restarted(struct rt_disc *d, int ni, uint32_t old_ip, uint16_t
 	/* Two agents for one node would alternate on every announcement:
 	 * the first 10, then every 1000th. */
 	if (k <= 10 || k % 1000 == 0)
-		lbfo_events_add(d->events, LOG_NOTICE, "agent of node %s restarted (%s %s -> %s): "
+		disc_event(d, LOG_NOTICE, "agent of node %s restarted (%s %s -> %s): "
 				"told router and management again (restart %llu of its agent; "
 				"node still %s)",
 			 n->cfg->name, old_ip == n->agent_ip ? "port" : "address", was, now,
@@ -225,7 +239,7 @@ static void handle(struct rt_disc *d, const struct lbfo_disc_msg *m,
 		d->unknown++;
 		if (d->unknown <= 5 || d->unknown % 1000 == 0) {
 			inet_ntop(AF_INET, &ia, a, sizeof(a));
-			lbfo_events_add(d->events, LOG_WARNING, "announcement from %s, which is no "
+			disc_event(d, LOG_WARNING, "announcement from %s, which is no "
 					"[node] of this router (%llu so far); ignored", a,
 					(unsigned long long)d->unknown);
 		}

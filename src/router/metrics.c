@@ -30,6 +30,17 @@ FAM(F_STICKY, "lbfo_router_service_sticky_total", COUNTER,
     "Connections sent to their session's node.");
 FAM(F_RETRIES, "lbfo_router_service_connect_retries_total", COUNTER,
     "Connections retried on another node.");
+FAM(F_W_RUNNING, "lbfo_router_worker_running", GAUGE,
+    "1 while the worker accepts, 0 once draining or stopped.");
+FAM(F_W_CONNS, "lbfo_router_worker_connections", GAUGE, "Open connections per worker.");
+FAM(F_W_ACCEPTED, "lbfo_router_worker_accepted_total", COUNTER,
+    "Client connections a worker accepted, per service.");
+FAM(F_W_SESSIONS, "lbfo_router_worker_new_sessions_total", COUNTER,
+    "New sessions a worker allocated, per service.");
+FAM(F_W_BYTES_IN, "lbfo_router_worker_bytes_in_total", COUNTER,
+    "Bytes client to node a worker carried.");
+FAM(F_W_BYTES_OUT, "lbfo_router_worker_bytes_out_total", COUNTER,
+    "Bytes node to client a worker carried.");
 FAM(F_NODE_UP, "lbfo_router_node_up", GAUGE, "1 when the node is announcing (or static).");
 FAM(F_NODE_PRIO, "lbfo_router_node_priority", GAUGE, "Last announced priority.");
 FAM(F_NODE_FAILS, "lbfo_router_node_fails_total", COUNTER, "Times the node was failed.");
@@ -94,7 +105,7 @@ static const struct member_family {
 
 static uint64_t member_value(const struct rt_service *s, int m, enum member_what w)
 {
-	const struct rt_member_stats *ms = &s->ms[m];
+	const struct rt_member_stats *ms = &s->st.ms[m];
 
 	switch (w) {
 	case M_SESSIONS: return ms->sessions;
@@ -118,12 +129,14 @@ static void one(struct lbfo_prom *p, const struct lbfo_prom_family *f, uint64_t 
 static void router_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
 {
 	const struct lbfo_ctl_stats *cs = r->ctl ? lbfo_ctl_server_stats(r->ctl) : NULL;
+	struct rt_sessions_totals tot;
 
 	one(p, &F_UPTIME, (now - r->start_ns) / LBFO_NS_PER_SEC);
-	one(p, &F_CONNS, r->nconns);
-	one(p, &F_SESSIONS, r->sessions.n);
-	one(p, &F_EVICT, r->sessions.evicted);
-	one(p, &F_EXPIRE, r->sessions.expired);
+	rt_sessions_totals(&r->sessions, &tot);
+	one(p, &F_CONNS, r->nconns_total);
+	one(p, &F_SESSIONS, tot.n);
+	one(p, &F_EVICT, tot.evicted);
+	one(p, &F_EXPIRE, tot.expired);
 	one(p, &F_GROWN, r->pipes_grown);
 	one(p, &F_GROW_REFUSED, r->pipe_grow_refused);
 	if (!cs)
@@ -141,28 +154,28 @@ static void service_metrics(struct router *r, struct lbfo_prom *p)
 
 	lbfo_prom_family(p, &F_ACCEPTED);
 	for (i = 0; i < r->nsvc; i++)
-		lbfo_prom_u64(p, r->svc[i].accepted, "service", r->svc[i].cfg->name, NULL);
+		lbfo_prom_u64(p, r->svc[i].st.accepted, "service", r->svc[i].cfg->name, NULL);
 	lbfo_prom_family(p, &F_REFUSED);
 	for (i = 0; i < r->nsvc; i++) {
 		const struct rt_service *s = &r->svc[i];
 		const char *n = s->cfg->name;
 
-		lbfo_prom_u64(p, s->refused_acl, "service", n, "reason", "acl", NULL);
-		lbfo_prom_u64(p, s->refused_limit, "service", n, "reason", "limit", NULL);
-		lbfo_prom_u64(p, s->refused_client_limit, "service", n, "reason", "client_limit",
+		lbfo_prom_u64(p, s->st.refused_acl, "service", n, "reason", "acl", NULL);
+		lbfo_prom_u64(p, s->st.refused_limit, "service", n, "reason", "limit", NULL);
+		lbfo_prom_u64(p, s->st.refused_client_limit, "service", n, "reason", "client_limit",
 			      NULL);
-		lbfo_prom_u64(p, s->refused_no_node, "service", n, "reason", "no_node", NULL);
-		lbfo_prom_u64(p, s->failed_connect, "service", n, "reason", "connect", NULL);
+		lbfo_prom_u64(p, s->st.refused_no_node, "service", n, "reason", "no_node", NULL);
+		lbfo_prom_u64(p, s->st.failed_connect, "service", n, "reason", "connect", NULL);
 	}
 	lbfo_prom_family(p, &F_SVC_ACTIVE);
 	for (i = 0; i < r->nsvc; i++)
-		lbfo_prom_u64(p, r->svc[i].active, "service", r->svc[i].cfg->name, NULL);
+		lbfo_prom_u64(p, r->svc[i].st.active, "service", r->svc[i].cfg->name, NULL);
 	lbfo_prom_family(p, &F_STICKY);
 	for (i = 0; i < r->nsvc; i++)
-		lbfo_prom_u64(p, r->svc[i].sticky_hits, "service", r->svc[i].cfg->name, NULL);
+		lbfo_prom_u64(p, r->svc[i].st.sticky_hits, "service", r->svc[i].cfg->name, NULL);
 	lbfo_prom_family(p, &F_RETRIES);
 	for (i = 0; i < r->nsvc; i++)
-		lbfo_prom_u64(p, r->svc[i].retries, "service", r->svc[i].cfg->name, NULL);
+		lbfo_prom_u64(p, r->svc[i].st.retries, "service", r->svc[i].cfg->name, NULL);
 }
 
 static void member_metrics(struct router *r, struct lbfo_prom *p)
@@ -239,6 +252,53 @@ static void sync_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
 	}
 }
 
+/* Each worker's families, from its last snapshot. */
+static uint64_t worker_bytes(const struct router *r, const struct rt_worker *w, bool in)
+{
+	uint64_t b = 0;
+	int k, m;
+
+	for (k = 0; k < r->nsvc; k++)
+		for (m = 0; m < r->svc[k].team.n; m++)
+			b += in ? w->snap.svc[k].ms[m].bytes_in : w->snap.svc[k].ms[m].bytes_out;
+	return b;
+}
+
+static void worker_metrics(struct router *r, struct lbfo_prom *p)
+{
+	char id[RT_MAX_WORKERS][12];
+	int i, k;
+
+	for (i = 0; i < r->nworker; i++) {
+		snprintf(id[i], sizeof(id[i]), "%d", i);
+		pthread_mutex_lock(&r->w[i]->lock); /* held over the families below */
+	}
+	lbfo_prom_family(p, &F_W_RUNNING);
+	for (i = 0; i < r->nworker; i++)
+		lbfo_prom_u64(p, rt_worker_state(r->w[i]) == RT_W_RUNNING, "worker", id[i], NULL);
+	lbfo_prom_family(p, &F_W_CONNS);
+	for (i = 0; i < r->nworker; i++)
+		lbfo_prom_u64(p, r->w[i]->snap.nconns, "worker", id[i], NULL);
+	lbfo_prom_family(p, &F_W_ACCEPTED);
+	for (i = 0; i < r->nworker; i++)
+		for (k = 0; k < r->nsvc; k++)
+			lbfo_prom_u64(p, r->w[i]->snap.svc[k].accepted, "worker", id[i], "service",
+				      r->svc[k].cfg->name, NULL);
+	lbfo_prom_family(p, &F_W_SESSIONS);
+	for (i = 0; i < r->nworker; i++)
+		for (k = 0; k < r->nsvc; k++)
+			lbfo_prom_u64(p, r->w[i]->snap.svc[k].new_sessions, "worker", id[i],
+				      "service", r->svc[k].cfg->name, NULL);
+	lbfo_prom_family(p, &F_W_BYTES_IN);
+	for (i = 0; i < r->nworker; i++)
+		lbfo_prom_u64(p, worker_bytes(r, r->w[i], true), "worker", id[i], NULL);
+	lbfo_prom_family(p, &F_W_BYTES_OUT);
+	for (i = 0; i < r->nworker; i++)
+		lbfo_prom_u64(p, worker_bytes(r, r->w[i], false), "worker", id[i], NULL);
+	for (i = r->nworker; i-- > 0;)
+		pthread_mutex_unlock(&r->w[i]->lock);
+}
+
 void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
 {
 	struct lbfo_prom p;
@@ -247,6 +307,7 @@ void rt_metrics_text(struct router *r, FILE *f, uint64_t now)
 	router_metrics(r, &p, now);
 	service_metrics(r, &p);
 	member_metrics(r, &p);
+	worker_metrics(r, &p);
 	node_metrics(r, &p);
 	sync_metrics(r, &p, now);
 	lbfo_prom_finish(&p);

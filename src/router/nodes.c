@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Node states (discovery's, an operator's) applied to every service's
- * team: a node that fails leaves every team it is a member of, one that
- * comes back returns; priority 0 drains it.
+ * Node states (discovery's, an operator's): the router's view (r->node,
+ * the main thread's copy of every service's team), then every worker's
+ * teams by message (worker.c). A node that fails leaves every team it is
+ * a member of, one that comes back returns; priority 0 drains it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,15 @@ static void set_node_state(struct rt_node *n, enum rt_node_state st, const char 
 	snprintf(n->reason, sizeof(n->reason), "%s", why);
 }
 
+/* The change to every worker's teams (they apply it on their loops). */
+static void tell_workers(struct router *r, int ni, bool up, bool joined)
+{
+	struct rt_msg m = { .kind = RT_MSG_NODE, .node = ni, .up = up, .joined = joined,
+			    .prio = r->node[ni].priority };
+
+	rt_worker_post(r, -1, &m);
+}
+
 void rt_node_up(struct router *r, int ni, const char *why, uint64_t now)
 {
 	struct rt_node *n = &r->node[ni];
@@ -26,20 +36,9 @@ void rt_node_up(struct router *r, int ni, const char *why, uint64_t now)
 
 	set_node_state(n, RT_NODE_UP, why, now);
 	n->joins++;
-	for (i = 0; i < r->nsvc; i++) {
-		struct rt_service *s = &r->svc[i];
-		int m = s->node_member[ni];
-
-		if (m < 0)
-			continue;
-		lbfo_team_member_restored(&s->team, m, -1, now);
-		/* A node that announces again is back: no probation beyond
-		 * the announcement itself (failback immediate). */
-		if (s->team.m[m].state == LBFO_MS_PROBING)
-			lbfo_team_member_reinstate(&s->team, m, now);
-	}
-	rt_conn_recount(r, ni, now);
-	rt_node_priority(r, ni, n->priority, now);
+	for (i = 0; i < r->nsvc; i++)
+		rt_svc_node_up(&r->svc[i], ni, n->priority, now);
+	tell_workers(r, ni, true, true);
 	rt_event(r, LOG_NOTICE, "node %s %s: %s", n->cfg->name,
 		 n->joins > 1 ? "rejoined" : "joined", why);
 }
@@ -53,18 +52,9 @@ void rt_node_down(struct router *r, int ni, enum rt_node_state st, const char *w
 	if (n->state == RT_NODE_UP)
 		n->fails++;
 	set_node_state(n, st, why, now);
-	for (i = 0; i < r->nsvc; i++) {
-		struct rt_service *s = &r->svc[i];
-		struct lbfo_cmd *retry = NULL;
-		int m = s->node_member[ni];
-
-		if (m < 0 || s->team.m[m].state == LBFO_MS_FAILED)
-			continue;
-		/* Connections in flight keep running (the node may only have
-		 * lost its agent); the core hands their commands back, so
-		 * their completion is ignored (lbfo_team_complete() < 0). */
-		lbfo_team_member_failed(&s->team, m, -1, now, &retry);
-	}
+	for (i = 0; i < r->nsvc; i++)
+		rt_svc_node_down(&r->svc[i], ni, now);
+	tell_workers(r, ni, false, false);
 	rt_event(r, st == RT_NODE_UNKNOWN ? LOG_INFO : LOG_WARNING, "node %s %s: %s", n->cfg->name,
 		 st == RT_NODE_ADMIN_DOWN ? "taken down" :
 		 st == RT_NODE_UNKNOWN ? "waiting" : "failed", why);
@@ -82,17 +72,9 @@ void rt_node_priority(struct router *r, int ni, uint16_t prio, uint64_t now)
 	n->priority = prio;
 	if (n->state != RT_NODE_UP)
 		return;
-	for (i = 0; i < r->nsvc; i++) {
-		struct rt_service *s = &r->svc[i];
-		int m = s->node_member[ni];
-
-		if (m < 0)
-			continue;
-		if (prio == 0 && s->team.m[m].state == LBFO_MS_ACTIVE)
-			lbfo_team_member_drain(&s->team, m, now);
-		else if (prio > 0 && s->team.m[m].state == LBFO_MS_DRAINING)
-			lbfo_team_member_reinstate(&s->team, m, now);
-	}
+	for (i = 0; i < r->nsvc; i++)
+		rt_svc_node_priority(&r->svc[i], ni, prio, now);
+	tell_workers(r, ni, true, false);
 }
 
 void rt_node_restore(struct router *r, int ni, FILE *out, uint64_t now)

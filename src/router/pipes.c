@@ -9,14 +9,14 @@
 
 #include "router.h"
 
-size_t rt_pipe_get(struct router *r, int p[2])
+size_t rt_pipe_get(struct rt_worker *w, int p[2])
 {
 	int sz;
 
-	if (r->npool > 0) {
-		r->npool--;
-		p[0] = r->pool[r->npool][0];
-		p[1] = r->pool[r->npool][1];
+	if (w->npool > 0) {
+		w->npool--;
+		p[0] = w->pool[w->npool][0];
+		p[1] = w->pool[w->npool][1];
 	} else if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
 		return 0;
 	}
@@ -32,23 +32,23 @@ size_t rt_pipe_get(struct router *r, int p[2])
  * keeps the small pipe, so thousands of idle connections cost little pipe
  * memory. A refusal (the user's pipe-pages limit) keeps the pipe as it is.
  */
-void rt_pipe_grow(struct router *r, int p[2], size_t *cap, bool *done)
+void rt_pipe_grow(struct rt_worker *w, int p[2], size_t *cap, bool *done)
 {
 	int sz;
 
 	*done = true; /* once: a refusal is not asked again */
-	if (!r->cfg->pipe_size || *cap >= r->cfg->pipe_size)
+	if (!w->r->cfg->pipe_size || *cap >= w->r->cfg->pipe_size)
 		return;
-	sz = fcntl(p[0], F_SETPIPE_SZ, (int)r->cfg->pipe_size);
+	sz = fcntl(p[0], F_SETPIPE_SZ, (int)w->r->cfg->pipe_size);
 	if (sz > 0) {
 		*cap = (size_t)sz;
-		r->pipes_grown++;
+		w->pipes_grown++;
 	} else {
-		r->pipe_grow_refused++;
+		w->pipe_grow_refused++;
 	}
 }
 
-void rt_pipe_put(struct router *r, int p[2], size_t inpipe, size_t cap)
+void rt_pipe_put(struct rt_worker *w, int p[2], size_t inpipe, size_t cap)
 {
 	int queued = -1;
 
@@ -59,10 +59,10 @@ void rt_pipe_put(struct router *r, int p[2], size_t inpipe, size_t cap)
 	 * what the kernel says is empty: a pipe with bytes of a closed
 	 * connection in it would feed them to the next one. */
 	if (inpipe == 0 && cap <= 65536 && ioctl(p[0], FIONREAD, &queued) == 0 && queued == 0 &&
-	    r->npool < (int)(sizeof(r->pool) / sizeof(r->pool[0]))) {
-		r->pool[r->npool][0] = p[0];
-		r->pool[r->npool][1] = p[1];
-		r->npool++;
+	    w->npool < (int)(sizeof(w->pool) / sizeof(w->pool[0]))) {
+		w->pool[w->npool][0] = p[0];
+		w->pool[w->npool][1] = p[1];
+		w->npool++;
 	} else {
 		close(p[0]);
 		close(p[1]);
@@ -70,13 +70,13 @@ void rt_pipe_put(struct router *r, int p[2], size_t inpipe, size_t cap)
 	p[0] = p[1] = -1;
 }
 
-void rt_pipes_free(struct router *r)
+void rt_pipes_free(struct rt_worker *w)
 {
 	int k;
 
-	for (k = 0; k < r->npool; k++) {
-		close(r->pool[k][0]);
-		close(r->pool[k][1]);
+	for (k = 0; k < w->npool; k++) {
+		close(w->pool[k][0]);
+		close(w->pool[k][1]);
 	}
-	r->npool = 0;
+	w->npool = 0;
 }

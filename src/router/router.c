@@ -1,15 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * lbfo-router's loop: one thread, one epoll set. It owns the modules
- * (router.h) and calls down into them: services and connections
- * (accept.c, connect.c, conn.c), discovery (discovery.c, whose findings
- * come back through its ops and go to nodes.c), the control server
+ * lbfo-router's main loop: one thread, one epoll set. It owns the modules
+ * (router.h) and calls down into them: the workers (worker.c: each runs
+ * the services' sockets and connections on a loop of its own), discovery
+ * (discovery.c, whose findings come back through its ops and go to
+ * nodes.c, which passes them on to the workers), the control server
  * (src/common/ctlserver.c, requests in commands.c), signals, the session
- * table's replication (sync.c: what a batch changed is sent at its end);
- * and every 50 ms the deadlines: connects, discovery's detection window, control
- * clients, idle sessions, the teams' timers.
+ * table's replication (sync.c: what the workers changed is sent as soon
+ * as the main loop wakes for it); and every
+ * 50 ms the deadlines: discovery's detection window, control clients,
+ * idle sessions, its copies of the teams' timers.
+ *
+ * Control and discovery have a thread of their own rather than sharing
+ * worker 0's: a long request (status with 100000 sessions) or a burst of
+ * announcements then never delays a worker's connections, and every
+ * worker is alike, so any of them can be drained.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,8 +119,40 @@ static void open_discovery(struct router *r)
 	r->disc.node = r->node;
 	r->disc.nnode = r->nnode;
 	r->disc.events = &r->events;
+	r->disc.events_lock = &r->events_lock;
 	r->disc.ops = &disc_ops;
 	r->disc.ctx = r;
+}
+
+/* threads = N, or one per core. */
+static int worker_count(const struct rt_config *cfg)
+{
+	long n = cfg->threads ? (long)cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > RT_MAX_WORKERS ? RT_MAX_WORKERS : (int)n;
+}
+
+static void init_locks(struct router *r)
+{
+	int i;
+
+	pthread_mutex_init(&r->events_lock, NULL);
+	for (i = 0; i < RT_CLIENT_LOCKS; i++)
+		pthread_mutex_init(&r->client_lock[i], NULL);
+	rt_groups_init(r);
+}
+
+/* The main thread's copy of each service: its team, no socket. */
+static int open_services(struct router *r, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < r->cfg->nsvc; i++) {
+		r->nsvc = i + 1;
+		if (rt_service_init(r, &r->svc[i], i, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t errlen)
@@ -121,15 +161,22 @@ int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t er
 	r->cfg = cfg;
 	r->ep = r->sig_fd = r->disc.fd = r->sync.fd = -1;
 	r->start_ns = r->now = rt_now_ns();
+	init_locks(r);
+	r->nworker = worker_count(cfg);
 	if (lbfo_events_init(&r->events, RT_EVENTS_MAX) < 0)
 		goto sys;
 	lbfo_events_set_sink(&r->events, on_event, r);
 	r->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (r->ep < 0 || sess_table_init(&r->sessions, cfg->session_table_size) < 0)
+	if (r->ep < 0 ||
+	    rt_sessions_init(&r->sessions, cfg->session_table_size,
+			     rt_sessions_shards_for(cfg->session_table_size,
+						    (unsigned)r->nworker)) < 0)
 		goto sys;
-	if (rt_services_open(r, err, errlen) < 0)
+	if (open_services(r, err, errlen) < 0)
 		return -1;
 	rt_nodes_init(r, r->start_ns);
+	if (rt_workers_open(r, err, errlen) < 0)
+		return -1;
 	open_discovery(r);
 	if (rt_disc_open(&r->disc, r->ep, err, errlen) < 0 || open_control(r, err, errlen) < 0 ||
 	    open_signals(r, err, errlen) < 0 ||
@@ -137,7 +184,8 @@ int rt_router_init(struct router *r, struct rt_config *cfg, char *err, size_t er
 			 errlen) < 0)
 		return -1;
 	rt_event(r, LOG_NOTICE, "router started: %d service(s), %d node(s), cluster %u, "
-		 "discovery %s", r->nsvc, r->nnode, cfg->cluster_id, cfg->discovery ? "on" : "off");
+		 "discovery %s, %d worker thread(s), %u session shard(s)", r->nsvc, r->nnode,
+		 cfg->cluster_id, cfg->discovery ? "on" : "off", r->nworker, r->sessions.nshard);
 	return 0;
 sys:
 	snprintf(err, errlen, "%s", strerror(errno));
@@ -146,20 +194,28 @@ sys:
 
 void rt_router_free(struct router *r)
 {
-	rt_conns_free(r);
-	rt_services_close(r);
+	int i;
+
+	rt_workers_stop(r);
+	rt_workers_free(r);
+	for (i = 0; i < r->nsvc; i++)
+		rt_service_destroy(&r->svc[i]);
+	r->nsvc = 0;
 	rt_clients_free(r);
-	rt_pipes_free(r);
 	lbfo_ctl_server_free(r->ctl);
 	r->ctl = NULL;
 	rt_disc_close(&r->disc);
 	rt_sync_close(&r->sync);
-	sess_table_destroy(&r->sessions);
+	rt_sessions_destroy(&r->sessions);
+	rt_groups_free(r);
 	if (r->sig_fd >= 0)
 		close(r->sig_fd);
 	if (r->ep >= 0)
 		close(r->ep);
 	lbfo_events_destroy(&r->events);
+	for (i = 0; i < RT_CLIENT_LOCKS; i++)
+		pthread_mutex_destroy(&r->client_lock[i]);
+	pthread_mutex_destroy(&r->events_lock);
 }
 
 /* ---- the loop ------------------------------------------------------------------- */
@@ -179,14 +235,8 @@ static void read_signals(struct router *r)
 
 static void dispatch(struct router *r, struct rt_ev *e, uint32_t events, uint64_t now)
 {
+	(void)events;
 	switch (e->kind) {
-	case RT_EV_LISTEN:
-		rt_accept_all(r, e->ptr, now);
-		break;
-	case RT_EV_CLIENT:
-	case RT_EV_BACKEND:
-		rt_conn_event(r, e, events, now);
-		break;
 	case RT_EV_DISC:
 		rt_disc_input(&r->disc, now);
 		break;
@@ -205,6 +255,11 @@ static void dispatch(struct router *r, struct rt_ev *e, uint32_t events, uint64_
 	case RT_EV_SYNC_IN:
 		rt_sync_in_event(&r->sync, e->ptr, now);
 		break;
+	case RT_EV_SYNC_WAKE:
+		rt_sync_wake(&r->sync);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -212,14 +267,11 @@ static void tick(struct router *r, uint64_t now)
 {
 	int i;
 
-	rt_connect_deadlines(r, now);
-	rt_accept_retry(r, now);
-	rt_conn_reap(r);
 	rt_disc_tick(&r->disc, now);
 	rt_sync_tick(&r->sync, now);
 	if (r->ctl && now >= lbfo_ctl_server_next_deadline(r->ctl))
 		lbfo_ctl_server_service(r->ctl, now);
-	sess_expire(&r->sessions, now, (uint64_t)r->cfg->session_idle_ms * LBFO_NS_PER_MS);
+	rt_sessions_expire(&r->sessions, now, (uint64_t)r->cfg->session_idle_ms * LBFO_NS_PER_MS);
 	for (i = 0; i < r->nsvc; i++)
 		lbfo_team_tick(&r->svc[i].team, now);
 }
@@ -227,7 +279,12 @@ static void tick(struct router *r, uint64_t now)
 int rt_router_run(struct router *r)
 {
 	uint64_t last_tick = 0;
+	char err[256];
 
+	if (rt_workers_start(r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lbfo-router: %s\n", err);
+		return -1;
+	}
 	while (!r->stop) {
 		struct epoll_event evs[256];
 		int n = epoll_wait(r->ep, evs, 256, (int)(TICK_NS / LBFO_NS_PER_MS)), i;
@@ -240,9 +297,9 @@ int rt_router_run(struct router *r)
 		r->now = now;
 		for (i = 0; i < n; i++)
 			dispatch(r, evs[i].data.ptr, evs[i].events, now);
-		rt_conn_reap(r);
-		/* What this batch changed in the session table goes to the
-		 * peers now, not at the next tick: that is the replication lag. */
+		/* What this batch (or the workers, who wake this loop for it)
+		 * changed in the session table goes to the peers now, not at
+		 * the next tick: that is the replication lag. */
 		rt_sync_flush(&r->sync, now);
 		if (now - last_tick >= TICK_NS) {
 			last_tick = now;
@@ -250,5 +307,6 @@ int rt_router_run(struct router *r)
 		}
 	}
 	rt_event(r, LOG_NOTICE, "router stopping");
+	rt_workers_stop(r);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What every part of the router uses: the clock, the event ring, the names
- * of node states. Calls nothing of the router's. */
+/* What every part of the router uses: the clock, the event ring (any
+ * thread), the names of node and worker states. Calls nothing of the
+ * router's. */
 #include <stdarg.h>
 #include <time.h>
 
@@ -19,7 +20,9 @@ void rt_event(struct router *r, int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	pthread_mutex_lock(&r->events_lock);
 	lbfo_events_vadd(&r->events, level, fmt, ap);
+	pthread_mutex_unlock(&r->events_lock);
 	va_end(ap);
 }
 
@@ -33,4 +36,15 @@ const char *rt_node_state_name(enum rt_node_state s)
 	};
 
 	return (unsigned)s < RT_NODE__MAX ? names[s] : "?";
+}
+
+const char *rt_worker_state_name(enum rt_worker_state s)
+{
+	static const char *const names[RT_W__MAX] = {
+		[RT_W_RUNNING] = "running",
+		[RT_W_DRAINING] = "draining",
+		[RT_W_STOPPED] = "stopped",
+	};
+
+	return (unsigned)s < RT_W__MAX ? names[s] : "?";
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include "lbfo/core.h"
@@ -121,10 +122,11 @@ static bool entry_of(const struct rt_sync *y, const struct sess_key *k, struct s
  * it and with no connection open here. */
 static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t now, uint64_t wall)
 {
-	struct sess_table *t = y->t;
+	struct sess_table *t;
 	struct sess_key k;
 	struct sess *s;
 	uint64_t age_ns, last_ns;
+	unsigned sh;
 	int g = group_by_hash(y, e->group), n = -1;
 
 	if (g < 0 || e->port || (e->op == LBFO_SYNC_SET && (n = node_by_ip(y, e->node_ip)) < 0)) {
@@ -136,6 +138,7 @@ static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t n
 	k.group = (uint16_t)g;
 	age_ns = (wall > e->last_ms ? wall - e->last_ms : 0) * LBFO_NS_PER_MS;
 	last_ns = now > age_ns ? now - age_ns : 0;
+	t = rt_sessions_lock_key(y->ss, &k, &sh);
 	t->journal_mute = true;
 	s = sess_find(t, &k);
 	if (e->op == LBFO_SYNC_DEL) {
@@ -162,7 +165,16 @@ static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t n
 		y->rx_kept++;
 	}
 	t->journal_mute = false;
+	rt_sessions_unlock(y->ss, sh);
 	y->rx_applied++;
+}
+
+static size_t sessions_n(const struct rt_sync *y)
+{
+	struct rt_sessions_totals tot;
+
+	rt_sessions_totals(y->ss, &tot);
+	return tot.n;
 }
 
 /* ---- sending ------------------------------------------------------------------- */
@@ -265,19 +277,27 @@ static int dump_more(struct rt_sync *y, struct rt_sync_peer *p, uint64_t now)
 	uint64_t wall = rt_wall_ms();
 
 	while (p->dumping && p->out_len - p->out_off < DUMP_CHUNK) {
+		struct sess_table *t = rt_sessions_lock_shard(y->ss, p->dump_shard);
 		size_t n = 0;
+		bool end;
 
-		while (n < BATCH && p->dump_cursor < y->t->cap) {
-			struct sess *s = sess_slot(y->t, p->dump_cursor++);
+		while (n < BATCH && p->dump_cursor < t->cap) {
+			struct sess *s = sess_slot(t, p->dump_cursor++);
 
 			if (s && entry_of(y, &s->key, s, now, wall, &e[n]))
 				n++;
 		}
+		end = p->dump_cursor >= t->cap;
+		rt_sessions_unlock(y->ss, p->dump_shard);
 		if (n && send_entries(y, p, e, n) < 0)
 			return -1;
-		if (p->dump_cursor >= y->t->cap) {
-			p->dumping = false;
-			p->dumps++;
+		if (end) {
+			p->dump_cursor = 0;
+			if (++p->dump_shard >= y->ss->nshard) {
+				p->dump_shard = 0;
+				p->dumping = false;
+				p->dumps++;
+			}
 		}
 	}
 	return 0;
@@ -414,10 +434,11 @@ static void peer_challenged(struct rt_sync *y, struct rt_sync_peer *p, uint64_t 
 	p->connects++;
 	p->err[0] = '\0';
 	p->dumping = true;
+	p->dump_shard = 0;
 	p->dump_cursor = 0;
 	lbfo_events_add(y->events, LOG_NOTICE, "sync: connected to peer %s%s; sending the whole "
 			"table (%zu sessions)", y->cfg->sync.peer_text[p - y->peer],
-			keyed(y) ? " (authenticated)" : "", y->t->n);
+			keyed(y) ? " (authenticated)" : "", sessions_n(y));
 	pump(y, p, now);
 }
 
@@ -464,12 +485,46 @@ void rt_sync_peer_event(struct rt_sync *y, struct rt_sync_peer *p, uint32_t even
 		pump(y, p, now);
 }
 
-void rt_sync_flush(struct rt_sync *y, uint64_t now)
+/* Send what the journal of one shard holds (under its lock) to every
+ * peer that is up. */
+static void flush_shard(struct rt_sync *y, unsigned i, uint64_t now, uint64_t wall,
+			uint64_t *lost)
 {
 	struct sess_key k[BATCH];
 	struct lbfo_sync_entry e[BATCH];
-	uint64_t wall;
-	size_t n, i, m;
+	struct sess_table *t = rt_sessions_lock_shard(y->ss, i);
+	size_t n, j, m;
+	int q;
+
+	*lost += t->journal_lost;
+	y->ss->shard[i].poked = false;
+	while ((n = sess_journal_take(t, k, BATCH)) > 0) {
+		for (j = m = 0; j < n; j++)
+			if (entry_of(y, &k[j], sess_find(t, &k[j]), now, wall, &e[m]))
+				m++;
+		for (q = 0; m && q < y->cfg->sync.npeer; q++) {
+			struct rt_sync_peer *p = &y->peer[q];
+
+			if (p->st == RT_SYNC_UP && send_entries(y, p, e, m) < 0)
+				peer_down(y, p, now, "out of memory");
+		}
+	}
+	rt_sessions_unlock(y->ss, i);
+}
+
+void rt_sync_wake(struct rt_sync *y)
+{
+	uint64_t v;
+
+	if (read(y->wake_fd, &v, sizeof(v)) < 0) {
+		/* nothing to read: woken already */
+	}
+}
+
+void rt_sync_flush(struct rt_sync *y, uint64_t now)
+{
+	uint64_t wall, lost = 0;
+	unsigned i;
 	int j;
 
 	if (!rt_sync_on(y))
@@ -477,28 +532,19 @@ void rt_sync_flush(struct rt_sync *y, uint64_t now)
 	for (j = 0; j < RT_SYNC_MAX_IN; j++)
 		if (y->in[j] && y->in[j]->replaced)
 			in_close(y, y->in[j], "replaced by the peer's new connection");
-	if (y->t->journal_lost != y->journal_lost_seen) {
-		/* Changes were lost: send everything again. */
-		y->journal_lost_seen = y->t->journal_lost;
+	wall = rt_wall_ms();
+	for (i = 0; i < y->ss->nshard; i++)
+		flush_shard(y, i, now, wall, &lost);
+	if (lost != y->journal_lost_seen) {
+		/* Changes were lost: send everything again, also to a peer in
+		 * the middle of a walk (what changed behind its cursor). */
+		y->journal_lost_seen = lost;
 		for (j = 0; j < y->cfg->sync.npeer; j++)
 			if (y->peer[j].st == RT_SYNC_UP) {
-				/* also one in the middle of a walk: what
-				 * changed behind its cursor was lost */
 				y->peer[j].dumping = true;
+				y->peer[j].dump_shard = 0;
 				y->peer[j].dump_cursor = 0;
 			}
-	}
-	wall = rt_wall_ms();
-	while ((n = sess_journal_take(y->t, k, BATCH)) > 0) {
-		for (i = m = 0; i < n; i++)
-			if (entry_of(y, &k[i], sess_find(y->t, &k[i]), now, wall, &e[m]))
-				m++;
-		for (j = 0; m && j < y->cfg->sync.npeer; j++) {
-			struct rt_sync_peer *p = &y->peer[j];
-
-			if (p->st == RT_SYNC_UP && send_entries(y, p, e, m) < 0)
-				peer_down(y, p, now, "out of memory");
-		}
 	}
 	for (j = 0; j < y->cfg->sync.npeer; j++)
 		if (y->peer[j].st == RT_SYNC_UP)
@@ -786,14 +832,17 @@ fail:
 	return -1;
 }
 
-int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct sess_table *t,
+int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct rt_sessions *ss,
 		 struct lbfo_events *events, int ep, uint64_t now, char *err, size_t errlen)
 {
+	size_t jcap = 65536 / ss->nshard < 1024 ? 1024 : 65536 / ss->nshard;
+	unsigned sh;
 	int i;
 
 	memset(y, 0, sizeof(*y));
 	y->cfg = cfg;
-	y->t = t;
+	y->ss = ss;
+	y->wake_fd = -1;
 	y->events = events;
 	y->ep = ep;
 	y->fd = -1;
@@ -806,10 +855,25 @@ int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct sess_tab
 			y->ghash[cfg->svc[i].group_id] = lbfo_sync_group_hash(cfg->svc[i].group);
 	if (gethostname(y->name, sizeof(y->name) - 1) < 0)
 		snprintf(y->name, sizeof(y->name), "lbfo-router");
-	if (sess_journal_init(t, 65536, (uint64_t)cfg->sync.refresh_ms * LBFO_NS_PER_MS) < 0) {
-		snprintf(err, errlen, "[sync]: out of memory");
+	for (sh = 0; sh < ss->nshard; sh++) {
+		struct sess_table *t = rt_sessions_lock_shard(ss, sh);
+		int rc = sess_journal_init(t, jcap, (uint64_t)cfg->sync.refresh_ms * LBFO_NS_PER_MS);
+
+		rt_sessions_unlock(ss, sh);
+		if (rc < 0) {
+			snprintf(err, errlen, "[sync]: out of memory");
+			return -1;
+		}
+	}
+	y->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (y->wake_fd < 0) {
+		snprintf(err, errlen, "[sync]: eventfd: %s", strerror(errno));
 		return -1;
 	}
+	y->wake_ev.kind = RT_EV_SYNC_WAKE;
+	y->wake_ev.ptr = y;
+	ep_set(y, y->wake_fd, &y->wake_ev, EPOLLIN, EPOLL_CTL_ADD);
+	ss->wake_fd = y->wake_fd;
 	if (open_listen(y, ep, err, errlen) < 0)
 		return -1;
 	for (i = 0; i < cfg->sync.npeer; i++)
@@ -836,6 +900,11 @@ void rt_sync_close(struct rt_sync *y)
 	if (y->fd >= 0)
 		close(y->fd);
 	y->fd = -1;
+	if (y->wake_fd >= 0) {
+		y->ss->wake_fd = -1;
+		close(y->wake_fd);
+	}
+	y->wake_fd = -1;
 }
 
 void rt_sync_tick(struct rt_sync *y, uint64_t now)

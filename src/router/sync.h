@@ -12,7 +12,10 @@
  *
  * The module never calls the loop: the loop gives it the epoll set, the
  * table, the node and group maps (the configuration) and an event ring,
- * and calls rt_sync_* on its events and ticks.
+ * and calls rt_sync_* on its events and ticks. It runs on the main thread;
+ * the table's shards are shared with the workers, so it reads and writes
+ * each under its lock, and the workers wake it (an eventfd the shards
+ * write when their journal gets keys).
  */
 #ifndef LBFO_ROUTER_SYNC_H
 #define LBFO_ROUTER_SYNC_H
@@ -26,6 +29,7 @@
 #include "events.h"
 #include "json.h"
 #include "session.h"
+#include "sessions.h"
 #include "syncproto.h"
 
 #define RT_SYNC_MAX_IN (2 * RT_MAX_PEERS)
@@ -44,7 +48,8 @@ struct rt_sync_peer {
 	uint8_t *out;              /* bytes not yet written */
 	size_t out_len, out_off, out_cap;
 	bool dumping;              /* the whole table is being sent */
-	size_t dump_cursor;        /* next pool slot */
+	unsigned dump_shard;       /* next shard and pool slot in it */
+	size_t dump_cursor;
 	uint64_t next_try_ns, retry_ns;
 	uint64_t st_was_up_ns;      /* when the connection just lost came up */
 	uint64_t connects, msgs, entries, dumps;
@@ -72,7 +77,9 @@ struct rt_sync_in {
 
 struct rt_sync {
 	const struct rt_config *cfg;
-	struct sess_table *t;
+	struct rt_sessions *ss;    /* the workers' shared table */
+	int wake_fd;               /* eventfd: a shard's journal got keys */
+	struct rt_ev wake_ev;
 	struct lbfo_events *events;
 	int ep;
 	int fd;                    /* listening; -1 when sync is off */
@@ -96,7 +103,7 @@ struct rt_sync {
 
 /* Listen (when cfg->sync.on) and start connecting to the peers.
  * Returns 0, or -1 with err. */
-int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct sess_table *t,
+int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct rt_sessions *ss,
 		 struct lbfo_events *events, int ep, uint64_t now, char *err, size_t errlen);
 void rt_sync_close(struct rt_sync *y);
 bool rt_sync_on(const struct rt_sync *y);
@@ -104,6 +111,8 @@ bool rt_sync_on(const struct rt_sync *y);
 void rt_sync_accept(struct rt_sync *y, uint64_t now);
 void rt_sync_peer_event(struct rt_sync *y, struct rt_sync_peer *p, uint32_t events, uint64_t now);
 void rt_sync_in_event(struct rt_sync *y, struct rt_sync_in *c, uint64_t now);
+/* The workers changed sessions (wake_fd): read it; rt_sync_flush sends. */
+void rt_sync_wake(struct rt_sync *y);
 /* Send what the journal holds to every peer that is up. Cheap when empty. */
 void rt_sync_flush(struct rt_sync *y, uint64_t now);
 /* Reconnect peers that are down; continue whole-table sends. */

@@ -29,6 +29,9 @@ SOCK=$T/router.sock
 cat >"$T/router.ini" <<CFG
 [router]
 discovery = off
+; one worker: weighted round-robin is per worker (each has its own team),
+; and this test counts exact splits (test_router_threads.sh has two)
+threads = 1
 control = $SOCK
 
 [service web]

@@ -26,6 +26,9 @@ SOCK=$T/router.sock
 cat >"$T/router.ini" <<CFG
 [router]
 cluster_id = 3
+; one worker: least connections counts the connections of its own worker
+; (each has its own team), and this test counts them exactly
+threads = 1
 discovery = $RA:$DPORT
 announce_interval_ms = 100
 miss_limit = 5
