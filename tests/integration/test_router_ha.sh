@@ -290,7 +290,8 @@ if [ "$ka_ok" = 1 ] && [ "$root_after" = "$root_before" ]; then
 else
 	fail router_ha_namespaces "keepalived in its namespaces: $ka_ok; root addresses in $NET.0/24: $root_before -> $root_after"
 fi
-listen=$(in_ns "${NSR[$S]}" ss -Hltn "sport = :$PORT" | awk '{print $4}')
+# one listening socket per worker thread (SO_REUSEPORT): the same address
+listen=$(in_ns "${NSR[$S]}" ss -Hltn "sport = :$PORT" | awk '{print $4}' | sort -u)
 if [ "$listen" = "$VIP:$PORT" ] && [ "$(holder)" = "r$M" ]; then
 	pass "router_ha_backup_listens (r$S listens on $listen without holding it)"
 else
