@@ -30,7 +30,9 @@ node_addr() { echo "127.91.$(($1 / 128)).$((1 + $1 % 128))"; }
 weight() { echo $((1 + $1 % 4)); }
 
 {
-	printf '[router]\ndiscovery = off\ncontrol = %s\n\n' "$SOCK"
+	# one worker: weighted round-robin is per worker, and this test counts
+	# an exact split (test_router_threads.sh covers several workers)
+	printf '[router]\ndiscovery = off\ncontrol = %s\nthreads = 1\n\n' "$SOCK"
 	printf '[service many]\nlisten = %s:%d\npolicy = weighted\nallow = 127.0.0.0/8\n' \
 		"$RA" "$LPORT"
 	printf 'port = %d\nsticky = none\nconnect_timeout = 2s\n' "$NPORT"
