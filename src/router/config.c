@@ -136,18 +136,26 @@ static int p_management(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v
 	return parse_ipv4(v, &((struct rt_config *)obj)->mgmt_addr, why, len);
 }
 
+/* An address to listen on, and its text as given. */
+static int parse_listen(const char *v, struct sockaddr_storage *ss, socklen_t *sl, char *text,
+			size_t textlen, char *why, size_t len)
+{
+	if (rt_parse_hostport(v, ss, sl) < 0) {
+		snprintf(why, len, "invalid value '%s': expected ADDR:PORT or [V6]:PORT", v);
+		return -1;
+	}
+	snprintf(text, textlen, "%s", v);
+	return 0;
+}
+
 static int p_listen(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
 		    size_t len)
 {
 	struct rt_service_cfg *s = obj;
 
-	if (rt_parse_hostport(v, &s->listen, &s->listen_len) < 0) {
-		snprintf(why, len, "invalid value '%s': expected ADDR:PORT or [V6]:PORT", v);
-		return -1;
-	}
-	snprintf(s->listen_text, sizeof(s->listen_text), "%s", v);
 	s->listen_line = ctx->line;
-	return 0;
+	return parse_listen(v, &s->listen, &s->listen_len, s->listen_text,
+			    sizeof(s->listen_text), why, len);
 }
 
 /* allow: CIDRs, or "any" alone ("no authorization required"). */
@@ -324,12 +332,8 @@ static int p_sync_listen(const struct lbfo_cfg_ctx *ctx, void *obj, const char *
 	struct rt_sync_cfg *y = obj;
 
 	(void)ctx;
-	if (rt_parse_hostport(v, &y->listen, &y->listen_len) < 0) {
-		snprintf(why, len, "invalid value '%s': expected ADDR:PORT or [V6]:PORT", v);
-		return -1;
-	}
-	snprintf(y->listen_text, sizeof(y->listen_text), "%s", v);
-	return 0;
+	return parse_listen(v, &y->listen, &y->listen_len, y->listen_text,
+			    sizeof(y->listen_text), why, len);
 }
 
 static int p_sync_peers(const struct lbfo_cfg_ctx *ctx, void *obj, const char *v, char *why,
