@@ -126,6 +126,14 @@ void lbfo_speeds_update(const struct lbfo_team *t, double *speed, double alpha,
  * or NULL) reallocated to newcap elements, the new ones zero. Returns the
  * new array, or NULL (p untouched) when out of memory. */
 void *lbfo_policy_array(void *p, size_t elem, int oldcap, int newcap);
+/* In a policy's grow(): f (an array of oldcap entries) grown to newcap by
+ * lbfo_policy_array, or return -1 from the grow() on failure. */
+#define LBFO_POLICY_GROW(f, oldcap, newcap) do {				\
+		void *p_ = lbfo_policy_array((f), sizeof(*(f)), (oldcap), (newcap)); \
+		if (!p_)							\
+			return -1;						\
+		(f) = p_;							\
+	} while (0)
 /* A policy moved shares itself: restart FIG 4's byte epoch. */
 void lbfo_team_shares_changed(struct lbfo_team *t);
 /* Set member shares from per-member weights (any unit), largest

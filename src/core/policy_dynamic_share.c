@@ -63,12 +63,7 @@ static int dyn_grow(struct lbfo_team *t, void *priv, int cap)
 	struct dyn *s = priv;
 	int d;
 
-#define GROW(f) do {								\
-		void *p_ = lbfo_policy_array((f), sizeof(*(f)), s->cap, cap);	\
-		if (!p_)							\
-			return -1;						\
-		(f) = p_;							\
-	} while (0)
+#define GROW(f) LBFO_POLICY_GROW(f, s->cap, cap)
 	(void)t;
 	for (d = 0; d < LBFO_DIR__MAX; d++) {
 		GROW(s->base[d]);

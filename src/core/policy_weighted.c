@@ -149,12 +149,7 @@ static int wrr_grow(struct lbfo_team *t, void *priv, int cap)
 {
 	struct wrr *s = priv;
 
-#define GROW(f) do {								\
-		void *p_ = lbfo_policy_array((f), sizeof(*(f)), s->cap, cap);	\
-		if (!p_)							\
-			return -1;						\
-		(f) = p_;							\
-	} while (0)
+#define GROW(f) LBFO_POLICY_GROW(f, s->cap, cap)
 	(void)t;
 	GROW(s->n);
 	GROW(s->w);
