@@ -604,3 +604,13 @@ void rt_config_markdown(FILE *f)
 {
 	lbfo_cfg_markdown(&rt_config_table, f);
 }
+
+int rt_config_node_by_ip(const struct rt_config *c, uint32_t ip)
+{
+	int i;
+
+	for (i = 0; i < c->nnode; i++)
+		if (ntohl(c->node[i].addr.s_addr) == ip)
+			return i;
+	return -1;
+}

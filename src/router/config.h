@@ -144,6 +144,10 @@ int rt_config_load(struct rt_config *c, const char *file, char *err, size_t errl
 /* The reference of every section and key, in Markdown (docs/router.md). */
 void rt_config_markdown(FILE *f);
 
+/* Index of the node whose address is ip (host order), or -1: discovery
+ * and the session sync know nodes by address. */
+int rt_config_node_by_ip(const struct rt_config *c, uint32_t ip);
+
 /* Helpers, exported for the unit tests. */
 int rt_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 int rt_parse_cidr(const char *s, struct rt_cidr *c);

@@ -208,30 +208,18 @@ static void agent_restarted(struct rt_disc *d, int ni, uint32_t old_ip, uint16_t
 			 (unsigned long long)k, rt_node_state_name(n->state));
 }
 
-static int node_by_ip(const struct rt_disc *d, uint32_t ip)
-{
-	int i;
-
-	for (i = 0; i < d->nnode; i++)
-		if (ntohl(d->node[i].cfg->addr.s_addr) == ip)
-			return i;
-	return -1;
-}
-
 static void handle(struct rt_disc *d, const struct lbfo_disc_msg *m,
-		   const struct sockaddr_in *from, uint32_t local, uint64_t now)
+		   const struct sockaddr_in *from, uint32_t local, int ni, uint64_t now)
 {
 	struct rt_node *n;
 	uint32_t old_ip;
 	uint16_t old_port;
 	bool moved;
-	int ni;
 
 	if (m->type != LBFO_DISC_ANNOUNCE) {
 		d->unexpected++; /* replies are for nodes, not routers */
 		return;
 	}
-	ni = node_by_ip(d, m->src_ip);
 	if (ni < 0) {
 		char a[INET_ADDRSTRLEN];
 		struct in_addr ia = { .s_addr = htonl(m->src_ip) };
@@ -297,6 +285,7 @@ void rt_disc_input(struct rt_disc *d, uint64_t now)
 				     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		struct cmsghdr *cm;
 		uint32_t local = 0;
+		int ni;
 		ssize_t n = recvmsg(d->fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -320,10 +309,9 @@ void rt_disc_input(struct rt_disc *d, uint64_t now)
 		if (e == LBFO_DISC_OK && m.type == LBFO_DISC_ANNOUNCE &&
 		    m.src_ip != ntohl(from.sin_addr.s_addr))
 			e = LBFO_DISC_E_SOURCE;
+		ni = e == LBFO_DISC_OK ? rt_config_node_by_ip(d->cfg, m.src_ip) : -1;
 		/* With a key: authentic, and newer than the node's last. */
 		if (e == LBFO_DISC_OK && d->cfg->disc_key.len) {
-			int ni = node_by_ip(d, m.src_ip);
-
 			e = rt_disc_verify(&d->cfg->disc_key, buf, (size_t)n, m.flags, m.stamp,
 					   rt_wall_us(), (uint64_t)d->cfg->disc_skew_ms * 1000,
 					   ni >= 0 ? &d->node[ni].last_stamp : NULL);
@@ -332,7 +320,7 @@ void rt_disc_input(struct rt_disc *d, uint64_t now)
 			d->drop[e]++;
 			continue;
 		}
-		handle(d, &m, &from, local, now);
+		handle(d, &m, &from, local, ni, now);
 	}
 }
 

@@ -218,7 +218,7 @@ static void node_metrics(struct router *r, struct lbfo_prom *p)
 static void sync_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
 {
 	const struct rt_sync *y = &r->sync;
-	size_t i, in = 0;
+	size_t i;
 	int e;
 
 	if (!rt_sync_on(y))
@@ -234,9 +234,7 @@ static void sync_metrics(struct router *r, struct lbfo_prom *p, uint64_t now)
 		lbfo_prom_u64(p, y->peer[i].out_len - y->peer[i].out_off, "peer",
 			      r->cfg->sync.peer_text[i], NULL);
 	one(p, &F_SYNC_RX, y->rx_entries);
-	for (i = 0; i < RT_SYNC_MAX_IN; i++)
-		in += y->in[i] && y->in[i]->hello;
-	one(p, &F_SYNC_INBOUND, in);
+	one(p, &F_SYNC_INBOUND, rt_sync_inbound(y));
 	lbfo_prom_family(p, &F_SYNC_REJECT);
 	lbfo_prom_u64(p, y->refused_foreign, "reason", "foreign", NULL);
 	lbfo_prom_u64(p, y->refused_full, "reason", "full", NULL);

@@ -389,7 +389,7 @@ void rt_sync_flush(struct rt_sync *y, uint64_t now)
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
-static int open_listen(struct rt_sync *y, int ep, char *err, size_t errlen)
+static int open_listen(struct rt_sync *y, char *err, size_t errlen)
 {
 	const struct rt_sync_cfg *sc = &y->cfg->sync;
 	int one = 1;
@@ -406,7 +406,6 @@ static int open_listen(struct rt_sync *y, int ep, char *err, size_t errlen)
 	y->listen_ev.kind = RT_EV_SYNC_LISTEN;
 	y->listen_ev.ptr = y;
 	rt_sync_ep_set(y, y->fd, &y->listen_ev, EPOLLIN, EPOLL_CTL_ADD);
-	(void)ep;
 	return 0;
 fail:
 	snprintf(err, errlen, "[sync] listen %s: %s", sc->listen_text, strerror(errno));
@@ -458,7 +457,7 @@ int rt_sync_open(struct rt_sync *y, const struct rt_config *cfg, struct rt_sessi
 	y->wake_ev.ptr = y;
 	rt_sync_ep_set(y, y->wake_fd, &y->wake_ev, EPOLLIN, EPOLL_CTL_ADD);
 	ss->wake_fd = y->wake_fd;
-	if (open_listen(y, ep, err, errlen) < 0)
+	if (open_listen(y, err, errlen) < 0)
 		return -1;
 	for (i = 0; i < cfg->sync.npeer; i++)
 		peer_connect(y, &y->peer[i], now);

@@ -117,6 +117,8 @@ void rt_sync_wake(struct rt_sync *y);
 void rt_sync_flush(struct rt_sync *y, uint64_t now);
 /* Reconnect peers that are down; continue whole-table sends. */
 void rt_sync_tick(struct rt_sync *y, uint64_t now);
+/* Peers connected to us and past their HELLO. */
+size_t rt_sync_inbound(const struct rt_sync *y);
 /* Status: text and JSON (an object's members, after "sync":). */
 void rt_sync_text(const struct rt_sync *y, FILE *f, uint64_t now);
 void rt_sync_json(const struct rt_sync *y, struct lbfo_json *j, uint64_t now);

@@ -36,7 +36,8 @@ static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t n
 	unsigned sh;
 	int g = rt_sync_group_by_hash(y, e->group), n = -1;
 
-	if (g < 0 || e->port || (e->op == LBFO_SYNC_SET && (n = rt_sync_node_by_ip(y, e->node_ip)) < 0)) {
+	if (g < 0 || e->port ||
+	    (e->op == LBFO_SYNC_SET && (n = rt_config_node_by_ip(y->cfg, e->node_ip)) < 0)) {
 		y->rx_unknown++;
 		return;
 	}

@@ -13,7 +13,6 @@
 bool rt_sync_keyed(const struct rt_sync *y);
 void rt_sync_ep_set(struct rt_sync *y, int fd, struct rt_ev *ev, uint32_t events, int op);
 uint32_t rt_sync_node_ip(const struct rt_sync *y, int node);
-int rt_sync_node_by_ip(const struct rt_sync *y, uint32_t ip);
 int rt_sync_group_by_hash(const struct rt_sync *y, uint32_t h);
 /* A session's last use on the wall clock, fixed until it is used again. */
 uint64_t rt_sync_stamp_of(struct sess *s, uint64_t now, uint64_t wall);

@@ -53,16 +53,6 @@ uint32_t rt_sync_node_ip(const struct rt_sync *y, int node)
 	return ntohl(y->cfg->node[node].addr.s_addr);
 }
 
-int rt_sync_node_by_ip(const struct rt_sync *y, uint32_t ip)
-{
-	int i;
-
-	for (i = 0; i < y->cfg->nnode; i++)
-		if (rt_sync_node_ip(y, i) == ip)
-			return i;
-	return -1;
-}
-
 int rt_sync_group_by_hash(const struct rt_sync *y, uint32_t h)
 {
 	int i;

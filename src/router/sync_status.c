@@ -8,7 +8,7 @@
 
 static const char *const state_names[] = { "down", "connecting", "connecting", "up" };
 
-static size_t inbound(const struct rt_sync *y)
+size_t rt_sync_inbound(const struct rt_sync *y)
 {
 	size_t i, n = 0;
 
@@ -28,7 +28,7 @@ void rt_sync_text(const struct rt_sync *y, FILE *f, uint64_t now)
 	fprintf(f, "sync: listen %s  %s  inbound %zu  received %llu entries in %llu messages"
 		"  applied %llu  unknown %llu  conflicts kept %llu taken %llu  lag %lld ms"
 		" (max %lld)\n", y->cfg->sync.listen_text,
-		rt_sync_keyed(y) ? "authenticated" : "NOT authenticated", inbound(y),
+		rt_sync_keyed(y) ? "authenticated" : "NOT authenticated", rt_sync_inbound(y),
 		(unsigned long long)y->rx_entries, (unsigned long long)y->rx_msgs,
 		(unsigned long long)y->rx_applied, (unsigned long long)y->rx_unknown,
 		(unsigned long long)y->rx_kept, (unsigned long long)y->rx_taken,
@@ -65,7 +65,7 @@ void rt_sync_json(const struct rt_sync *y, struct lbfo_json *j, uint64_t now)
 	}
 	lbfo_json_kv_str(j, "listen", y->cfg->sync.listen_text);
 	lbfo_json_kv_bool(j, "authenticated", rt_sync_keyed(y));
-	lbfo_json_kv_uint(j, "inbound", inbound(y));
+	lbfo_json_kv_uint(j, "inbound", rt_sync_inbound(y));
 	lbfo_json_kv_uint(j, "rx_messages", y->rx_msgs);
 	lbfo_json_kv_uint(j, "rx_entries", y->rx_entries);
 	lbfo_json_kv_uint(j, "applied", y->rx_applied);
