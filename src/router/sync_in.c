@@ -7,14 +7,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include "lbfo/core.h"
@@ -53,8 +50,8 @@ static void apply(struct rt_sync *y, const struct lbfo_sync_entry *e, uint64_t n
 		if (s && s->conns == 0 && rt_sync_stamp_of(s, now, wall) <= e->last_ms)
 			sess_remove(t, s);
 	} else if (!s || s->node == n ||
-		   lbfo_sync_theirs_wins(rt_sync_stamp_of(s, now, wall), rt_sync_node_ip(y, s->node), e->last_ms,
-					 e->node_ip)) {
+		   lbfo_sync_theirs_wins(rt_sync_stamp_of(s, now, wall), rt_sync_node_ip(y, s->node),
+					 e->last_ms, e->node_ip)) {
 		if (!s) {
 			s = sess_insert(t, &k, n, now, NULL, NULL);
 			s->last_ns = last_ns;
@@ -92,35 +89,18 @@ void rt_sync_in_close(struct rt_sync *y, struct rt_sync_in *c, const char *why)
 	free(c);
 }
 
-static int peer_of(const struct rt_sync *y, const struct sockaddr_storage *in)
+/* The peer an address belongs to (its IP; any port), or -1. Compared in
+ * the 16-byte form (rt_addr), so that a dual-stack listener's
+ * ::ffff:a.b.c.d is the IPv4 peer a.b.c.d. */
+static int peer_of(const struct rt_sync *y, const struct sockaddr_storage *ss)
 {
-	struct sockaddr_storage v4;
-	const struct sockaddr_storage *ss = in;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)in;
+	struct rt_addr a, p;
 	int i;
 
-	/* A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d. */
-	if (in->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&v4;
-
-		memset(&v4, 0, sizeof(v4));
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-		ss = &v4;
-	}
-
+	rt_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL);
 	for (i = 0; i < y->cfg->sync.npeer; i++) {
-		const struct sockaddr_storage *p = &y->cfg->sync.peer[i];
-
-		if (p->ss_family != ss->ss_family)
-			continue;
-		if (ss->ss_family == AF_INET &&
-		    ((const struct sockaddr_in *)p)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr)
-			return i;
-		if (ss->ss_family == AF_INET6 &&
-		    !memcmp(&((const struct sockaddr_in6 *)p)->sin6_addr,
-			    &((const struct sockaddr_in6 *)ss)->sin6_addr, 16))
+		rt_addr_from_sockaddr((const struct sockaddr *)&y->cfg->sync.peer[i], &p, NULL);
+		if (!memcmp(&a, &p, sizeof(a)))
 			return i;
 	}
 	return -1;
@@ -128,13 +108,10 @@ static int peer_of(const struct rt_sync *y, const struct sockaddr_storage *in)
 
 static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN] = "?";
+	struct rt_addr a;
 
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
-	snprintf(buf, len, "%s", a);
+	rt_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL);
+	rt_addr_text(&a, buf, len);
 }
 
 static void in_open(struct rt_sync *y, int fd, const struct sockaddr_storage *ss, uint64_t now)
