@@ -143,15 +143,6 @@ static bool within_limits(struct router *r, struct rt_service *s, struct rt_conn
 	return true;
 }
 
-static void unlimit(struct router *r, struct rt_conn *c)
-{
-	if (!c->counted)
-		return;
-	atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&r->svc_active[c->svc->idx], 1, memory_order_relaxed);
-	c->counted = false;
-}
-
 /* Undo what allocate() did for a connection refused after it. */
 static void unallocate(struct router *r, struct rt_conn *c)
 {
@@ -229,7 +220,7 @@ static void accept_one(struct rt_worker *w, struct rt_service *s, int fd,
 	return;
 refuse:
 	rt_client_release(r, c->client);
-	unlimit(r, c);
+	rt_conn_unlimit(r, c);
 	close(fd);
 	free(c);
 }

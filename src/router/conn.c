@@ -83,6 +83,15 @@ void rt_client_release(struct router *r, struct rt_client *c)
 	pthread_mutex_unlock(&r->client_lock[slot % RT_CLIENT_LOCKS]);
 }
 
+void rt_conn_unlimit(struct router *r, struct rt_conn *c)
+{
+	if (!c->counted)
+		return;
+	atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->svc_active[c->svc->idx], 1, memory_order_relaxed);
+	c->counted = false;
+}
+
 struct sess *rt_conn_session(struct router *r, struct rt_conn *c, unsigned *shard)
 {
 	struct sess_table *t = rt_sessions_lock_key(&r->sessions, &c->key, shard);
@@ -175,10 +184,7 @@ void rt_conn_close(struct rt_worker *w, struct rt_conn *c, uint64_t now)
 		rt_sessions_unlock(&r->sessions, sh);
 	}
 	rt_client_release(r, c->client);
-	if (c->counted) {
-		atomic_fetch_sub_explicit(&r->nconns, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&r->svc_active[s->idx], 1, memory_order_relaxed);
-	}
+	rt_conn_unlimit(r, c);
 	s->st.active--;
 	w->nconns--;
 	conn_unlink(&w->conns, c);

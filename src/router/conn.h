@@ -70,6 +70,9 @@ struct rt_client *rt_client_acquire(struct router *r, int svc, const struct rt_a
 /* One fewer (NULL: none); the last one frees the entry. */
 void rt_client_release(struct router *r, struct rt_client *c);
 void rt_clients_free(struct router *r);
+/* The connection leaves the router-wide and service counts the limits
+ * keep (max_conns), if it was in them. */
+void rt_conn_unlimit(struct router *r, struct rt_conn *c);
 /* The connection's session, locked (unlock with rt_sessions_unlock(.., *shard)),
  * or NULL (still locked) when its entry is gone or another's now. */
 struct sess *rt_conn_session(struct router *r, struct rt_conn *c, unsigned *shard);

@@ -133,16 +133,25 @@ uint64_t rt_sessions_handle(const struct rt_sessions *ss, unsigned i, uint64_t h
 	return h ? (h - 1) * ss->nshard + i + 1 : 0;
 }
 
+struct expiry {
+	uint64_t now, idle_ns;
+	size_t n;
+};
+
+static void expire_shard(void *ctx, unsigned shard, struct sess_table *t)
+{
+	struct expiry *x = ctx;
+
+	(void)shard;
+	x->n += sess_expire(t, x->now, x->idle_ns);
+}
+
 size_t rt_sessions_expire(struct rt_sessions *ss, uint64_t now, uint64_t idle_ns)
 {
-	size_t n = 0;
-	unsigned i;
+	struct expiry x = { .now = now, .idle_ns = idle_ns };
 
-	for (i = 0; i < ss->nshard; i++) {
-		n += sess_expire(rt_sessions_lock_shard(ss, i), now, idle_ns);
-		rt_sessions_unlock(ss, i);
-	}
-	return n;
+	rt_sessions_visit(ss, expire_shard, &x);
+	return x.n;
 }
 
 static void add_totals(void *ctx, unsigned shard, struct sess_table *t)

@@ -86,7 +86,8 @@ errs=$(grep -E 'Socket errors|Non-2xx' "$T/wrk.txt")
 a0=$(wsvc 0 web accepted); a1=$(wsvc 1 web accepted)
 total=$(ctl status --json | jq '.services[] | select(.name == "web") | .accepted')
 m0=$(ctl metrics | awk '$1 == "lbfo_router_worker_accepted_total{worker=\"0\",service=\"web\"}" {print $2}')
-if [ "$threads" -ge 3 ] && [ "${a0:-0}" -gt 0 ] && [ "${a1:-0}" -gt 0 ] &&
+nworkers=$(ctl status --json | jq '.workers | length')
+if [ "$threads" -ge 3 ] && [ "$nworkers" = 2 ] && [ "${a0:-0}" -gt 0 ] && [ "${a1:-0}" -gt 0 ] &&
    [ $((a0 + a1)) = "$total" ] && [ "$m0" = "$a0" ] && [ -z "$errs" ] && [ -n "$rps" ]; then
 	pass "router_threads_both_accept ($threads threads; wrk $rps req/s, no error; accepted worker 0: $a0, worker 1: $a1, total $total; metrics agree)"
 else
