@@ -5,13 +5,18 @@
 #  (2) fio 64 KiB random writes + crc32c verify, then a read-only verify pass; the status
 #      counts the bytes fio moved; (3) fio 4 KiB randrw at depth 32 with verify;
 #  (4) nbdcopy with 4 connections (multi-conn) both ways; (5) qemu-img convert + dd;
-#  (6) nbdsh (libnbd) with structured replies on and off: FUA, flush, zero (+/- NO_HOLE),
-#      trim, block sizes, multi-conn, the server's own EINVAL / ENOSPC, option haggling;
-#  (7) raw protocol abuse (python3 sockets): STARTTLS and unknown options refused, a client
-#      that closes in the middle of a write, a bad request magic (connection closed, peer
-#      logged); (8) an unknown export name; (9) bad configuration; (10) a path failing
-#      under verified writes; (11) SIGTERM with a client connected; (12) nbd-client -l
-#      on the unix socket, and a read-only instance on TCP 127.0.0.1 (-r -p -i, SIGINT).
+#  (6) nbdsh (libnbd) with structured replies on and off: FUA (also on a read and a flush,
+#      which the spec says a server MUST accept), flush, zero (+/- NO_HOLE), trim (the LU
+#      is thin-provisioned: a trim must free its blocks in the LU file), DF, block sizes,
+#      multi-conn, the server's own EINVAL / ENOSPC, requests over the 32 MiB maximum,
+#      option haggling; (7) raw protocol abuse (python3 sockets): STARTTLS and unknown
+#      options refused, NBD_CMD_DISC after a write (the write completes first), a client
+#      that closes in the middle of a write, clients killed with 32 requests in flight, a
+#      bad request magic (connection closed, peer logged); (8) an unknown export name;
+#      (9) bad configuration; (10) a path failing under verified writes; (11) SIGTERM with
+#      a client connected; (12) nbd-client -l on the unix socket, and a read-only instance
+#      on TCP 127.0.0.1 (-r -p -i, SIGINT); (13) lbfoctl on the control socket; (14) two
+#      LUs: two exports named by WWID, no default export.
 # LBFO_SERVER=nbdkit runs what applies of it against nbdkit + plugin (a development aid).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -41,10 +46,16 @@ fi
 # nbdsh is python3 -m nbd: the distribution's python3 (python3-libnbd), not another one in PATH
 nbdsh_() { PATH=/usr/bin:/bin:$PATH timeout 120 nbdsh "$@"; }
 
+CTL=${LBFO_CTL:-$LBFO_TOP/build/src/ctl/lbfoctl}
+
 tb_up 2 || { fail "$NBD: test bed up"; exit 1; }
 P1=$(tb_portal 1) P2=$(tb_portal 2)
 WWID=$(tb_lu_wwid 1 1)
 KEYS=(portal="$P1" portal="$P2" target="$TB_IQN" lun=1)
+# a thin-provisioned LU (tgt: Logical Block Provisioning VPD, UNMAP): the export can trim
+tb_tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params thin_provisioning=1 ||
+	fail "$NBD: thin provisioning on the bed's LU"
+LUFILE=$(tb_lu_file 1 1)
 
 # ---------------------------------------------------------------- helper scripts
 # nbdsh checks of case 6: "ok CHECK" / "bad CHECK: why" / "info ..." lines, "done" at the end
@@ -54,6 +65,7 @@ uri = os.environ["NBD_URI"]
 sr = os.environ["NBD_SR"] == "1"
 base = int(os.environ["NBD_BASE"])     # a free 40 MiB region of the export
 wwid = os.environ["NBD_WWID"]
+want_trim = os.environ.get("NBD_WANT_TRIM") == "1"
 MiB = 1 << 20
 
 def ok(name): print("ok", name, flush=True)
@@ -108,6 +120,9 @@ print("info flags %s" % flags, flush=True)
 check("can_multi_conn", flags["multi_conn"])
 check("can_flush, can_fua, can_zero, writable", flags["flush"] and flags["fua"] and flags["zero"] and not flags["read_only"],
       "%s" % flags)
+if want_trim:
+    check("can_trim (the LU is thin-provisioned)", flags["trim"])
+check("can_df exactly with structured replies", flags["df"] == sr, "can_df %s" % flags["df"])
 
 # pwrite / pread
 d = os.urandom(MiB)
@@ -120,11 +135,11 @@ check("pread 4 KiB around it", g.pread(4096, base + MiB) == bytes(3 * 512) + s +
 big = os.urandom(32 * MiB)
 attempt("pwrite 32 MiB (the maximum block size)", lambda: g.pwrite(big, base + 8 * MiB))
 check("pread 32 MiB == written", g.pread(32 * MiB, base + 8 * MiB) == big)
+got = []
+def chunk(buf, off, status, err):
+    got.append((off, len(buf), status))
+    return 0
 if sr:
-    got = []
-    def chunk(buf, off, status, err):
-        got.append((off, len(buf), status))
-        return 0
     attempt("pread_structured 1 MiB", lambda: g.pread_structured(MiB, base, chunk))
     n = sum(l for o, l, st in got if st in (nbd.READ_DATA, nbd.READ_HOLE))
     check("structured read chunks cover the request", n == MiB and not any(st == nbd.READ_ERROR for o, l, st in got),
@@ -135,6 +150,19 @@ f = os.urandom(64 * 1024)
 attempt("pwrite with FUA", lambda: g.pwrite(f, base + 2 * MiB, nbd.CMD_FLAG_FUA))
 check("FUA write reads back", g.pread(len(f), base + 2 * MiB) == f)
 attempt("flush", lambda: g.flush())
+# "NBD_CMD_FLAG_FUA: valid for all commands, provided NBD_FLAG_SEND_FUA has been negotiated,
+# in which case the server MUST accept all commands with this bit set (even by ignoring
+# the bit) ... existing clients are known to set this bit on other commands" (NBD spec)
+r = attempt("pread with FUA (a server that offers FUA MUST accept it on every command)",
+            lambda: g.pread(MiB, base, nbd.CMD_FLAG_FUA))
+if r is not None:
+    check("pread with FUA returns the data", r == d)
+attempt("flush with FUA", lambda: g.flush(nbd.CMD_FLAG_FUA))
+if sr:
+    got = []
+    attempt("pread 64 KiB with DF (don't fragment)", lambda: g.pread_structured(65536, base, chunk, nbd.CMD_FLAG_DF))
+    check("DF read: exactly one content chunk", len([x for x in got if x[2] in (nbd.READ_DATA, nbd.READ_HOLE)]) == 1,
+          "chunks %s" % got[:8])
 
 # write zeroes, with and without NO_HOLE (without it the server may trim)
 z = 64 * 1024
@@ -210,6 +238,36 @@ if sr:
     a.connect_uri(uri)
     attempt("OPT_ABORT", lambda: a.opt_abort())
 
+# requests over the advertised 32 MiB maximum, each on a connection of its own: refused
+# (EINVAL or EOVERFLOW), the connection stays usable. libnbd (1.14) drops a connection
+# whose server answers a write before it has sent the whole payload ("no matching cookie
+# found for server reply, this is probably a bug in the server"): a server must read (and
+# discard) an oversized write's payload before it replies.
+# Whether libnbd reads the early reply while still sending depends on timing: several tries.
+def oversize(name, fn, tries):
+    fails = []
+    for i in range(tries):
+        c = connect()
+        try:
+            fn(c)
+            fails.append("succeeded")
+            continue
+        except nbd.Error as ex:
+            e, msg = errname(ex.errno), ex.string
+        try:
+            alive = len(c.pread(4096, base)) == 4096
+        except nbd.Error:
+            alive = False
+        if not (e in ("EINVAL", "EOVERFLOW") and alive):
+            fails.append("%s (%s), then the connection is %s" % (e, msg, "alive" if alive else "dead"))
+    check(name, not fails, "%d of %d tries: %s" % (len(fails), tries, fails[0] if fails else ""))
+oversize("pread 48 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+         lambda c: c.pread(48 * MiB, base + 8 * MiB), 2)
+oversize("pwrite 33 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+         lambda c: c.pwrite(bytes(33 * MiB), base + 8 * MiB), 3)
+oversize("pwrite 64 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+         lambda c: c.pwrite(bytes(64 * MiB), base + 8 * MiB), 3)
+
 # the server still serves: a brand new connection
 g3 = connect()
 check("a new connection after all that reads the data", g3.pread(MiB, base) == d)
@@ -239,6 +297,8 @@ cat >"$T/nbd_raw.py" <<'EOF'
 #                                   of its payload, then close
 # nbd_raw.py ADDR badmagic          OPT_GO "", a request with a bad magic: the server must close
 # nbd_raw.py ADDR idle SECONDS      OPT_GO "", then nothing; prints "ready"
+# nbd_raw.py ADDR disc OFFSET FILE  OPT_GO "", a WRITE of FILE at OFFSET and at once NBD_CMD_DISC:
+#                                   the write's reply must come before the server closes
 # ADDR: unix:PATH or tcp:HOST:PORT. Prints "ok WHAT" / "bad WHAT: why" lines, "peer ..." (this
 # client as the server sees it) and "done" at the end.
 import os, socket, struct, sys, time
@@ -357,6 +417,28 @@ def main():
             ok("connection reset by the server after a bad request magic")
         except socket.timeout:
             bad("connection closed after a bad request magic", "still open after 5 s")
+    elif what == "disc":
+        data = open(sys.argv[4], "rb").read()
+        go(s)
+        request(s, CMD_WRITE, int(sys.argv[3]), len(data), cookie=9)
+        s.sendall(data)
+        request(s, CMD_DISC, 0, 0, cookie=10)
+        m, err, cookie = struct.unpack(">IIQ", recvall(s, 16))
+        if m == SIMPLEMAGIC and err == 0 and cookie == 9:
+            ok("NBD_CMD_DISC right after a write: the write's reply came first")
+        else:
+            bad("NBD_CMD_DISC right after a write", "reply magic %#x error %d cookie %d" % (m, err, cookie))
+        s.settimeout(5)
+        try:
+            b = s.recv(4096)
+            if b == b"":
+                ok("then the server closed the connection")
+            else:
+                bad("closed after NBD_CMD_DISC", "server sent %d more bytes" % len(b))
+        except ConnectionResetError:
+            ok("then the server closed the connection")
+        except socket.timeout:
+            bad("closed after NBD_CMD_DISC", "still open 5 s later")
     elif what == "idle":
         go(s)
         out("ready")
@@ -385,7 +467,7 @@ log_lines() { wc -l <"$1"; }
 new_log() { tail -n +"$(($2 + 1))" "$1"; }   # FILE LINES_BEFORE -> what came since
 
 # ---------------------------------------------------------------- start
-if ! lbfo_start "${KEYS[@]}"; then
+if ! lbfo_start "${KEYS[@]}" control="$T/ctl.sock"; then
 	fail "$NBD: start on 2 paths: $(tail -5 "$LBFO_LOG")"
 	exit 1
 fi
@@ -480,12 +562,12 @@ fi
 # ---------------------------------------------------------------- (6) nbdsh, structured replies on and off
 for sr in 1 0; do
 	mode=$([ $sr = 1 ] && echo on || echo off)
-	NBD_URI=$(lbfo_uri) NBD_SR=$sr NBD_BASE=$((64 * MiB)) NBD_WWID=$WWID \
+	NBD_URI=$(lbfo_uri) NBD_SR=$sr NBD_BASE=$((64 * MiB)) NBD_WWID=$WWID NBD_WANT_TRIM=1 \
 		nbdsh_ -c "exec(open('$T/nbdsh_checks.py').read())" >"$T/nbdsh.$sr" 2>&1
 	rc=$?
 	nok=$(grep -c '^ok ' "$T/nbdsh.$sr")
 	if [ "$rc" = 0 ] && grep -q '^done$' "$T/nbdsh.$sr" && ! grep -q '^bad ' "$T/nbdsh.$sr"; then
-		pass "$NBD (6): nbdsh, structured replies $mode: $nok checks (pwrite/pread, 32 MiB, FUA, flush, zero +/- NO_HOLE, trim, block sizes, multi-conn, EINVAL unaligned/past end, ENOSPC, still serving$([ $sr = 1 ] && echo ", no meta context, OPT_LIST/INFO/GO/ABORT"))"
+		pass "$NBD (6): nbdsh, structured replies $mode: $nok checks (pwrite/pread, 32 MiB, FUA also on read and flush, flush, zero +/- NO_HOLE, trim, block sizes, multi-conn, EINVAL unaligned/past end, ENOSPC, over-maximum requests, still serving$([ $sr = 1 ] && echo ", DF, no meta context, OPT_LIST/INFO/GO/ABORT"))"
 	else
 		while IFS= read -r l; do fail "$NBD (6): nbdsh, structured replies $mode: ${l#bad }"; done < <(grep '^bad ' "$T/nbdsh.$sr")
 		grep -q '^done$' "$T/nbdsh.$sr" || fail "$NBD (6): nbdsh, structured replies $mode: stopped (rc=$rc) after $nok checks: $(tail -3 "$T/nbdsh.$sr")"
@@ -513,6 +595,29 @@ else
 	fail "$NBD (7): after half a write: alive=$(kill -0 "$LBFO_PID" 2>/dev/null && echo yes || echo no) nbdinfo --size '$size'; $(tail -2 "$T/io.err"); log: $(new_log "$LBFO_LOG" "$n0")"
 fi
 note "log after half a write: $(new_log "$LBFO_LOG" "$n0" | tr '\n' '|')"
+head -c 256K /dev/urandom >"$T/disc.img"
+raw_checks "$NBD (7) disconnect" "unix:$LBFO_SOCK" disc $((131 * MiB)) "$T/disc.img"
+nbdsh_io "$(lbfo_uri)" read $((131 * MiB)) "$T/disc.back" $((256 * 1024)) 2>>"$T/io.err"
+check "$NBD (7): the write before NBD_CMD_DISC landed" cmp -s "$T/disc.img" "$T/disc.back"
+# clients killed (SIGKILL) with 32 requests of 1 MiB in flight, writing and reading: the
+# server writes replies into dead sockets. (--thread: one fio process, no job child that
+# would survive the kill and go on writing.)
+for rw in randwrite randread; do
+	fio --name=kill --thread --ioengine=nbd --uri="$(lbfo_uri)" --rw=$rw --bs=1M --iodepth=32 \
+		--size=96M --offset=160M --time_based --runtime=20 >/dev/null 2>&1 &
+	kpid=$!
+	sleep 1.5
+	kill -KILL "$kpid" 2>/dev/null
+	wait "$kpid" 2>/dev/null
+done
+lbfo_wait_status '.lus[0].clients_open == 0 and ([.lus[0].paths[].outstanding] | add) == 0' 5
+open=$(lbfo_status '.lus[0].clients_open') out=$(lbfo_status '[.lus[0].paths[].outstanding] | add')
+size=$(timeout 20 nbdinfo --size "$(lbfo_uri)" 2>&1)
+if kill -0 "$LBFO_PID" 2>/dev/null && [ "$size" = "$SIZE" ] && [ "$open" = 0 ] && [ "$out" = 0 ]; then
+	pass "$NBD (7): clients killed with 32 x 1 MiB writes / reads in flight: connections closed, nothing outstanding, server serving"
+else
+	fail "$NBD (7): after clients killed mid-I/O: alive=$(kill -0 "$LBFO_PID" 2>/dev/null && echo yes || echo no) clients_open=$open outstanding=$out nbdinfo '$size': $(tail -5 "$LBFO_LOG")"
+fi
 n0=$(log_lines "$LBFO_LOG")
 raw_checks "$NBD (7) bad magic" "unix:$LBFO_SOCK" badmagic
 sleep 0.3
@@ -561,9 +666,46 @@ if [ "$rc" = 0 ] && [ "$e" = 0 ] && [ "$wb" = $((96 * MiB)) ] && [ "$vb" = $((96
    [ "$ioe" = "$ioe0" ] && [ "$p1" != up ] && [ "${fo:-0}" -ge 1 ]; then
 	pass "$NBD (10): path 1 down 2 s into ${rt} ms of verified 64k writes: 0 errors, 96M written and verified, failovers $fo"
 else
-	fail "$NBD (10): failover: fio rc=$rc err=$e written=$wb verified=$vb runtime=${rt}ms io_errors=$ioe0->$ioe failovers=$fo path1=$p1 $(tail -3 "$LBFO_LOG")"
+	fail "$NBD (10): failover: fio rc=$rc err=$e written=$wb verified=$vb runtime=${rt}ms io_errors=$ioe0->$ioe failovers=$fo path1=$p1"
 fi
 tb_link_up 1
+
+# ---------------------------------------------------------------- (6b) a trim frees the LU's blocks
+# (10) wrote 160..256 MiB in full: trim 160..224 MiB and the LU file must shrink by ~64 MiB
+k0=$(du -k "$LUFILE" | cut -f1)
+NBD_URI=$(lbfo_uri) nbdsh_ -c '
+import os
+h.connect_uri(os.environ["NBD_URI"])
+h.trim(64 << 20, 160 << 20)
+h.flush()
+h.shutdown()' >"$T/trim.out" 2>&1
+rc=$?
+k1=$(du -k "$LUFILE" | cut -f1)
+if [ "$rc" = 0 ] && [ $((k0 - k1)) -ge $((60 * 1024)) ]; then
+	pass "$NBD (6): trim of 64 MiB reached the LU as UNMAP: its file went from $((k0 / 1024)) to $((k1 / 1024)) MiB allocated"
+else
+	fail "$NBD (6): trim of 64 MiB (rc=$rc $(tail -2 "$T/trim.out")): LU file $k0 -> $k1 KiB allocated"
+fi
+
+# ---------------------------------------------------------------- (13) lbfoctl on the control socket
+# path 1 is back: its session comes up again (probed with backoff)
+lbfo_wait_status '[.lus[0].paths[] | select(.session == "up")] | length == 2' 20 ||
+	fail "$NBD (10): path 1 not up again 20 s after its link came back: $(lbfo_status '[.lus[0].paths[].session] | join(" ")')"
+if [ -x "$CTL" ]; then
+	st=$("$CTL" --socket "$T/ctl.sock" status --json 2>&1)
+	"$CTL" --socket "$T/ctl.sock" policy set round-robin >"$T/ctl.out" 2>&1
+	prc=$?
+	pol=$("$CTL" --socket "$T/ctl.sock" status --json 2>/dev/null | jq -r '.lus[0].policy')
+	if [ "$(jq -r '.lus[0].export' <<<"$st" 2>/dev/null)" = "$WWID" ] &&
+	   [ "$(jq -r '[.lus[0].paths[] | select(.session == "up")] | length' <<<"$st" 2>/dev/null)" = 2 ] &&
+	   [ "$prc" = 0 ] && [ "$pol" = round-robin ]; then
+		pass "$NBD (13): lbfoctl on control=SOCKET: status --json shows $WWID with 2 paths up; policy set round-robin takes"
+	else
+		fail "$NBD (13): lbfoctl: status '$(head -c 300 <<<"$st")', policy set rc=$prc ($(cat "$T/ctl.out")), policy now '$pol'"
+	fi
+else
+	fail "$NBD (13): $CTL not built"
+fi
 
 # ---------------------------------------------------------------- (11) SIGTERM, a client connected
 timeout 60 python3 "$T/nbd_raw.py" "unix:$LBFO_SOCK" idle 30 >"$T/idle.out" 2>&1 &
@@ -589,6 +731,7 @@ else
 	fi
 fi
 kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null; IDLE_PID=
+cp "$LBFO_LOG" "$T/main.log"   # lbfo_start reuses LBFO_LOG
 
 # ---------------------------------------------------------------- (9) bad configuration
 for kv in "nop_timeout=abc|nop_timeout: invalid value 'abc'" "bogus=1|unknown parameter 'bogus'" \
@@ -679,5 +822,30 @@ except nbd.Error as ex:
 fi
 tcp_stop
 
-[ "$LBFO_FAILED" = 0 ] || { echo "--- $LBFO_SERVER log:"; cat "$LBFO_LOG"; echo "--- TCP instance log:"; cat "$TCP_LOG" 2>/dev/null; }
+# ---------------------------------------------------------------- (14) two LUs
+if tb_add_target && WWID2=$(tb_lu_wwid 2 1) &&
+   lbfo_start portal="$P1" portal="$P2" lun=1; then
+	names=$(timeout 20 nbdinfo --list --json "$(lbfo_uri)" 2>&1 | jq -r '.exports[]."export-name"' 2>/dev/null | sort | tr '\n' ' ')
+	want=$(printf '%s\n' "$WWID" "$WWID2" | sort | tr '\n' ' ')
+	s2=$(timeout 20 nbdinfo --size "nbd+unix:///$WWID2?socket=$LBFO_SOCK" 2>&1)
+	def=$(timeout 20 nbdinfo --size "$(lbfo_uri)" 2>&1)
+	drc=$?
+	notice=ok
+	[ "$LBFO_SERVER" = lbfo-nbd ] && ! grep -q "^lbfo-nbd: notice: serving 2 export(s) on $LBFO_SOCK\$" "$LBFO_LOG" && notice=missing
+	if [ "$names" = "$want" ] && [ "$s2" = "$SIZE" ] && [ "$drc" != 0 ] && [ "$notice" = ok ]; then
+		pass "$NBD (14): two LUs (SendTargets): 'serving 2 export(s)', exports $names, no default export"
+	else
+		fail "$NBD (14): two LUs: exports '$names' (want '$want'), size of $WWID2 '$s2', default export rc=$drc ('$def'), notice $notice"
+	fi
+	lbfo_stop
+	check "$NBD (14): SIGTERM (no client) -> exit 0" test "$LBFO_RC" = 0
+else
+	fail "$NBD (14): two LUs: second target or start: $(tail -3 "$LBFO_LOG")"
+fi
+
+if [ "$LBFO_FAILED" != 0 ]; then
+	echo "--- $LBFO_SERVER log (cases 1-13):"; cat "$T/main.log" 2>/dev/null || cat "$LBFO_LOG"
+	echo "--- TCP instance log:"; cat "$TCP_LOG" 2>/dev/null
+	echo "--- two-LU instance log:"; cat "$LBFO_LOG"
+fi
 exit "$LBFO_FAILED"
