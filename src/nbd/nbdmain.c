@@ -78,6 +78,7 @@ static void usage(FILE *f)
 		"  -i, --ipaddr ADDR    the TCP address to listen on (default: every one)\n"
 		"  -r, --readonly       refuse writes (the exports are read-only)\n"
 		"  -v, --verbose        log every connection (and debug messages)\n"
+		"  -f, --foreground     accepted as nbdkit's (lbfo-nbd never forks)\n"
 		"  -h, --help           this text and every key\n"
 		"  -V, --version\n"
 		"  log=stderr|syslog    where messages go (default stderr)\n"
@@ -138,10 +139,11 @@ static int log_key(void)
 	int i;
 
 	for (i = 0; i < nkv; i++) {
-		const char *v = kv_args[i] + 4;
+		const char *v;
 
 		if (strncmp(kv_args[i], "log=", 4))
 			continue;
+		v = kv_args[i] + 4;
 		if (!strcmp(v, "syslog"))
 			use_syslog = true;
 		else if (!strcmp(v, "stderr"))
@@ -163,17 +165,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "unix", required_argument, NULL, 'U' }, { "port", required_argument, NULL, 'p' },
 		{ "ipaddr", required_argument, NULL, 'i' }, { "readonly", no_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' }, { "foreground", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "U:p:i:rvhV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "U:p:i:rvhVf", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'U': o->unix_path = optarg; break;
 		case 'p': o->port = optarg; break;
 		case 'i': o->addr = optarg; break;
 		case 'r': o->readonly = true; break;
 		case 'v': verbose = true; break;
+		case 'f': break; /* nbdkit's: lbfo-nbd always is */
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("lbfo-nbd 0.1.0\n"); exit(0);
 		default:
