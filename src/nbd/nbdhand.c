@@ -313,7 +313,7 @@ static int skip_input(int fd, uint64_t len)
 
 int nbd_handshake(struct nbd_conn *c)
 {
-	uint8_t buf[NBD_OPTION_HEADER_SIZE], *data = NULL;
+	uint8_t buf[20], *data = NULL; /* the greeting (18), an option header (16) */
 	uint32_t cflags;
 	int i, rc = -1;
 
@@ -329,7 +329,7 @@ int nbd_handshake(struct nbd_conn *c)
 	for (i = 0; i < MAX_OPTIONS; i++) {
 		uint32_t opt, len;
 
-		if (read_all(c->fd, buf, sizeof(buf)) < 0)
+		if (read_all(c->fd, buf, NBD_OPTION_HEADER_SIZE) < 0)
 			break;
 		if (nbd_get64(buf) != NBD_IHAVEOPT) {
 			nbd_log(LBFO_LOG_NOTICE, "%s: bad option magic: closed", c->peer);
