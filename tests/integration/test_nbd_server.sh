@@ -14,7 +14,7 @@
 #      that closes in the middle of a write, clients killed with 32 requests in flight, a
 #      bad request magic (connection closed, peer logged); (8) an unknown export name;
 #      (9) bad configuration; (10) a path failing under verified writes; (11) SIGTERM with
-#      a client connected; (12) nbd-client -l on the unix socket, and a read-only instance
+#      a client connected, and with every path down and a write waiting for one; (12) nbd-client -l on the unix socket, and a read-only instance
 #      on TCP 127.0.0.1 (-r -p -i, SIGINT); (13) lbfoctl on the control socket; (14) two
 #      LUs: two exports named by WWID, no default export.
 # LBFO_SERVER=nbdkit runs what applies of it against nbdkit + plugin (a development aid).
@@ -842,10 +842,47 @@ if tb_add_target && WWID2=$(tb_lu_wwid 2 1) &&
 else
 	fail "$NBD (14): two LUs: second target or start: $(tail -3 "$LBFO_LOG")"
 fi
+cp "$LBFO_LOG" "$T/two.log"
+
+# ---------------------------------------------------------------- (11b) SIGTERM, every path down
+# every state ends (as tests/integration/test_safety.sh asks of nbdkit + plugin): with both
+# links down and a client's write waiting for a path (no_path_timeout 60 s), SIGTERM ends the
+# server within 5 s, the write fails, exit 0
+if lbfo_start "${KEYS[@]}" no_path_timeout=60000; then
+	tb_link_down 1
+	tb_link_down 2
+	timeout 60 qemu-io -f raw -c 'write -P 0x77 0 4k' "$(lbfo_uri)" >"$T/waiting.out" 2>&1 &
+	qpid=$!
+	sleep 2
+	pid=$LBFO_PID
+	t0=$(date +%s%N)
+	kill -TERM "$pid"
+	for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if kill -0 "$pid" 2>/dev/null; then
+		lbfo_stop
+		rc="still running after 15 s"
+	else
+		wait "$pid"
+		rc=$?
+		LBFO_PID=
+	fi
+	wait "$qpid" 2>/dev/null
+	tb_link_up 1
+	tb_link_up 2
+	if [ "$rc" = 0 ] && [ "$ms" -le 5000 ] && grep -q "write failed" "$T/waiting.out"; then
+		pass "$NBD (11): SIGTERM with every path down and a write waiting -> exit 0 in $ms ms; the write failed ($(grep -m1 "write failed" "$T/waiting.out"))"
+	else
+		fail "$NBD (11): SIGTERM with every path down and a write waiting: exit $rc after $ms ms (want 0 within 5000 ms; nbdkit + plugin: ~120 ms); the write: $(head -2 "$T/waiting.out"); log: $(tail -3 "$LBFO_LOG")"
+	fi
+else
+	fail "$NBD (11): start for SIGTERM with every path down: $(tail -3 "$LBFO_LOG")"
+fi
 
 if [ "$LBFO_FAILED" != 0 ]; then
 	echo "--- $LBFO_SERVER log (cases 1-13):"; cat "$T/main.log" 2>/dev/null || cat "$LBFO_LOG"
 	echo "--- TCP instance log:"; cat "$TCP_LOG" 2>/dev/null
-	echo "--- two-LU instance log:"; cat "$LBFO_LOG"
+	echo "--- two-LU instance log:"; cat "$T/two.log" 2>/dev/null
+	echo "--- all-paths-down instance log:"; cat "$LBFO_LOG"
 fi
 exit "$LBFO_FAILED"
