@@ -238,13 +238,13 @@ if sr:
     a.connect_uri(uri)
     attempt("OPT_ABORT", lambda: a.opt_abort())
 
-# requests over the advertised 32 MiB maximum, each on a connection of its own: refused
-# (EINVAL or EOVERFLOW), the connection stays usable. libnbd (1.14) drops a connection
-# whose server answers a write before it has sent the whole payload ("no matching cookie
-# found for server reply, this is probably a bug in the server"): a server must read (and
-# discard) an oversized write's payload before it replies.
+# Refused requests with a large payload, and requests over the advertised 32 MiB maximum,
+# each on a connection of its own: refused with WANT, the connection stays usable. libnbd
+# (1.14) drops a connection whose server answers a write before it has sent the whole
+# payload ("no matching cookie found for server reply, this is probably a bug in the
+# server"): a server must read (and discard) a refused write's payload before it replies.
 # Whether libnbd reads the early reply while still sending depends on timing: several tries.
-def oversize(name, fn, tries):
+def refused(name, fn, tries, want=("EINVAL", "EOVERFLOW")):
     fails = []
     for i in range(tries):
         c = connect()
@@ -258,15 +258,19 @@ def oversize(name, fn, tries):
             alive = len(c.pread(4096, base)) == 4096
         except nbd.Error:
             alive = False
-        if not (e in ("EINVAL", "EOVERFLOW") and alive):
+        if not (e in want and alive):
             fails.append("%s (%s), then the connection is %s" % (e, msg, "alive" if alive else "dead"))
     check(name, not fails, "%d of %d tries: %s" % (len(fails), tries, fails[0] if fails else ""))
-oversize("pread 48 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
-         lambda c: c.pread(48 * MiB, base + 8 * MiB), 2)
-oversize("pwrite 33 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
-         lambda c: c.pwrite(bytes(33 * MiB), base + 8 * MiB), 3)
-oversize("pwrite 64 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
-         lambda c: c.pwrite(bytes(64 * MiB), base + 8 * MiB), 3)
+refused("pwrite 8 MiB across the end -> ENOSPC, connection stays",
+        lambda c: c.pwrite(bytes(8 * MiB), size - 4096), 3, ("ENOSPC",))
+refused("pwrite 8 MiB + 100 bytes (unaligned) -> EINVAL, connection stays",
+        lambda c: c.pwrite(bytes(8 * MiB + 100), base + 8 * MiB), 3, ("EINVAL",))
+refused("pread 48 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+        lambda c: c.pread(48 * MiB, base + 8 * MiB), 2)
+refused("pwrite 33 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+        lambda c: c.pwrite(bytes(33 * MiB), base + 8 * MiB), 3)
+refused("pwrite 64 MiB (over the maximum) -> EINVAL/EOVERFLOW, connection stays",
+        lambda c: c.pwrite(bytes(64 * MiB), base + 8 * MiB), 3)
 
 # the server still serves: a brand new connection
 g3 = connect()
@@ -781,17 +785,29 @@ else
 	fi
 	ro=$(timeout 20 nbdinfo --json "$TCP" 2>&1 | jq -r '.exports[0].is_read_only' 2>/dev/null)
 	nbdsh_io "$TCP" read $((126 * MiB)) "$T/around.tcp" $((2 * MiB)) 2>"$T/io.err"
-	err=$(nbdsh_ -u "$TCP" -c '
-h.set_strict_mode(0)
-try:
-    h.pwrite(bytes(4096), 0)
-    print("written")
-except nbd.Error as ex:
-    print(ex.errno)' 2>&1)
-	if [ "$ro" = true ] && cmp -n $((2 * MiB)) "$T/around.img" "$T/around.tcp" && [ "$err" = EPERM ]; then
-		pass "$NBD (12): -r on TCP: read-only export, reads the data, a write -> EPERM"
+	# a 4 KiB write, then 8 MiB ones (3 tries): EPERM, and the connection stays
+	err=$(NBD_URI=$TCP nbdsh_ -c '
+import os
+res = []
+for n in (4096, 8 << 20, 8 << 20, 8 << 20):
+    c = nbd.NBD()
+    c.connect_uri(os.environ["NBD_URI"])
+    c.set_strict_mode(0)
+    try:
+        c.pwrite(bytes(n), 0)
+        r = "written"
+    except nbd.Error as ex:
+        r = str(ex.errno) if "cookie" not in ex.string else "no-matching-cookie"
+    try:
+        c.pread(4096, 0)
+    except nbd.Error:
+        r += "+dead"
+    res.append(r)
+print(" ".join(res))' 2>&1)
+	if [ "$ro" = true ] && cmp -n $((2 * MiB)) "$T/around.img" "$T/around.tcp" && [ "$err" = "EPERM EPERM EPERM EPERM" ]; then
+		pass "$NBD (12): -r on TCP: read-only export, reads the data, writes of 4 KiB and 8 MiB -> EPERM, connection stays"
 	else
-		fail "$NBD (12): -r on TCP: is_read_only=$ro, write: '$err', $(tail -2 "$T/io.err")"
+		fail "$NBD (12): -r on TCP: is_read_only=$ro, writes of 4 KiB, 8 MiB x 3: '$err' (want EPERM each, connection alive), $(tail -2 "$T/io.err")"
 	fi
 	n0=$(log_lines "$TCP_LOG")
 	raw_checks "$NBD (12) TCP bad magic" "tcp:127.0.0.1:$TCP_PORT" badmagic
