@@ -130,8 +130,8 @@ static void zero_write_next(struct nbd_req *q)
  * SAME as issued have no FUA bit): a flush after the command. */
 static bool needs_flush(const struct nbd_req *q)
 {
-	if (!(q->r.flags & NBD_CMD_FLAG_FUA))
-		return false;
+	if (!(q->r.flags & NBD_CMD_FLAG_FUA) || q->r.type == NBD_CMD_READ)
+		return false; /* FUA on a read: nothing to make durable */
 	return q->r.type != NBD_CMD_WRITE || q->c->flush_for_fua;
 }
 
@@ -224,8 +224,14 @@ static void request(struct nbd_conn *c, const struct nbd_request *r)
 			err = NBD_ENOMEM;
 	}
 	if (err) {
-		if (r->type == NBD_CMD_WRITE)
+		if (r->type == NBD_CMD_WRITE && r->count) {
+			/* answered once its payload is read: a client may read
+			 * answers only after it has sent the whole request */
 			c->skip = r->count;
+			c->skipping = q;
+			q->error = err;
+			return;
+		}
 		answer(q, err);
 		return;
 	}
@@ -257,6 +263,10 @@ static void parse(struct nbd_conn *c)
 			c->skip -= n;
 			if (c->skip)
 				break;
+			if (c->skipping) {
+				answer(c->skipping, c->skipping->error);
+				c->skipping = NULL;
+			}
 		} else if (c->reading) {
 			struct nbd_req *q = c->reading;
 			uint32_t need = q->r.count - c->reading_got, n = need < avail ? need : avail;
@@ -433,11 +443,11 @@ static void settle(struct nbd_conn *c)
 	}
 	if (c->broken)
 		drop_replies(c);
-	if ((c->broken || c->eof) && c->reading) {
+	if ((c->broken || c->eof) && (c->reading || c->skipping)) {
 		/* the client went mid-payload: that write is not submitted */
 		c->pending--;
-		req_free(c, c->reading);
-		c->reading = NULL;
+		req_free(c, c->reading ? c->reading : c->skipping);
+		c->reading = c->skipping = NULL;
 	}
 	/* Everything read is answered (the LU holds no buffer of it) and
 	 * written: a connection that is over can go. */

@@ -151,6 +151,12 @@ static int open_export(struct nbd_conn *c, const char *name, char *err, size_t e
 {
 	const struct lbfo_lu_ident *id;
 
+	if (!name[0] && !lbfo_host_has_default(c->srv->host)) {
+		/* as the plugin says it */
+		snprintf(err, errlen, "this server has several exports and no default: name one "
+			 "(nbdinfo --list shows them)");
+		return -1;
+	}
 	c->lu = lbfo_host_open(c->srv->host, name, err, errlen);
 	if (!c->lu)
 		return -1;

@@ -11,8 +11,8 @@
  * Runs in the foreground (systemd: Type=notify). The socket is made once
  * the paths that answered discovery are logged in: a client that finds it
  * finds the exports ready. SIGTERM / SIGINT: no new connection or request
- * is taken, what was read is answered (at most STOP_GRACE_MS), then the
- * sessions go. SIGHUP: the configuration is read again (lbfoctl reload).
+ * is taken, what was read is answered (at most STOP_GRACE_MS, and not at
+ * all with no path up: it could only wait), then the sessions go. SIGHUP: the configuration is read again (lbfoctl reload).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +36,7 @@
 #include "nbdsrv.h"
 #include "notify.h"
 
-#define STOP_GRACE_MS 5000
+#define STOP_GRACE_MS 2000
 #define MAX_LISTEN 16
 
 static bool use_syslog, verbose;
@@ -303,6 +303,10 @@ static struct lbfo_host *start_host(const struct lbfo_host_config *cfg)
 		return NULL;
 	}
 	print_lines("warning", warn, " (will retry)");
+	if (!cfg->lu.target[0])
+		for (n = 0; n < lbfo_san_ntargets(san); n++)
+			nbd_log(LBFO_LOG_NOTICE, "target %s found by SendTargets",
+				lbfo_san_target(san, n));
 	for (n = 0; n < lbfo_san_count(san); n++)
 		nbd_log(LBFO_LOG_NOTICE, "LU %s: %s %s, %llu blocks of %u bytes",
 			lbfo_san_lu(san, n)->id, lbfo_san_lu(san, n)->vendor,
@@ -373,9 +377,12 @@ static void serve(struct nbd_server *s, const int *lfds, int nl, int sigfd)
 
 static void stop(struct nbd_server *s, struct lbfo_host *h)
 {
-	int left;
+	int left, ready, lus, up, total;
 
 	(void)lbfo_sd_notify("STOPPING=1");
+	lbfo_host_counts(h, &ready, &lus, &up, &total);
+	if (!up)
+		lbfo_host_shutdown(h, "lbfo-nbd is stopping with no path up");
 	left = nbd_server_stop(s, STOP_GRACE_MS);
 	if (left) {
 		/* Requests still waiting (no path, say): they fail now. */

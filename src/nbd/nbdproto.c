@@ -171,15 +171,15 @@ size_t nbd_info_block_size(uint8_t *p, uint32_t min, uint32_t preferred, uint32_
 	return 14;
 }
 
-/* The flags each command may carry. */
+/* The flags each command may carry. FUA on any: the spec has the server
+ * accept it on every command once NBD_FLAG_SEND_FUA is given (clients set
+ * it on reads and flushes; nothing to do there). */
 static uint16_t allowed_flags(uint16_t type, bool structured)
 {
 	switch (type) {
-	case NBD_CMD_READ: return structured ? NBD_CMD_FLAG_DF : 0;
-	case NBD_CMD_WRITE: case NBD_CMD_TRIM: return NBD_CMD_FLAG_FUA;
+	case NBD_CMD_READ: return NBD_CMD_FLAG_FUA | (structured ? NBD_CMD_FLAG_DF : 0);
 	case NBD_CMD_WRITE_ZEROES: return NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
-	case NBD_CMD_FLUSH: return NBD_CMD_FLAG_FUA; /* a flush is durable anyway */
-	default: return 0;
+	default: return NBD_CMD_FLAG_FUA;
 	}
 }
 

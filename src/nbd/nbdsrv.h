@@ -58,6 +58,7 @@ struct nbd_conn {
 	struct nbd_req *reading;     /* a write whose payload is still arriving */
 	uint32_t reading_got;
 	uint64_t skip;               /* bytes of a refused write's payload to drop */
+	struct nbd_req *skipping;    /* that write, answered once they are read */
 	struct nbd_req *out_head, *out_tail; /* replies to write, in order */
 	uint32_t out_off;            /* of the head reply, already written */
 	int pending;                 /* requests read, not yet answered */

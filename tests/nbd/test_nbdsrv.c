@@ -146,6 +146,8 @@ static void test_check_request(void **state)
 	r.flags = NBD_CMD_FLAG_DF; /* only with structured replies */
 	assert_int_equal(nbd_check_request(&r, size, 512, false, false, false), NBD_EINVAL);
 	assert_int_equal(nbd_check_request(&r, size, 512, false, false, true), 0);
+	r.flags = NBD_CMD_FLAG_FUA; /* valid on every command, a read too */
+	assert_int_equal(nbd_check_request(&r, size, 512, false, false, false), 0);
 	r.flags = 0;
 	r.type = NBD_CMD_TRIM;
 	assert_int_equal(nbd_check_request(&r, size, 512, false, false, false), NBD_EINVAL);
@@ -523,9 +525,16 @@ static void test_refused_keep_step(void **state)
 	handshake(b.fd, false);
 	fill(w, sizeof(w), 9);
 	memcpy(before, ft_block(b.ft, NBLOCKS - 8), sizeof(before));
-	/* past the end: ENOSPC, payload dropped */
+	/* past the end: ENOSPC, payload dropped; the answer only once the
+	 * whole payload is in (a client reads answers after sending) */
 	request(b.fd, NBD_CMD_WRITE, 0, 30, (uint64_t)(NBLOCKS - 4) * BS, sizeof(w));
-	send_all(b.fd, w, sizeof(w));
+	send_all(b.fd, w, sizeof(w) / 2);
+	{
+		struct pollfd p = { .fd = b.fd, .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, 200), 0); /* nothing answered yet */
+	}
+	send_all(b.fd, w + sizeof(w) / 2, sizeof(w) / 2);
 	assert_int_equal(simple_reply(b.fd, 30), NBD_ENOSPC);
 	assert_memory_equal(ft_block(b.ft, NBLOCKS - 8), before, sizeof(before));
 	/* unaligned: EINVAL */
