@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "lbfo/host.h"
+#include "discover.h"
 #include "nbdsrv.h"
 #include "notify.h"
 
@@ -275,44 +276,18 @@ static void peer_name(int fd, const struct sockaddr_storage *ss, char *out, size
 
 /* ---- the host -------------------------------------------------------------------- */
 
-static void print_lines(const char *level, const char *text, const char *suffix)
-{
-	const char *line;
-
-	for (line = text; *line; ) {
-		const char *nl = strchr(line, '\n');
-		int len = nl ? (int)(nl - line) : (int)strlen(line);
-
-		nbd_log(!strcmp(level, "warning") ? LBFO_LOG_WARNING : LBFO_LOG_NOTICE, "%.*s%s",
-			len, line, suffix);
-		line += len + (nl ? 1 : 0);
-	}
-}
-
 /* Discovery, the host's loop, the paths logged in: the host, or NULL. */
 static struct lbfo_host *start_host(const struct lbfo_host_config *cfg)
 {
-	static char warn[16384], err[4096];
+	static char err[4096];
 	struct lbfo_san *san;
 	struct lbfo_host *h;
-	int n, ready, lus, up, total;
+	int ready, lus, up, total;
 
-	if (lbfo_san_discover(cfg, NULL, &san, warn, sizeof(warn), err, sizeof(err)) < 0) {
-		print_lines("warning", warn, "");
+	if (lbfo_nbd_discover(cfg, &san, err, sizeof(err)) < 0) {
 		nbd_log(LBFO_LOG_ERR, "%s", err);
 		return NULL;
 	}
-	print_lines("warning", warn, " (will retry)");
-	if (!cfg->lu.target[0])
-		for (n = 0; n < lbfo_san_ntargets(san); n++)
-			nbd_log(LBFO_LOG_NOTICE, "target %s found by SendTargets",
-				lbfo_san_target(san, n));
-	for (n = 0; n < lbfo_san_count(san); n++)
-		nbd_log(LBFO_LOG_NOTICE, "LU %s: %s %s, %llu blocks of %u bytes",
-			lbfo_san_lu(san, n)->id, lbfo_san_lu(san, n)->vendor,
-			lbfo_san_lu(san, n)->product,
-			(unsigned long long)lbfo_san_lu(san, n)->blocks,
-			lbfo_san_lu(san, n)->block_size);
 	h = lbfo_host_start(cfg, san, err, sizeof(err));
 	if (!h) {
 		nbd_log(LBFO_LOG_ERR, "%s", err);
