@@ -163,6 +163,26 @@ int lbfo_host_wait_ready(struct lbfo_host *h, uint32_t timeout_ms);
 /* LUs ready (lbfo_host_wait_ready's sense) of all, paths up of all. Any thread. */
 void lbfo_host_counts(struct lbfo_host *h, int *lus_ready, int *lus, int *up, int *total);
 
+/* ---- a guest on the loop ------------------------------------------------------------ */
+
+/*
+ * Another event source served on the host's loop thread under its lock:
+ * lbfo-nbd's client connections, so that a request is read, dispatched
+ * and answered without changing threads. fd (an epoll set, say) is
+ * polled for POLLIN; service runs after the sessions were serviced
+ * (answers taken) and before the LUs (whose service dispatches what the
+ * guest submitted with lbfo_lu_submit_held); flush runs last, after
+ * everything the LUs sent went out.
+ */
+struct lbfo_host_guest {
+	int fd;
+	void (*service)(void *arg, bool readable, uint64_t now);
+	void (*flush)(void *arg, uint64_t now);
+	void *arg;
+};
+/* Any thread; NULL takes the guest off the loop. */
+void lbfo_host_set_guest(struct lbfo_host *h, const struct lbfo_host_guest *g);
+
 /* ---- reloading the configuration ----------------------------------------------- */
 
 /* Read the configuration again into c (defaults already in it): 0, or -1

@@ -156,7 +156,7 @@ int lbfo_lu_config_check(const struct lbfo_lu_config *c, char *err,
 int lbfo_lu_config_check_settings(const struct lbfo_lu_config *c, char *err, size_t errlen);
 
 /* One client request. The caller owns it and its buffer until
- * lbfo_io_wait() returns. */
+ * lbfo_io_wait() returns (or, with complete set, until complete runs). */
 struct lbfo_io {
 	enum lbfo_io_type type;
 	uint64_t offset;
@@ -165,6 +165,10 @@ struct lbfo_io {
 	bool fua;
 	bool may_trim;                /* a zero may deallocate */
 	int client;                   /* per-client context index, or -1 */
+	/* Called when the request is done, instead of waking a waiter: on the
+	 * loop thread with the LU's lock held (or in lbfo_lu_submit_held
+	 * itself, when the request is refused at once). NULL: lbfo_io_wait. */
+	void (*complete)(struct lbfo_io *io);
 
 	int result;                   /* 0 or a negative errno */
 	/* internal */
@@ -312,6 +316,11 @@ void lbfo_lu_client_close(struct lbfo_lu *lu, int id);
 
 /* Submit from any thread; completion via lbfo_io_wait(). */
 void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io);
+/* Submit on the loop thread, the LU's lock held (a server that reads its
+ * clients on the LU's own loop): the request joins the LU's queue at
+ * once, without a wake-up, and the LU's next service dispatches it; io's
+ * complete callback reports it. */
+void lbfo_lu_submit_held(struct lbfo_lu *lu, struct lbfo_io *io);
 /* Fail every I/O, queued, parked or in flight, with ESHUTDOWN now and
  * any later one at once: the server is going away (nbdkit quits). The
  * paths are given up abortively. Any thread. */

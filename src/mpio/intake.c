@@ -94,6 +94,13 @@ void lbfo_lu_submit(struct lbfo_lu *lu, struct lbfo_io *io)
 		wake(lu);
 }
 
+void lbfo_lu_submit_held(struct lbfo_lu *lu, struct lbfo_io *io)
+{
+	io->submit_ns = lbfo_now_ns();
+	io->next = NULL;
+	lu_enqueue_io(lu, io);
+}
+
 struct lbfo_io *lu_detach_submissions(struct lbfo_lu *lu)
 {
 	struct lbfo_io *io;

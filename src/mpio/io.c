@@ -144,6 +144,10 @@ void lbfo_io_fini(struct lbfo_io *io)
 
 void lu_io_finish(struct lbfo_io *io)
 {
+	if (io->complete) {
+		io->complete(io);
+		return;
+	}
 	if (__atomic_exchange_n(&io->done, IO_DONE, __ATOMIC_RELEASE) == IO_SLEEPER)
 		futex(&io->done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }

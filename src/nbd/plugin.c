@@ -37,6 +37,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "discover.h"
 #include "lbfo/host.h"
 #include "notify.h"
 
@@ -169,42 +170,16 @@ static int lbfo_config_complete(void)
 	return 0;
 }
 
-static void print_lines(const char *level, const char *text, const char *suffix)
-{
-	const char *line;
-
-	for (line = text; *line; ) {
-		const char *nl = strchr(line, '\n');
-		int len = nl ? (int)(nl - line) : (int)strlen(line);
-
-		fprintf(stderr, "nbdkit: lbfo: %s: %.*s%s\n", level, len, line, suffix);
-		line += len + (nl ? 1 : 0);
-	}
-}
-
 /* Before nbdkit forks: find the SAN (every path that answers, every LU,
  * each LU's paths leading to it alone). Threads start later. */
 static int lbfo_get_ready(void)
 {
-	static char warn[16384], err[4096];
-	int n;
+	static char err[4096];
 
-	if (lbfo_san_discover(&cfg, NULL, &san, warn, sizeof(warn), err, sizeof(err)) < 0) {
-		print_lines("warning", warn, "");
+	if (lbfo_nbd_discover(&cfg, &san, err, sizeof(err)) < 0) {
 		nbdkit_error("%s", err);
 		return -1;
 	}
-	print_lines("warning", warn, " (will retry)");
-	if (!cfg.lu.target[0])
-		for (n = 0; n < lbfo_san_ntargets(san); n++)
-			fprintf(stderr, "nbdkit: lbfo: notice: target %s found by SendTargets\n",
-				lbfo_san_target(san, n));
-	for (n = 0; n < lbfo_san_count(san); n++)
-		fprintf(stderr, "nbdkit: lbfo: notice: LU %s: %s %s, %llu blocks of %u bytes\n",
-			lbfo_san_lu(san, n)->id, lbfo_san_lu(san, n)->vendor,
-			lbfo_san_lu(san, n)->product,
-			(unsigned long long)lbfo_san_lu(san, n)->blocks,
-			lbfo_san_lu(san, n)->block_size);
 	return 0;
 }
 

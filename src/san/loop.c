@@ -43,6 +43,7 @@ struct lbfo_host *lbfo_host_create(const struct lbfo_host_config *c, struct lbfo
 		return NULL;
 	}
 	h->link_fd = -1;
+	h->guest.fd = -1;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	h->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -121,6 +122,11 @@ int lbfo_host_pollfds(struct lbfo_host *h, struct pollfd *pfd, int max)
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
 	}
+	if (h->guest.fd >= 0 && n < max) {
+		pfd[n].fd = h->guest.fd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
 	if (h->link_fd >= 0 && n < max) {
 		pfd[n].fd = h->link_fd;
 		pfd[n].events = POLLIN;
@@ -173,6 +179,9 @@ void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uin
 		h->link_downs += (uint64_t)host_link_input(h->link_fd, h->tgts, h->ntgts);
 	for (i = 0; i < h->ntgts && !h->dead; i++)
 		lbfo_tgt_service(h->tgts[i], pfd, n, now);
+	if (h->guest.service)
+		h->guest.service(h->guest.arg,
+				 (lbfo_pollfd_revents(pfd, n, h->guest.fd) & POLLIN) != 0, now);
 	for (i = 0; i < h->nlus; i++) {
 		struct host_lu *hl = h->lus[(h->rr + i) % h->nlus];
 
@@ -184,6 +193,8 @@ void lbfo_host_service(struct lbfo_host *h, const struct pollfd *pfd, int n, uin
 	 * for POLLOUT (what does not fit in the socket waits for it). */
 	for (i = 0; i < h->ntgts && !h->dead; i++)
 		lbfo_tgt_flush(h->tgts[i]);
+	if (h->guest.flush)
+		h->guest.flush(h->guest.arg, now);
 	if (h->nlus)
 		h->rr = (h->rr + 1) % h->nlus;
 	if (h->reload_asked) {
@@ -254,6 +265,17 @@ static void go_dead(struct lbfo_host *h, int err, const char *why)
 	pthread_cond_broadcast(&h->cv);
 }
 
+void lbfo_host_set_guest(struct lbfo_host *h, const struct lbfo_host_guest *g)
+{
+	pthread_mutex_lock(&h->mu);
+	if (g)
+		h->guest = *g;
+	else
+		h->guest = (struct lbfo_host_guest){ .fd = -1 };
+	pthread_mutex_unlock(&h->mu);
+	host_wake(h);
+}
+
 void lbfo_host_shutdown(struct lbfo_host *h, const char *why)
 {
 	pthread_mutex_lock(&h->mu);
@@ -274,7 +296,7 @@ static void *loop_main(void *arg)
 		bool stop;
 
 		pthread_mutex_lock(&h->mu);
-		want = 3 + 2 * LBFO_MAX_PORTALS * (h->ntgts ? h->ntgts : 1);
+		want = 4 + 2 * LBFO_MAX_PORTALS * (h->ntgts ? h->ntgts : 1);
 		if (want > cap) {
 			struct pollfd *np = realloc(pfd, (size_t)want * sizeof(*pfd));
 

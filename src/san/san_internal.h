@@ -176,6 +176,7 @@ struct lbfo_host {
 		uint64_t last_ns, count;
 	} rescan;
 	int wakefd;
+	struct lbfo_host_guest guest;     /* fd -1: none (lbfo_host_set_guest) */
 	int link_fd;
 	uint64_t link_downs;
 	uint64_t now;

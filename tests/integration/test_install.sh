@@ -66,7 +66,7 @@ fi
 
 # Man pages: both there, rendered by man without a warning; the plugin's
 # lists every key of its --help.
-for page in lbfoctl.1 nbdkit-lbfo-plugin.1; do
+for page in lbfoctl.1 nbdkit-lbfo-plugin.1 lbfo-nbd.1; do
 	f=$STAGE$MANDIR/man1/$page
 	if [ ! -f "$f" ]; then fail "install: no $MANDIR/man1/$page"; continue; fi
 	MANWIDTH=80 man --warnings -l "$f" >"$LBFO_TMP/page.txt" 2>"$LBFO_TMP/warn.txt"
@@ -105,6 +105,26 @@ if [ -n "$unit" ]; then
 	else
 		fail "install: systemd-analyze verify: rc=$rc $(head -3 <<<"$out")"
 	fi
+fi
+# lbfo-nbd: installed, its unit verified, its page with every key.
+# (verified as a copy that runs the staged binary: verify wants ExecStart's file there)
+nunit=$(find "$STAGE" -name lbfo-nbd.service)
+mkdir -p "$LBFO_TMP/unit" && [ -n "$nunit" ] &&
+	sed "s|^ExecStart=$BINDIR/|ExecStart=$STAGE$BINDIR/|" "$nunit" >"$LBFO_TMP/unit/lbfo-nbd.service"
+if [ -x "$STAGE$BINDIR/lbfo-nbd" ] && "$STAGE$BINDIR/lbfo-nbd" --version | grep -q '^lbfo-nbd ' &&
+   [ -n "$nunit" ] &&
+   out=$(MANPATH=$STAGE$MANDIR timeout 60 systemd-analyze verify "$LBFO_TMP/unit/lbfo-nbd.service" 2>&1) &&
+   [ -z "$out" ] && grep -q "^ExecStart=$BINDIR/lbfo-nbd --unix /run/lbfo/nbd.sock config=" "$nunit"; then
+	pass "install: $BINDIR/lbfo-nbd runs; lbfo-nbd.service verified, runs it on /run/lbfo/nbd.sock"
+else
+	fail "install: lbfo-nbd or its unit ('${nunit#"$STAGE"}'): $(head -3 <<<"${out:-}")"
+fi
+MANWIDTH=200 man -l "$STAGE$MANDIR/man1/lbfo-nbd.1" 2>/dev/null >"$LBFO_TMP/page.txt"
+missing=$(for k in $keys; do grep -qE "^ +$k=" "$LBFO_TMP/page.txt" || echo "$k"; done)
+if [ -n "$keys" ] && [ -z "$missing" ]; then
+	pass "install: lbfo-nbd(1) has all $(wc -w <<<"$keys") keys"
+else
+	fail "install: lbfo-nbd(1) lacks: $missing"
 fi
 CONF=$ETCDIR/lbfo/lbfo.conf
 key() { sed -n "s/^$1=//p" "$unit"; }

@@ -16,7 +16,7 @@ trap 'lbfo_cleanup' EXIT
 # Programs the tests, the demo and the benchmarks run (keep in step with
 # them; grep -ohw for a new tool's name in scripts/ bench/ tests/).
 TOOLS="meson ninja pkg-config cc
-nbdkit nbdcopy nbdinfo nbdfuse fusermount3 fio qemu-img qemu-nbd
+nbdkit nbdcopy nbdinfo nbdfuse nbdsh nbd-client fusermount3 fio qemu-img qemu-nbd
 tgtd tgtadm iscsi-inq iscsi-readcapacity16 iscsi-ls
 ip tc iptables ss pgrep flock timeout truncate cmp sha256sum
 losetup mkfs.ext4 e2fsck mount umount

@@ -2,15 +2,23 @@
 # Helpers for lbfo integration tests: start nbdkit with the lbfo plugin on a
 # unix socket, drive it with real NBD clients, record PASS/FAIL lines.
 # Source after tests/integration/lib/testbed.sh.
+#
+# LBFO_SERVER selects the server lbfo_start / lbfo_run_fail / lbfo_stop run:
+#   nbdkit   (default) nbdkit -f -U SOCKET $LBFO_PLUGIN KEY=VALUE...
+#   lbfo-nbd lbfo's own NBD server, $LBFO_NBD -U SOCKET KEY=VALUE... (same keys;
+#            it runs in the foreground and creates the socket once logged in)
 
 LBFO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 LBFO_PLUGIN=${LBFO_PLUGIN:-$LBFO_TOP/build/src/nbd/nbdkit-lbfo-plugin.so}
+LBFO_SERVER=${LBFO_SERVER:-nbdkit}
+LBFO_NBD=${LBFO_NBD:-$LBFO_TOP/build/src/nbd/lbfo-nbd}
 LBFO_TMP=$(mktemp -d /tmp/lbfo-it.XXXXXX)
 LBFO_PID=
 LBFO_SOCK=$LBFO_TMP/nbd.sock
 LBFO_LOG=$LBFO_TMP/nbdkit.log
 LBFO_STATUS=$LBFO_TMP/status.json
 LBFO_FAILED=0
+LBFO_RC=     # the exit status of the server lbfo_stop last stopped
 
 # tests/integration/run collects these lines from standard output
 pass() { echo "PASS $*"; }
@@ -21,11 +29,23 @@ note() { echo "  $*"; }
 
 lbfo_uri() { echo "nbd+unix:///?socket=$LBFO_SOCK"; }
 
+# lbfo_server_cmd SOCKET: LBFO_CMD=(the LBFO_SERVER command line up to its
+# KEY=VALUEs, serving on the unix socket SOCKET)
+lbfo_server_cmd() {
+	case $LBFO_SERVER in
+	lbfo-nbd) LBFO_CMD=("$LBFO_NBD" -U "$1") ;;
+	*) LBFO_CMD=(nbdkit -f -U "$1" "$LBFO_PLUGIN") ;;
+	esac
+}
+
 # lbfo_start KEY=VALUE...: nbdkit in the foreground (background job) with the
-# plugin; waits (<= 20 s) until the socket exists. Returns 1 if nbdkit exited.
+# plugin (or lbfo-nbd, see LBFO_SERVER); waits (<= 20 s) until the socket
+# exists. Returns 1 if the server exited.
 lbfo_start() {
+	local LBFO_CMD
 	rm -f "$LBFO_SOCK" "$LBFO_STATUS"
-	nbdkit -f -U "$LBFO_SOCK" "$LBFO_PLUGIN" status_file="$LBFO_STATUS" \
+	lbfo_server_cmd "$LBFO_SOCK"
+	"${LBFO_CMD[@]}" status_file="$LBFO_STATUS" \
 		status_interval=200 "$@" >"$LBFO_LOG" 2>&1 &
 	LBFO_PID=$!
 	# nbdkit binds its socket before the plugin has logged in: wait for
@@ -43,10 +63,12 @@ lbfo_start() {
 	return 1
 }
 
-# lbfo_run_fail KEY=VALUE...: nbdkit that is expected to refuse to start;
-# prints its stderr; returns nbdkit's exit status (bounded to 30 s).
+# lbfo_run_fail KEY=VALUE...: nbdkit (or LBFO_SERVER) that is expected to
+# refuse to start; prints its stderr; returns its exit status (bounded to 30 s).
 lbfo_run_fail() {
-	timeout 30 nbdkit -f -U "$LBFO_TMP/never.sock" "$LBFO_PLUGIN" "$@" 2>&1
+	local LBFO_CMD
+	lbfo_server_cmd "$LBFO_TMP/never.sock"
+	timeout 30 "${LBFO_CMD[@]}" "$@" 2>&1
 }
 
 lbfo_stop() {
@@ -59,6 +81,7 @@ lbfo_stop() {
 	done
 	kill -9 "$LBFO_PID" 2>/dev/null
 	wait "$LBFO_PID" 2>/dev/null
+	LBFO_RC=$?
 	LBFO_PID=
 }
 
