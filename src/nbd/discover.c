@@ -7,6 +7,9 @@
 
 #include "discover.h"
 
+const char lbfo_nbd_no_default[] =
+	"this server has several exports and no default: name one (nbdinfo --list shows them)";
+
 static void say(const struct lbfo_host_config *cfg, int level, const char *msg)
 {
 	if (cfg->lu.log)

@@ -14,4 +14,8 @@
 int lbfo_nbd_discover(const struct lbfo_host_config *cfg, struct lbfo_san **san, char *err,
 		      size_t errlen);
 
+/* The refusal of the default export ("") when there are several LUs,
+ * as both servers word it. */
+extern const char lbfo_nbd_no_default[];
+
 #endif

@@ -205,14 +205,13 @@ static void request(struct nbd_conn *c, const struct nbd_request *r)
 		mark_dirty(c);
 		return;
 	}
-	err = q ? nbd_check_request(r, c->size, c->min_block, c->srv->readonly, c->can_trim,
-				    c->structured) : NBD_ENOMEM;
 	if (!q) {
 		/* no memory even to answer: end the connection */
 		c->broken = true;
-		c->skip = r->type == NBD_CMD_WRITE ? r->count : 0;
 		return;
 	}
+	err = nbd_check_request(r, c->size, c->min_block, c->srv->readonly, c->can_trim,
+				c->structured);
 	q->c = c;
 	q->r = *r;
 	c->pending++;
@@ -424,7 +423,6 @@ static void end(struct nbd_conn *c)
 			*pp = c->next;
 			break;
 		}
-	c->on_loop = false;
 	pthread_mutex_lock(&c->mu);
 	c->done = true;
 	pthread_cond_signal(&c->cv);
@@ -487,7 +485,6 @@ static void adopt(struct nbd_server *s)
 		next = c->next;
 		c->next = s->conns;
 		s->conns = c;
-		c->on_loop = true;
 		c->events = EPOLLIN;
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 			nbd_log(LBFO_LOG_ERR, "%s: epoll: %s", c->peer, strerror(errno));

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "discover.h"
 #include "lbfo/lu.h"
 #include "nbdsrv.h"
 
@@ -152,9 +153,7 @@ static int open_export(struct nbd_conn *c, const char *name, char *err, size_t e
 	const struct lbfo_lu_ident *id;
 
 	if (!name[0] && !lbfo_host_has_default(c->srv->host)) {
-		/* as the plugin says it */
-		snprintf(err, errlen, "this server has several exports and no default: name one "
-			 "(nbdinfo --list shows them)");
+		snprintf(err, errlen, "%s", lbfo_nbd_no_default); /* as the plugin says it */
 		return -1;
 	}
 	c->lu = lbfo_host_open(c->srv->host, name, err, errlen);

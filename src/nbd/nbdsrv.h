@@ -63,7 +63,7 @@ struct nbd_conn {
 	uint32_t out_off;            /* of the head reply, already written */
 	int pending;                 /* requests read, not yet answered */
 	uint64_t pending_bytes;      /* their data */
-	bool eof, broken, disc, in_dirty, on_loop;
+	bool eof, broken, disc, in_dirty;
 	uint32_t events;             /* what epfd watches for now */
 	struct nbd_conn *next, *next_dirty;
 	/* the connection's thread sleeps until the loop is done with it */

@@ -284,8 +284,7 @@ static const char *lbfo_default_export(int readonly, int is_tls)
 
 	(void)readonly, (void)is_tls;
 	if (!lbfo_host_has_default(host)) {
-		nbdkit_error("this server has several exports and no default: name one "
-			     "(nbdinfo --list shows them)");
+		nbdkit_error("%s", lbfo_nbd_no_default);
 		return NULL;
 	}
 	lbfo_host_list_exports(host, first_export, &name);

@@ -208,7 +208,6 @@ static int fast_poll(struct pollfd *fds, nfds_t n, int timeout)
 
 static void bed_up(struct bed *b)
 {
-	static const struct lbfo_lu_env *envp;
 	static struct lbfo_lu_env env;
 	struct lbfo_host_config hc;
 	struct timeval tv = { .tv_sec = 60 }; /* valgrind is slow */
@@ -220,7 +219,6 @@ static void bed_up(struct bed *b)
 	the_ft = b->ft;
 	ft_now(b->ft, lbfo_now_ns());
 	env = (struct lbfo_lu_env){ .xops = &ft_xport_ops, .xenv = b->ft, .poll = fast_poll };
-	envp = &env;
 	lbfo_host_config_defaults(&hc);
 	snprintf(hc.lu.target, sizeof(hc.lu.target), "iqn.2026-12.io.lbfo:fake");
 	snprintf(hc.lu.initiator, sizeof(hc.lu.initiator), "iqn.2026-12.io.lbfo:host");
@@ -231,7 +229,7 @@ static void bed_up(struct bed *b)
 	assert_non_null(lbfo_lu_config_add_path(&hc.lu, NULL, "p0:3260", err, sizeof(err)));
 	assert_int_equal(lbfo_host_config_set(&hc, "fence", "none", err, sizeof(err)), 0);
 	ft_portal(b->ft, "p0:3260", 1, 0);
-	b->h = lbfo_host_start_env(&hc, one_lu(), envp, err, sizeof(err));
+	b->h = lbfo_host_start_env(&hc, one_lu(), &env, err, sizeof(err));
 	lbfo_host_config_free(&hc);
 	assert_non_null(b->h);
 	assert_int_equal(lbfo_host_wait_ready(b->h, 5000), 1);
